@@ -1,0 +1,32 @@
+/** The unitfleet command line: parses arguments, runs one command, turns user errors into short messages. */
+import { Command, CommanderError } from "commander";
+import { readEnvironment } from "../config/environment.ts";
+import { UserError } from "../errors/user-error.ts";
+import { labCommand } from "./lab/lab-command.ts";
+
+export function program(): Command {
+  const env = readEnvironment();
+  return new Command("unitfleet")
+    .description(
+      "A control plane for a fleet of Kubernetes clusters spread over Locations, Regions and units.",
+    )
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .addCommand(labCommand(env));
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof UserError) {
+      process.stderr.write(`${error.render()}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

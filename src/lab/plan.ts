@@ -1,0 +1,322 @@
+/**
+ * The lab as data: from a topology and the folders, every process to start (binary, flags, log file), every
+ * port, every fake node and baseline workload. Pure, so the whole layout is tested without starting anything.
+ */
+import { join } from "node:path";
+import {
+  clusterZones,
+  type Topology,
+  type TopologyCluster,
+  type TopologyNodePool,
+} from "../core/topology/topology.ts";
+import { binaryPath, type LabPaths } from "./paths.ts";
+import { pkiFiles, serviceAccountFiles } from "./pki.ts";
+import { kubernetesGitVersion, type LabBinary } from "./versions.ts";
+
+export const defaultPorts = { etcd: 23790, apiServers: 16440 } as const;
+
+/** One process the lab runs. */
+export interface ProcessSpec {
+  /** Stable name within the lab: `etcd`, or `<cluster>/<component>`. */
+  name: string;
+  binary: LabBinary;
+  command: string;
+  args: string[];
+  logFile: string;
+  /** Extra environment for the process. */
+  env: Record<string, string>;
+}
+
+export type ComponentName = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
+export const componentOrder: readonly ComponentName[] = [
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+];
+
+export interface ClusterPlan {
+  name: string;
+  index: number;
+  cluster: TopologyCluster;
+  region: string;
+  zones: string[];
+  apiPort: number;
+  apiUrl: string;
+  etcdPrefix: string;
+  dir: string;
+  /** Kubeconfig the cluster's own components use (one context). */
+  componentKubeconfig: string;
+  components: Record<ComponentName, ProcessSpec>;
+  nodes: NodeManifest[];
+  workloads: DeploymentManifest[];
+}
+
+export interface LabPlan {
+  etcd: ProcessSpec & { clientPort: number; peerPort: number; url: string };
+  clusters: ClusterPlan[];
+  /** Every loopback port the lab listens on, with what uses it. */
+  ports: Array<{ port: number; owner: string }>;
+}
+
+/** Lays out the whole lab. */
+export function planLab(topology: Topology, paths: LabPaths): LabPlan {
+  const ports = topology.spec.ports ?? defaultPorts;
+  const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
+  const etcd = {
+    name: "etcd",
+    binary: "etcd" as const,
+    command: binaryPath(paths, "etcd"),
+    args: [
+      "--name=unitfleet-lab",
+      `--data-dir=${paths.etcdDataDir}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${ports.etcd + 1}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcd + 1}`,
+      `--initial-cluster=unitfleet-lab=http://127.0.0.1:${ports.etcd + 1}`,
+      "--auto-compaction-retention=1",
+      "--quota-backend-bytes=4294967296",
+      // Lab data is throwaway: skipping fsync makes every write (and so every cluster) much faster.
+      "--unsafe-no-fsync",
+      "--log-level=warn",
+    ],
+    logFile: join(paths.logsDir, "etcd.log"),
+    env: {},
+    clientPort: ports.etcd,
+    peerPort: ports.etcd + 1,
+    url: etcdUrl,
+  };
+  const clusters = topology.spec.clusters.map((c, i) =>
+    planCluster(topology, c, i, ports.apiServers + i + 1, etcdUrl, paths),
+  );
+  return {
+    etcd,
+    clusters,
+    ports: [
+      { port: etcd.clientPort, owner: "etcd (client)" },
+      { port: etcd.peerPort, owner: "etcd (peer)" },
+      ...clusters.map((c) => ({ port: c.apiPort, owner: `${c.name} API server` })),
+    ],
+  };
+}
+
+function planCluster(
+  topology: Topology,
+  c: TopologyCluster,
+  index: number,
+  apiPort: number,
+  etcdUrl: string,
+  paths: LabPaths,
+): ClusterPlan {
+  const dir = join(paths.stateDir, "clusters", c.name);
+  const pki = pkiFiles(paths.pkiDir);
+  const sa = serviceAccountFiles(paths.pkiDir, c.name);
+  const componentKubeconfig = join(dir, "kubeconfig");
+  const log = (component: string) => join(paths.logsDir, `${c.name}-${component}.log`);
+  const spec = (component: ComponentName, args: string[], env: Record<string, string> = {}): ProcessSpec => ({
+    name: `${c.name}/${component}`,
+    binary: component,
+    command: binaryPath(paths, component),
+    args,
+    logFile: log(component),
+    env,
+  });
+  const zones = clusterZones(topology, c);
+  return {
+    name: c.name,
+    index,
+    cluster: c,
+    region: c.region ?? c.location,
+    zones,
+    apiPort,
+    apiUrl: `https://127.0.0.1:${apiPort}`,
+    etcdPrefix: `/unitfleet-lab/${c.name}/registry`,
+    dir,
+    componentKubeconfig,
+    components: {
+      "kube-apiserver": spec("kube-apiserver", [
+        `--etcd-servers=${etcdUrl}`,
+        `--etcd-prefix=/unitfleet-lab/${c.name}/registry`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${apiPort}`,
+        // A loopback advertise address cannot be written to the kubernetes Endpoints: no reconciler.
+        "--endpoint-reconciler-type=none",
+        `--tls-cert-file=${pki.serverCert}`,
+        `--tls-private-key-file=${pki.serverKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${sa.publicKey}`,
+        `--service-account-signing-key-file=${sa.privateKey}`,
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--allow-privileged=true",
+        "--profiling=false",
+        `--cert-dir=${join(dir, "certs")}`,
+      ]),
+      "kube-controller-manager": spec("kube-controller-manager", [
+        `--kubeconfig=${componentKubeconfig}`,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        "--secure-port=0",
+        `--service-account-private-key-file=${sa.privateKey}`,
+        `--root-ca-file=${pki.caCert}`,
+        `--cluster-name=${c.name}`,
+        "--node-monitor-period=5s",
+        "--node-monitor-grace-period=40s",
+        "--controllers=*,-bootstrapsigner,-tokencleaner",
+      ]),
+      "kube-scheduler": spec("kube-scheduler", [
+        `--kubeconfig=${componentKubeconfig}`,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        "--secure-port=0",
+      ]),
+      // kwok also reads ~/.kwok/kwok.yaml: its HOME is the cluster's folder so that nothing of the user's leaks in.
+      kwok: spec(
+        "kwok",
+        [
+          `--kubeconfig=${componentKubeconfig}`,
+          `--config=${paths.kwokStages}`,
+          "--manage-all-nodes=true",
+          "--node-lease-duration-seconds=40",
+          `--cidr=10.${100 + (index % 150)}.0.0/16`,
+          "--node-ip=127.0.0.1",
+        ],
+        { HOME: dir },
+      ),
+    },
+    nodes: c.nodePools.flatMap((pool) => poolNodes(c, pool, pool.zones ?? zones, c.region ?? c.location)),
+    workloads: (c.workloads ?? []).map((w) =>
+      deployment(w.namespace, w.name, w.replicas, { cpu: String(w.cpu), memory: String(w.memory) }),
+    ),
+  };
+}
+
+export interface NodeManifest {
+  apiVersion: "v1";
+  kind: "Node";
+  metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: { taints?: Array<{ key: string; value?: string; effect: string }> };
+  status: {
+    capacity: Record<string, string>;
+    allocatable: Record<string, string>;
+    nodeInfo: Record<string, string>;
+  };
+}
+
+/** The fake nodes of a pool, spread round-robin over its zones. */
+export function poolNodes(
+  c: TopologyCluster,
+  pool: TopologyNodePool,
+  zones: string[],
+  region: string,
+): NodeManifest[] {
+  const resources: Record<string, string> = {
+    cpu: String(pool.cpu),
+    memory: String(pool.memory),
+    pods: String(pool.pods),
+    ...Object.fromEntries(Object.entries(pool.extendedResources ?? {}).map(([k, v]) => [k, String(v)])),
+  };
+  return Array.from({ length: pool.count }, (_, i) => {
+    const name = `${c.name}-${pool.name}-${i}`;
+    const zone = zones[i % zones.length] ?? region;
+    return {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: {
+        name,
+        labels: {
+          ...pool.labels,
+          "kubernetes.io/hostname": name,
+          "kubernetes.io/os": "linux",
+          "kubernetes.io/arch": "amd64",
+          "topology.kubernetes.io/zone": zone,
+          "topology.kubernetes.io/region": region,
+          "node.kubernetes.io/instance-type":
+            pool.instanceType ?? `${pool.cpu}cpu-${pool.memory}`.toLowerCase(),
+          "unitfleet.io/node-pool": pool.name,
+          type: "kwok",
+        },
+        annotations: { "node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake" },
+      },
+      spec: pool.taints && pool.taints.length > 0 ? { taints: pool.taints } : {},
+      status: {
+        capacity: resources,
+        allocatable: resources,
+        nodeInfo: {
+          kubeletVersion: kubernetesGitVersion,
+          kubeProxyVersion: kubernetesGitVersion,
+          containerRuntimeVersion: "containerd://2.1.4",
+          kernelVersion: "6.12.48+deb13-amd64",
+          osImage: "Debian GNU/Linux 13 (trixie)",
+          operatingSystem: "linux",
+          architecture: "amd64",
+        },
+      },
+    };
+  });
+}
+
+export interface DeploymentManifest {
+  apiVersion: "apps/v1";
+  kind: "Deployment";
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: Record<string, unknown>;
+}
+
+/** A Deployment of `replicas` pods with the given requests, tolerating kwok's fake nodes. */
+export function deployment(
+  namespace: string,
+  name: string,
+  replicas: number,
+  requests: Record<string, string>,
+): DeploymentManifest {
+  const labels = { app: name };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace, labels: { ...labels, "app.kubernetes.io/managed-by": "unitfleet-lab" } },
+    spec: {
+      replicas,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [{ name, image: `registry.example/${name}:1.0`, resources: { requests } }],
+          tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
+        },
+      },
+    },
+  };
+}
+
+/** The lab's kubeconfig: one context per cluster, named after it, all with the lab's admin certificate. */
+export function kubeconfigFor(
+  clusters: ReadonlyArray<Pick<ClusterPlan, "name" | "apiUrl">>,
+  pkiDir: string,
+  current?: string,
+) {
+  const pki = pkiFiles(pkiDir);
+  return {
+    apiVersion: "v1",
+    kind: "Config",
+    preferences: {},
+    clusters: clusters.map((c) => ({
+      name: c.name,
+      cluster: { server: c.apiUrl, "certificate-authority": pki.caCert },
+    })),
+    users: [
+      {
+        name: "unitfleet-lab-admin",
+        user: { "client-certificate": pki.adminCert, "client-key": pki.adminKey },
+      },
+    ],
+    contexts: clusters.map((c) => ({
+      name: c.name,
+      context: { cluster: c.name, user: "unitfleet-lab-admin" },
+    })),
+    "current-context": current ?? clusters[0]?.name ?? "",
+  };
+}
