@@ -80,7 +80,6 @@ export async function buildLab(options: BuildOptions): Promise<BuildResult> {
     return { binDir: paths.binDir, cached: true, seconds: 0 };
   }
   await mkdir(paths.binDir, { recursive: true });
-  await rm(paths.completeStamp, { force: true });
   const log = createWriteStream(paths.buildLog, { flags: "w" });
   const go = new GoRunner(options.environment, log, paths.buildLog);
   try {
@@ -94,6 +93,8 @@ export async function buildLab(options: BuildOptions): Promise<BuildResult> {
     tell("go toolchain", "start");
     const goVersion = await go.version();
     tell("go toolchain", "done", { detail: goVersion });
+    // Only now, with a toolchain at hand, is the old build given up.
+    await rm(paths.completeStamp, { force: true });
 
     // etcd
     tell("etcd", "start", { detail: `v${labVersions.etcd}` });
@@ -164,7 +165,7 @@ async function writeKwokStages(go: GoRunner, paths: LabPaths): Promise<void> {
   const moduleDir = await go.moduleDir(`sigs.k8s.io/kwok@v${labVersions.kwok}`, paths.buildDir);
   const parts = await Promise.all(kwokStageFiles.map((f) => readFile(join(moduleDir, f), "utf8")));
   const temp = `${paths.kwokStages}.tmp`;
-  await writeFile(temp, parts.map((p) => p.trim()).join("\n---\n") + "\n");
+  await writeFile(temp, `${parts.map((p) => p.trim()).join("\n---\n")}\n`);
   await rename(temp, paths.kwokStages);
 }
 
