@@ -21,7 +21,9 @@ import { labPaths } from "../src/lab/paths.ts";
 import { loadTopology } from "../src/lab/topology-file.ts";
 import { labVersions } from "../src/lab/versions.ts";
 
-const { values } = parseArgs({ options: { cold: { type: "boolean" }, runs: { type: "string", default: "3" } } });
+const { values } = parseArgs({
+  options: { cold: { type: "boolean" }, runs: { type: "string", default: "3" } },
+});
 const env = readEnvironment();
 const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 const median = (xs: number[]) => {
@@ -91,7 +93,9 @@ async function main() {
   const t0 = performance.now();
   await buildLab({ paths, environment: env.inherited });
   results.cachedBuildSeconds = (performance.now() - t0) / 1000;
-  log(`warm rebuild ${warm.seconds.toFixed(1)} s; cached build check ${results.cachedBuildSeconds.toFixed(3)} s`);
+  log(
+    `warm rebuild ${warm.seconds.toFixed(1)} s; cached build check ${results.cachedBuildSeconds.toFixed(3)} s`,
+  );
 
   const runs: number[] = [];
   const perCluster: Record<string, number[]> = {};
@@ -134,7 +138,9 @@ async function main() {
         byComponent: Object.fromEntries(
           Object.keys(c.processes).map((k) => [
             k,
-            median(memorySamples.map((s) => s.clusters.find((x) => x.name === c.name)!.processes[k]!.memoryBytes)),
+            median(
+              memorySamples.map((s) => s.clusters.find((x) => x.name === c.name)!.processes[k]!.memoryBytes),
+            ),
           ]),
         ),
       },
@@ -166,7 +172,9 @@ async function writeResults(r: Results) {
     "| what | time |",
     "| --- | --- |",
     ...(r.coldBuildSeconds !== undefined
-      ? [`| cold build (empty Go module and build caches: downloads + compiles everything) | ${s(r.coldBuildSeconds)} (${(r.coldBuildSeconds / 60).toFixed(1)} min) |`]
+      ? [
+          `| cold build (empty Go module and build caches: downloads + compiles everything) | ${s(r.coldBuildSeconds)} (${(r.coldBuildSeconds / 60).toFixed(1)} min) |`,
+        ]
       : []),
     `| rebuild with warm Go caches (\`lab build --force\`) | ${s(r.warmRebuildSeconds ?? 0)} |`,
     `| \`lab build\` when the cache is complete | ${(r.cachedBuildSeconds * 1000).toFixed(0)} ms |`,

@@ -11,6 +11,7 @@ import { stringify } from "yaml";
 import type { Topology } from "../core/topology/topology.ts";
 import { UserError } from "../errors/user-error.ts";
 import { KubeHttp, type NodeList, readyNodes } from "./kube-http.ts";
+import { withLock } from "./lock.ts";
 import type { LabPaths } from "./paths.ts";
 import { ensurePki, ensureServiceAccountKeys, pkiFiles } from "./pki.ts";
 import {
@@ -61,6 +62,10 @@ export async function labUp(
   topology: Topology,
   topologySource: string,
 ): Promise<LabState> {
+  return withLock(context.paths.lockFile, () => up(context, topology, topologySource));
+}
+
+async function up(context: LabContext, topology: Topology, topologySource: string): Promise<LabState> {
   const { paths } = context;
   const existing = await readState(paths.stateFile);
   if (existing && JSON.stringify(existing.topology) !== JSON.stringify(topology)) {
@@ -101,6 +106,10 @@ export async function labUp(
 
 /** Stops every process the lab started (by pid); with `purge`, also deletes its data. */
 export async function labDown(context: LabContext, purge: boolean): Promise<{ stopped: number }> {
+  return withLock(context.paths.lockFile, () => down(context, purge));
+}
+
+async function down(context: LabContext, purge: boolean): Promise<{ stopped: number }> {
   const { paths } = context;
   const state = await readState(paths.stateFile);
   let stopped = 0;
@@ -116,18 +125,22 @@ export async function labDown(context: LabContext, purge: boolean): Promise<{ st
 
 /** Stops one cluster's processes; its data stays in etcd. */
 export async function labStopCluster(context: LabContext, name: string): Promise<number> {
-  const { state, cluster } = await requireCluster(context, name);
-  const stopped = await stopCluster(context, cluster, state);
-  await writeState(context.paths.stateFile, state);
-  return stopped;
+  return withLock(context.paths.lockFile, async () => {
+    const { state, cluster } = await requireCluster(context, name);
+    const stopped = await stopCluster(context, cluster, state);
+    await writeState(context.paths.stateFile, state);
+    return stopped;
+  });
 }
 
 /** Starts one stopped cluster again, with the objects it had. */
 export async function labStartCluster(context: LabContext, name: string): Promise<void> {
-  const { state, cluster, plan } = await requireCluster(context, name);
-  await assertPortsFree(plan, state, [cluster.name]);
-  await ensureEtcd(context, plan, state);
-  await startCluster(context, cluster, state, pkiFiles(context.paths.pkiDir));
+  return withLock(context.paths.lockFile, async () => {
+    const { state, cluster, plan } = await requireCluster(context, name);
+    await assertPortsFree(plan, state, [cluster.name]);
+    await ensureEtcd(context, plan, state);
+    await startCluster(context, cluster, state, pkiFiles(context.paths.pkiDir));
+  });
 }
 
 export interface ClusterStatus {

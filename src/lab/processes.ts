@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
+import { UserError } from "../errors/user-error.ts";
 import type { ProcessSpec } from "./plan.ts";
 
 /** What the lab records of a process it started. */
@@ -42,8 +43,10 @@ export async function startProcess(
     });
     const pid = child.pid;
     if (pid === undefined) {
-      await exited;
-      throw new Error(`could not start ${spec.command}`);
+      const reason = await new Promise<string>((resolve) => child.once("error", (e) => resolve(e.message)));
+      throw new UserError("ComponentFailed", `cannot start ${spec.name}: ${reason}`, {
+        hint: "run `unitfleet lab build` to (re)build the lab's binaries",
+      });
     }
     child.unref();
     return { record: { pid, startTicks: startTicks(pid) ?? 0, command: spec.command }, exited };

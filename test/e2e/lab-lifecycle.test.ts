@@ -1,12 +1,14 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { readEnvironment } from "../../src/config/environment.ts";
+import { UserError } from "../../src/errors/user-error.ts";
 import { labDown, labProcessRecords, labStatus, labUp } from "../../src/lab/lab.ts";
 import { labPaths } from "../../src/lab/paths.ts";
+import { serviceAccountFiles } from "../../src/lab/pki.ts";
 import { isRunning } from "../../src/lab/processes.ts";
 import { loadTopology } from "../../src/lab/topology-file.ts";
 import { e2ePorts } from "./shared-lab.ts";
@@ -54,6 +56,27 @@ describe("a lab's whole life: up, down, and nothing left running", () => {
       expect(cmdline.startsWith(record.command), name).toBe(false);
     }
     await expect(readFile(context.paths.stateFile, "utf8")).rejects.toThrow(/ENOENT/);
+  });
+
+  it("says which component did not come up and shows the tail of its log", async () => {
+    const home = await mkdtemp(join(tmpdir(), "unitfleet-broken-"));
+    homes.push(home);
+    const context = { paths: labPaths(env.cacheRoot, home), environment: env.inherited };
+    const topology = await loadTopology(fixture("one-cluster.yaml"));
+    topology.spec.ports = { etcd: 43990, apiServers: 46640 };
+    // A service-account key that is not a key: kube-apiserver refuses to start.
+    const sa = serviceAccountFiles(context.paths.pkiDir, "lis-web-dev");
+    await mkdir(context.paths.pkiDir, { recursive: true });
+    await writeFile(sa.publicKey, "not a key\n");
+    await writeFile(sa.privateKey, "not a key\n");
+    const failure = await labUp(context, topology, "one-cluster.yaml").catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(UserError);
+    const error = failure as UserError;
+    expect(error.code).toBe("ComponentFailed");
+    expect(error.message).toMatch(/^lis-web-dev\/kube-apiserver exited \(code \d+\) while waiting for/);
+    expect(error.logFile).toBe(join(context.paths.logsDir, "lis-web-dev-kube-apiserver.log"));
+    expect(error.logTail.join("\n")).toMatch(/key/i);
+    expect(error.render()).toContain("last lines of");
   });
 
   it("refuses to start on a port that is in use, naming the port and what needed it", async () => {

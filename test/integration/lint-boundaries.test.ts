@@ -18,7 +18,9 @@ async function breaches(relativeDir: string, source: string): Promise<number[]> 
     cwd: root,
   }).catch((e: { stdout: string; stderr: string }) => e);
   const output = `${result.stdout}${result.stderr}`;
-  return [...output.matchAll(/probe\.ts:(\d+):\d+ lint\/style\/noRestrictedImports/g)].map((m) => Number(m[1]));
+  return [...output.matchAll(/probe\.ts:(\d+):\d+ lint\/style\/noRestrictedImports/g)].map((m) =>
+    Number(m[1]),
+  );
 }
 
 describe("the import-boundary rule: src/core imports nothing outside itself and does no I/O", () => {

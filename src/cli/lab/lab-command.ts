@@ -47,6 +47,13 @@ export function labCommand(env: Environment): Command {
       await build(env, false);
       const progress = progressLine(process.stderr);
       const started = Date.now();
+      process.once("SIGINT", () => {
+        progress.done();
+        process.stderr.write(
+          "\ninterrupted: what was started keeps running; `unitfleet lab up` resumes, `unitfleet lab down` stops it\n",
+        );
+        process.exit(130);
+      });
       try {
         await labUp(
           context(env, (e) => reportEvent(e, progress)),

@@ -237,8 +237,13 @@ class GoRunner {
       child.stderr.on("data", (chunk: Buffer) => {
         output += chunk.toString();
       });
-      child.on("error", reject);
+      let failed = false;
+      child.on("error", (error) => {
+        failed = true;
+        reject(error);
+      });
       child.on("close", (code) => {
+        if (failed) return;
         this.log.write(`$ ${command} ${args.join(" ")}\n${output}`);
         if (code === 0) resolve(output);
         else reject(this.failure(`${command} ${args.join(" ")}`, output.trim().split("\n")));
@@ -269,8 +274,13 @@ class GoRunner {
         });
       lines(child.stdout);
       lines(child.stderr);
-      child.on("error", reject);
+      let failed = false;
+      child.on("error", (error) => {
+        failed = true;
+        reject(error);
+      });
       child.on("close", (code) => {
+        if (failed) return;
         if (code === 0) resolve();
         else reject(this.failure(`go ${args[0]} (in ${cwd})`, this.tail));
       });
