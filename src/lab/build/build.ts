@@ -188,7 +188,6 @@ async function verifyBinaries(go: GoRunner, paths: LabPaths): Promise<void> {
 /** Runs the go command with the build's environment, writing everything it prints to the build log. */
 class GoRunner {
   private readonly env: Record<string, string>;
-  private readonly tail: string[] = [];
   private readonly log: WriteStream;
   private readonly logPath: string;
 
@@ -226,54 +225,46 @@ class GoRunner {
     return output.trim().replace(/^go version /, "");
   }
 
-  /** Runs a command and returns what it printed; throws with the output when it fails. */
+  /** Runs a command and returns its standard output; throws with the last lines it printed when it fails. */
   capture(command: string, args: string[], cwd: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(command, args, { cwd, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
-      let output = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      let failed = false;
-      child.on("error", (error) => {
-        failed = true;
-        reject(error);
-      });
-      child.on("close", (code) => {
-        if (failed) return;
-        this.log.write(`$ ${command} ${args.join(" ")}\n${output}`);
-        if (code === 0) resolve(output);
-        else reject(this.failure(`${command} ${args.join(" ")}`, output.trim().split("\n")));
-      });
-    });
+    return this.exec(command, args, cwd, () => {});
   }
 
   /** Runs go with its output streamed line by line to `onLine` and the build log. */
-  run(
+  async run(
     args: string[],
     cwd: string,
     onLine: (line: string) => void,
     extraEnv: Record<string, string> = {},
   ): Promise<void> {
+    await this.exec("go", args, cwd, onLine, extraEnv);
+  }
+
+  private exec(
+    command: string,
+    args: string[],
+    cwd: string,
+    onLine: (line: string) => void,
+    extraEnv: Record<string, string> = {},
+  ): Promise<string> {
     return new Promise((resolve, reject) => {
-      this.log.write(`$ go ${args.join(" ")}   (in ${cwd})\n`);
-      const child = spawn("go", args, {
+      this.log.write(`$ ${command} ${args.join(" ")}   (in ${cwd})\n`);
+      const child = spawn(command, args, {
         cwd,
         env: { ...this.env, ...extraEnv },
         stdio: ["ignore", "pipe", "pipe"],
       });
-      const lines = (stream: NodeJS.ReadableStream) =>
+      const printed: string[] = [];
+      const stdout: string[] = [];
+      const lines = (stream: NodeJS.ReadableStream, keep: boolean) =>
         createInterface({ input: stream }).on("line", (line) => {
           this.log.write(`${line}\n`);
-          this.tail.push(line);
-          if (this.tail.length > 30) this.tail.shift();
+          printed.push(line);
+          if (keep) stdout.push(line);
           onLine(line);
         });
-      lines(child.stdout);
-      lines(child.stderr);
+      lines(child.stdout, true);
+      lines(child.stderr, false);
       let failed = false;
       child.on("error", (error) => {
         failed = true;
@@ -281,8 +272,8 @@ class GoRunner {
       });
       child.on("close", (code) => {
         if (failed) return;
-        if (code === 0) resolve();
-        else reject(this.failure(`go ${args[0]} (in ${cwd})`, this.tail));
+        if (code === 0) resolve(stdout.join("\n"));
+        else reject(this.failure(`${command} ${args.slice(0, 2).join(" ")} (in ${cwd})`, printed));
       });
     });
   }
