@@ -76,4 +76,24 @@ describe("the CLI on bad input and missing prerequisites", () => {
       hint: expect.stringContaining("install Go 1.26.0 or newer"),
     });
   });
+
+  it("reports a failed build with the step, the tail of go's output and the log file", async () => {
+    const cache = await mkdtemp(join(tmpdir(), "unitfleet-cache-"));
+    temp.push(cache);
+    const paths = labPaths(cache, cache);
+    const failure = await buildLab({
+      paths,
+      // No module proxy and an empty module cache: the first `go mod tidy` cannot resolve anything.
+      environment: { ...env.inherited, GOPROXY: "off", GOMODCACHE: join(cache, "gomod"), GOFLAGS: "" },
+      force: true,
+    }).catch((e: unknown) => e);
+    expect(failure).toMatchObject({
+      code: "BuildFailed",
+      message: expect.stringMatching(
+        /^the lab build failed: go mod tidy \(in .*src\/etcd\) exited with an error$/,
+      ),
+      logFile: paths.buildLog,
+    });
+    expect((failure as { logTail: string[] }).logTail.join("\n")).toContain("GOPROXY=off");
+  });
 });
