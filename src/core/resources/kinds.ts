@@ -1,0 +1,308 @@
+/**
+ * The fleet registry's kinds — Location, Region, Cluster — with their schemas, the labels the hub derives
+ * from their specs, their reference rules and the columns kubectl prints for them.
+ */
+import { z } from "zod";
+import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "../validation/names.ts";
+import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
+import { problemsFromZod } from "../validation/zod-problems.ts";
+import { apiVersion, type Condition, type Resource } from "./meta.ts";
+
+const checked = (check: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = check(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+const dnsName = checked((v) => dnsLabelProblem(v));
+const labelValue = checked(labelValueProblem);
+const stringMap = z.record(z.string(), z.string());
+
+const labels = stringMap.superRefine((map, ctx) => {
+  for (const [key, value] of Object.entries(map)) {
+    const problem = labelKeyProblem(key) ?? labelValueProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
+  }
+});
+
+const metadataInput = z.object({
+  name: dnsName,
+  labels: labels.optional(),
+  annotations: stringMap.optional(),
+  // Server-owned fields: accepted (kubectl sends them back) and replaced by the server's values.
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+  generation: z.number().optional(),
+  creationTimestamp: z.string().nullable().optional(),
+  managedFields: z.array(z.unknown()).optional(),
+});
+
+const taint = z.strictObject({
+  key: checked(labelKeyProblem),
+  value: labelValue.optional(),
+  effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+});
+
+export const locationSpec = z.strictObject({
+  displayName: z.string().max(200).optional(),
+  description: z.string().max(2000).optional(),
+});
+
+export const regionSpec = z.strictObject({
+  location: dnsName,
+  zones: z.array(dnsName).min(1),
+  displayName: z.string().max(200).optional(),
+});
+
+export const clusterSpec = z.strictObject({
+  location: dnsName,
+  region: dnsName.optional(),
+  zones: z.array(dnsName).optional(),
+  environment: labelValue,
+  business: labelValue,
+  taints: z.array(taint).optional(),
+});
+
+export type LocationSpec = z.infer<typeof locationSpec>;
+export type RegionSpec = z.infer<typeof regionSpec>;
+export type ClusterSpec = z.infer<typeof clusterSpec>;
+
+/** What the agent reports of a cluster (filled in by the next capability). */
+export interface ClusterStatus {
+  kubernetesVersion?: string;
+  nodes?: { total: number; ready: number };
+  capacity?: Record<string, string>;
+  allocatable?: Record<string, string>;
+  requested?: Record<string, string>;
+  lastHeartbeatTime?: string;
+  conditions?: Condition[];
+}
+
+export type Location = Resource<"Location", LocationSpec, { conditions?: Condition[] }>;
+export type Region = Resource<"Region", RegionSpec, { conditions?: Condition[] }>;
+export type Cluster = Resource<"Cluster", ClusterSpec, ClusterStatus>;
+export type FleetResource = Location | Region | Cluster;
+
+/** A column kubectl prints, read from the object by a JSONPath-like accessor. */
+export interface PrinterColumn {
+  name: string;
+  type: "string" | "integer" | "date";
+  /** JSONPath as the OpenAPI extension and CRD printer columns write it. */
+  jsonPath: string;
+  /** Shown only with `-o wide`. */
+  wide?: boolean;
+  description: string;
+}
+
+export interface KindInfo {
+  kind: FleetResource["kind"];
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  spec: z.ZodType;
+  /** Labels the hub derives from the spec (so that `-l environment=prod` selects on them). */
+  derivedLabels: (spec: never) => Record<string, string>;
+  columns: PrinterColumn[];
+}
+
+const age: PrinterColumn = {
+  name: "Age",
+  type: "date",
+  jsonPath: ".metadata.creationTimestamp",
+  description: "time since creation",
+};
+
+export const kinds: Record<FleetResource["kind"], KindInfo> = {
+  Location: {
+    kind: "Location",
+    plural: "locations",
+    singular: "location",
+    shortNames: ["loc"],
+    spec: locationSpec,
+    derivedLabels: () => ({}),
+    columns: [
+      { name: "Display Name", type: "string", jsonPath: ".spec.displayName", description: "human name" },
+      age,
+    ],
+  },
+  Region: {
+    kind: "Region",
+    plural: "regions",
+    singular: "region",
+    shortNames: ["reg"],
+    spec: regionSpec,
+    derivedLabels: (spec: RegionSpec) => ({ location: spec.location }),
+    columns: [
+      {
+        name: "Location",
+        type: "string",
+        jsonPath: ".spec.location",
+        description: "the Location it belongs to",
+      },
+      { name: "Zones", type: "string", jsonPath: ".spec.zones", description: "its zones" },
+      age,
+    ],
+  },
+  Cluster: {
+    kind: "Cluster",
+    plural: "clusters",
+    singular: "cluster",
+    shortNames: ["cl"],
+    spec: clusterSpec,
+    derivedLabels: (spec: ClusterSpec) => ({
+      location: spec.location,
+      ...(spec.region ? { region: spec.region } : {}),
+      environment: spec.environment,
+      business: spec.business,
+    }),
+    columns: [
+      { name: "Location", type: "string", jsonPath: ".spec.location", description: "its Location" },
+      { name: "Region", type: "string", jsonPath: ".spec.region", description: "its Region" },
+      {
+        name: "Environment",
+        type: "string",
+        jsonPath: ".spec.environment",
+        description: "prod, staging, dev…",
+      },
+      {
+        name: "Business",
+        type: "string",
+        jsonPath: ".spec.business",
+        description: "the business that owns it",
+      },
+      {
+        name: "Version",
+        type: "string",
+        jsonPath: ".status.kubernetesVersion",
+        description: "Kubernetes version",
+      },
+      { name: "Nodes", type: "integer", jsonPath: ".status.nodes.total", description: "nodes" },
+      {
+        name: "Ready",
+        type: "string",
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: "the Ready condition",
+      },
+      { name: "Zones", type: "string", jsonPath: ".spec.zones", description: "zones it spans", wide: true },
+      age,
+    ],
+  },
+};
+
+/** Finds a kind by any name kubectl or a user may use: Kind, plural, singular or short name. */
+export function kindByName(name: string): KindInfo | undefined {
+  const lower = name.toLowerCase();
+  return Object.values(kinds).find(
+    (k) =>
+      k.kind.toLowerCase() === lower ||
+      k.plural === lower ||
+      k.singular === lower ||
+      k.shortNames.includes(lower),
+  );
+}
+
+/** A document as a user wrote it, checked: envelope, metadata and spec, every problem with its path. */
+export interface ValidInput {
+  kind: KindInfo;
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  resourceVersion: string | undefined;
+  spec: Record<string, unknown>;
+}
+
+const envelope = z.object({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: metadataInput,
+  spec: z.unknown(),
+  status: z.unknown().optional(),
+});
+
+/** Validates a document of one of the registry's kinds. `status` in input is ignored, as Kubernetes does. */
+export function validateInput(input: unknown): Validated<ValidInput> {
+  const parsed = envelope.safeParse(input);
+  const problems: Problem[] = parsed.success ? [] : problemsFromZod(parsed.error);
+  const raw = (input ?? {}) as { apiVersion?: unknown; kind?: unknown; spec?: unknown };
+  if (typeof raw.apiVersion === "string" && raw.apiVersion !== apiVersion)
+    problems.push({ path: "apiVersion", message: `must be ${apiVersion}` });
+  const kind = typeof raw.kind === "string" ? kinds[raw.kind as FleetResource["kind"]] : undefined;
+  if (typeof raw.kind === "string" && !kind)
+    problems.push({
+      path: "kind",
+      message: `unknown kind "${raw.kind}" (known: ${Object.keys(kinds).join(", ")})`,
+    });
+  let spec: Record<string, unknown> | undefined;
+  if (kind) {
+    const specResult = kind.spec.safeParse(raw.spec);
+    if (specResult.success) spec = specResult.data as Record<string, unknown>;
+    else problems.push(...problemsFromZod(specResult.error, ["spec"]));
+  }
+  if (problems.length > 0 || !parsed.success || !kind || !spec)
+    return { ok: false, problems: sortByPath(problems) };
+  const meta = parsed.data.metadata;
+  const derived = kind.derivedLabels(spec as never);
+  const userLabels = meta.labels ?? {};
+  for (const [key, value] of Object.entries(derived)) {
+    if (userLabels[key] !== undefined && userLabels[key] !== value)
+      problems.push({
+        path: fieldPath(["metadata", "labels", key]),
+        message: `is set by the hub from the spec to "${value}"; remove it or make it match`,
+      });
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    value: {
+      kind,
+      name: meta.name,
+      labels: { ...userLabels, ...derived },
+      annotations: meta.annotations ?? {},
+      resourceVersion: meta.resourceVersion || undefined,
+      spec,
+    },
+  };
+}
+
+/** What reference checks need to know of the registry. */
+export interface RegistryLookup {
+  location(name: string): Location | undefined;
+  region(name: string): Region | undefined;
+}
+
+/** Checks the references of a valid document: a Region's Location, a Cluster's Location, Region and zones. */
+export function referenceProblems(input: ValidInput, lookup: RegistryLookup): Problem[] {
+  const problems: Problem[] = [];
+  if (input.kind.kind === "Region") {
+    const spec = input.spec as RegionSpec;
+    if (!lookup.location(spec.location))
+      problems.push({ path: "spec.location", message: `Location "${spec.location}" does not exist` });
+  }
+  if (input.kind.kind === "Cluster") {
+    const spec = input.spec as ClusterSpec;
+    if (!lookup.location(spec.location))
+      problems.push({ path: "spec.location", message: `Location "${spec.location}" does not exist` });
+    if (spec.region) {
+      const region = lookup.region(spec.region);
+      if (!region) problems.push({ path: "spec.region", message: `Region "${spec.region}" does not exist` });
+      else if (region.spec.location !== spec.location)
+        problems.push({
+          path: "spec.region",
+          message: `Region "${spec.region}" belongs to Location "${region.spec.location}", not "${spec.location}"`,
+        });
+      else
+        (spec.zones ?? []).forEach((zone, i) => {
+          if (!region.spec.zones.includes(zone))
+            problems.push({
+              path: fieldPath(["spec", "zones", i]),
+              message: `zone "${zone}" is not one of Region "${region.metadata.name}"'s zones [${region.spec.zones.join(", ")}]`,
+            });
+        });
+    }
+  }
+  return problems;
+}
+
+function sortByPath(problems: Problem[]): Problem[] {
+  return [...problems].sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
+}
