@@ -106,7 +106,8 @@ async function main() {
       paths: labPaths(env.cacheRoot, home),
       environment: env.inherited,
       onEvent: (e: { type: string; name?: string; seconds?: number }) => {
-        if (e.type === "cluster-ready" && e.name) (perCluster[e.name] ??= []).push(e.seconds ?? 0);
+        if (e.type !== "cluster-ready" || !e.name) return;
+        perCluster[e.name] = [...(perCluster[e.name] ?? []), e.seconds ?? 0];
       },
     };
     const topology = await loadTopology(undefined);

@@ -25,19 +25,25 @@ export function parseLabelSelector(text: string): ParsedSelector {
   for (const term of splitTerms(text)) {
     const t = term.trim();
     if (t === "") continue;
-    let match: RegExpExecArray | null;
-    if ((match = /^([^\s!=(),]+)\s+(in|notin)\s+\(([^()]*)\)$/.exec(t))) {
-      const values = match[3]!.split(",").map((v) => v.trim());
-      if (!keyPattern.test(match[1]!)) return fail(`invalid key "${match[1]}"`);
+    const set = /^([^\s!=(),]+)\s+(in|notin)\s+\(([^()]*)\)$/.exec(t);
+    const equality = /^([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)$/.exec(t);
+    const absent = /^!\s*([^\s!=(),]+)$/.exec(t);
+    if (set) {
+      const values = set[3]!.split(",").map((v) => v.trim());
+      if (!keyPattern.test(set[1]!)) return fail(`invalid key "${set[1]}"`);
       if (values.some((v) => !valuePattern.test(v))) return fail(`invalid value in "${t}"`);
-      requirements.push({ key: match[1]!, op: match[2] as "in" | "notin", values });
-    } else if ((match = /^([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)$/.exec(t))) {
-      if (!keyPattern.test(match[1]!)) return fail(`invalid key "${match[1]}"`);
-      if (!valuePattern.test(match[3]!)) return fail(`invalid value "${match[3]}"`);
-      requirements.push({ key: match[1]!, op: match[2] === "!=" ? "notin" : "in", values: [match[3]!] });
-    } else if ((match = /^!\s*([^\s!=(),]+)$/.exec(t))) {
-      if (!keyPattern.test(match[1]!)) return fail(`invalid key "${match[1]}"`);
-      requirements.push({ key: match[1]!, op: "doesnotexist" });
+      requirements.push({ key: set[1]!, op: set[2] as "in" | "notin", values });
+    } else if (equality) {
+      if (!keyPattern.test(equality[1]!)) return fail(`invalid key "${equality[1]}"`);
+      if (!valuePattern.test(equality[3]!)) return fail(`invalid value "${equality[3]}"`);
+      requirements.push({
+        key: equality[1]!,
+        op: equality[2] === "!=" ? "notin" : "in",
+        values: [equality[3]!],
+      });
+    } else if (absent) {
+      if (!keyPattern.test(absent[1]!)) return fail(`invalid key "${absent[1]}"`);
+      requirements.push({ key: absent[1]!, op: "doesnotexist" });
     } else if (keyPattern.test(t)) {
       requirements.push({ key: t, op: "exists" });
     } else {
@@ -52,19 +58,15 @@ export function matchesSelector(
   requirements: readonly Requirement[],
   labels: Readonly<Record<string, string>> = {},
 ): boolean {
-  return requirements.every((r) => {
-    const has = Object.hasOwn(labels, r.key);
-    switch (r.op) {
-      case "exists":
-        return has;
-      case "doesnotexist":
-        return !has;
-      case "in":
-        return has && r.values.includes(labels[r.key]!);
-      case "notin":
-        return !has || !r.values.includes(labels[r.key]!);
-    }
-  });
+  return requirements.every((r) => satisfies(r, labels));
+}
+
+function satisfies(r: Requirement, labels: Readonly<Record<string, string>>): boolean {
+  const has = Object.hasOwn(labels, r.key);
+  if (r.op === "exists") return has;
+  if (r.op === "doesnotexist") return !has;
+  if (r.op === "in") return has && r.values.includes(labels[r.key]!);
+  return !has || !r.values.includes(labels[r.key]!);
 }
 
 // Commas separate terms, except inside the parentheses of `in (a,b)`.
