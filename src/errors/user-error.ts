@@ -8,9 +8,14 @@ import { formatProblems, type Problem } from "../core/validation/problems.ts";
 
 /** Every code a user-facing error can carry, with the HTTP status the API answers it with. */
 export const errorCodes = {
-  InvalidInput: 422,
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
   NotFound: 404,
+  AlreadyExists: 409,
   Conflict: 409,
+  Expired: 410,
+  InvalidInput: 422,
   PortInUse: 409,
   ToolchainMissing: 412,
   BuildFailed: 500,

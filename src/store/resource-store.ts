@@ -48,6 +48,19 @@ export interface WriteTransaction {
   put(kind: string, object: StoredObject, labels: Record<string, string>): Promise<StoredObject>;
   /** Deletes and returns the last state, or undefined when it did not exist. */
   remove(kind: string, name: string): Promise<StoredObject | undefined>;
+  /** Records an audit entry in the same transaction. */
+  audit(entry: AuditEntry): Promise<void>;
+}
+
+export interface AuditEntry {
+  actor: string;
+  verb: string;
+  kind: string;
+  name: string;
+  result: "allowed" | "refused";
+  reason: string | undefined;
+  before: StoredObject | undefined;
+  after: StoredObject | undefined;
 }
 
 export class WatchExpiredError extends Error {
@@ -151,7 +164,7 @@ export class ResourceStore {
              on conflict (kind, name) do update set resource_version = excluded.resource_version,
                labels = excluded.labels, object = excluded.object
              returning (xmax <> 0) as updated`,
-            [kind, stored.metadata.name, rv, JSON.stringify(labels), JSON.stringify(stored)],
+            [kind, stored.metadata.name, rv, JSON.stringify(labels ?? {}), JSON.stringify(stored)],
           );
           const updated = (existed[0] as { updated: boolean } | undefined)?.updated ?? false;
           await record(updated ? "MODIFIED" : "ADDED", kind, stored.metadata.name, stored, rv);
@@ -168,6 +181,12 @@ export class ResourceStore {
           const gone = { ...last, metadata: { ...last.metadata, resourceVersion: rv } } as StoredObject;
           await record("DELETED", kind, name, gone, rv);
           return gone;
+        },
+        audit: async (e) => {
+          await sql.query(
+            "insert into audit_log (actor, verb, kind, name, result, reason, before, after) values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)",
+            [e.actor, e.verb, e.kind, e.name, e.result, e.reason ?? null, json(e.before), json(e.after)],
+          );
         },
       };
       const result = await work(tx);
@@ -255,6 +274,10 @@ function requirementSql(r: LabelRequirement, params: unknown[]): string {
       params.push(r.values);
       return `(labels ->> ${key} is null or not (labels ->> ${key} = any($${params.length}::text[])))`;
   }
+}
+
+function json(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
 }
 
 function encodeContinue(token: { rv: string; after: string }): string {

@@ -82,14 +82,14 @@ describe("validateInput", () => {
     ]);
   });
 
-  it("refuses a label that contradicts the spec", () => {
+  it("sets labels derived from the spec over any the user wrote", () => {
     const result = validateInput(
       cluster(
         { location: "frankfurt", environment: "prod", business: "shop" },
         { labels: { environment: "dev" } },
       ),
     );
-    expect(result.ok ? [] : result.problems.map((p) => p.path)).toEqual(["metadata.labels.environment"]);
+    expect(result.ok && result.value.labels.environment).toBe("prod");
   });
 });
 

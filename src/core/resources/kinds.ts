@@ -241,16 +241,9 @@ export function validateInput(input: unknown): Validated<ValidInput> {
   if (problems.length > 0 || !parsed.success || !kind || !spec)
     return { ok: false, problems: sortByPath(problems) };
   const meta = parsed.data.metadata;
+  // Labels derived from the spec always win: `-l environment=prod` selects on the spec's value.
   const derived = kind.derivedLabels(spec as never);
   const userLabels = meta.labels ?? {};
-  for (const [key, value] of Object.entries(derived)) {
-    if (userLabels[key] !== undefined && userLabels[key] !== value)
-      problems.push({
-        path: fieldPath(["metadata", "labels", key]),
-        message: `is set by the hub from the spec to "${value}"; remove it or make it match`,
-      });
-  }
-  if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
     value: {

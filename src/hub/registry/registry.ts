@@ -1,0 +1,494 @@
+/**
+ * The fleet registry: Locations, Regions and Clusters with Kubernetes semantics — validation with field paths,
+ * reference checks inside the write transaction, optimistic concurrency on resourceVersion, a status
+ * subresource, generation bumps on spec changes, label selectors, pagination, watches, role and business
+ * checks, and an audit record of every change (allowed or refused).
+ */
+
+import { canonicalJson } from "../../core/resources/canonical-json.ts";
+import {
+  type FleetResource,
+  type KindInfo,
+  kinds,
+  type Location,
+  type Region,
+  referenceProblems,
+  type ValidInput,
+  validateInput,
+} from "../../core/resources/kinds.ts";
+import { parseLabelSelector } from "../../core/resources/label-selector.ts";
+import { applyMergePatch } from "../../core/resources/merge-patch.ts";
+import { apiVersion } from "../../core/resources/meta.ts";
+import type { Problem } from "../../core/validation/problems.ts";
+import { UserError } from "../../errors/user-error.ts";
+import type {
+  ChangeEvent,
+  ListResult,
+  ResourceStore,
+  StoredObject,
+  WriteTransaction,
+} from "../../store/resource-store.ts";
+import { InvalidContinueError, WatchExpiredError } from "../../store/resource-store.ts";
+import { type Caller, hasRole } from "./caller.ts";
+
+export interface RegistryDependencies {
+  store: ResourceStore;
+  now: () => Date;
+  newUid: () => string;
+}
+
+export interface ListQuery {
+  labelSelector?: string;
+  limit?: number;
+  continue?: string;
+}
+
+export type Verb = "create" | "update" | "patch" | "update-status" | "delete";
+
+export class Registry {
+  private readonly deps: RegistryDependencies;
+
+  constructor(deps: RegistryDependencies) {
+    this.deps = deps;
+  }
+
+  async get(kind: KindInfo, name: string, caller: Caller): Promise<StoredObject> {
+    const object = await this.deps.store.get(kind.kind, name);
+    if (!object || !visible(kind, object, caller)) throw notFound(kind, name);
+    return object;
+  }
+
+  async list(kind: KindInfo, query: ListQuery, caller: Caller): Promise<ListResult> {
+    const selector = parseLabelSelector(query.labelSelector ?? "");
+    if (!selector.ok)
+      throw new UserError("BadRequest", "invalid label selector", { problems: [selector.problem] });
+    try {
+      return await this.deps.store.list(kind.kind, {
+        requirements: selector.requirements,
+        ...(query.limit ? { limit: query.limit } : {}),
+        ...(query.continue ? { continue: query.continue } : {}),
+        ...(kind.kind === "Cluster" && caller.businesses
+          ? { restrictTo: { label: "business", values: caller.businesses } }
+          : {}),
+      });
+    } catch (error) {
+      if (error instanceof InvalidContinueError) throw new UserError("BadRequest", error.message);
+      throw error;
+    }
+  }
+
+  /** Changes after `resourceVersion`, filtered to what the caller may see. Throws Expired when too old. */
+  async changesSince(kind: KindInfo, resourceVersion: string, caller: Caller): Promise<ChangeEvent[]> {
+    try {
+      const events = await this.deps.store.eventsSince(resourceVersion, kind.kind);
+      return events.filter((e) => visible(kind, e.object, caller));
+    } catch (error) {
+      if (error instanceof WatchExpiredError) throw new UserError("Expired", error.message);
+      throw error;
+    }
+  }
+
+  /** POST: creates an object; fails if it exists. */
+  create(
+    body: unknown,
+    caller: Caller,
+    options: { kind?: KindInfo; dryRun?: boolean } = {},
+  ): Promise<StoredObject> {
+    return this.mutate(
+      "create",
+      caller,
+      options.kind,
+      body,
+      async (tx, input) => {
+        if (await tx.get(input.kind.kind, input.name))
+          throw new UserError("AlreadyExists", `${input.kind.singular} "${input.name}" already exists`);
+        return { before: undefined, after: this.build(input, undefined) };
+      },
+      options.dryRun,
+    );
+  }
+
+  /** PUT: replaces the spec, labels and annotations; with a resourceVersion, only if it is current. */
+  replace(
+    kind: KindInfo,
+    name: string,
+    body: unknown,
+    caller: Caller,
+    dryRun = false,
+  ): Promise<StoredObject> {
+    return this.mutate(
+      "update",
+      caller,
+      kind,
+      body,
+      async (tx, input) => {
+        if (input.name !== name)
+          throw invalid([{ path: "metadata.name", message: `must be "${name}", the name in the path` }]);
+        const current = await this.current(tx, kind, name, caller);
+        checkVersion(kind, name, input.resourceVersion, current);
+        return { before: current, after: this.build(input, current) };
+      },
+      dryRun,
+    );
+  }
+
+  /** PATCH with a JSON merge patch (what `kubectl apply` and `kubectl patch --type=merge` send). */
+  async patch(
+    kind: KindInfo,
+    name: string,
+    patch: unknown,
+    caller: Caller,
+    dryRun = false,
+  ): Promise<StoredObject> {
+    if (patch === null || typeof patch !== "object" || Array.isArray(patch))
+      throw new UserError("BadRequest", "a merge patch must be a JSON object");
+    return this.mutate(
+      "patch",
+      caller,
+      kind,
+      undefined,
+      async (tx) => {
+        const current = await this.current(tx, kind, name, caller);
+        const merged = applyMergePatch(current, patch) as Record<string, unknown>;
+        delete merged.status;
+        const input = this.validate(merged, kind);
+        if (input.name !== name) throw invalid([{ path: "metadata.name", message: "cannot be changed" }]);
+        checkVersion(kind, name, input.resourceVersion, current);
+        await this.checkReferences(tx, input, caller);
+        return { before: current, after: this.build(input, current) };
+      },
+      dryRun,
+    );
+  }
+
+  /** PUT …/status: replaces only the status; the spec in the body is ignored. */
+  replaceStatus(kind: KindInfo, name: string, body: unknown, caller: Caller): Promise<StoredObject> {
+    return this.mutate("update-status", caller, kind, undefined, async (tx) => {
+      const current = await this.current(tx, kind, name, caller);
+      const doc = (body ?? {}) as { metadata?: { resourceVersion?: string }; status?: unknown };
+      if (doc.status === undefined || doc.status === null || typeof doc.status !== "object")
+        throw invalid([{ path: "status", message: "required field is missing" }]);
+      checkVersion(kind, name, doc.metadata?.resourceVersion, current);
+      return { before: current, after: { ...current, status: doc.status } as StoredObject };
+    });
+  }
+
+  /** DELETE: removes an object that nothing else refers to. */
+  delete(kind: KindInfo, name: string, caller: Caller, precondition?: string): Promise<StoredObject> {
+    return this.mutate("delete", caller, kind, undefined, async (tx) => {
+      const current = await this.current(tx, kind, name, caller);
+      checkVersion(kind, name, precondition, current);
+      const dependents = await referringTo(tx, kind, name);
+      if (dependents.length > 0)
+        throw new UserError(
+          "Conflict",
+          `${kind.singular} "${name}" is still referred to by ${dependents.join(", ")}`,
+          {
+            hint: "delete or move those first",
+          },
+        );
+      return { before: current, after: undefined };
+    });
+  }
+
+  /**
+   * Applies several documents in ONE transaction: each is created or updated (like `kubectl apply`); if any
+   * is invalid, nothing is applied and every problem of every document is reported.
+   */
+  async applyAll(
+    documents: ReadonlyArray<{ source: string; body: unknown }>,
+    caller: Caller,
+    dryRun = false,
+  ): Promise<Array<{ object: StoredObject; action: "created" | "configured" | "unchanged" }>> {
+    requireRole(caller, "operator", "apply", "resources");
+    const inputs: Array<{ source: string; input: ValidInput }> = [];
+    const problems: Problem[] = [];
+    for (const doc of documents) {
+      const result = validateInput(doc.body);
+      if (result.ok) inputs.push({ source: doc.source, input: result.value });
+      else
+        problems.push(
+          ...result.problems.map((p) => ({ path: `${doc.source}: ${p.path}`, message: p.message })),
+        );
+    }
+    if (problems.length > 0)
+      throw invalid(
+        problems,
+        `${documents.length === 1 ? "the document is" : "documents are"} invalid; nothing was applied`,
+      );
+    const order = (i: ValidInput) => ["Location", "Region", "Cluster"].indexOf(i.kind.kind);
+    inputs.sort((a, b) => order(a.input) - order(b.input));
+    type Applied = Array<{ object: StoredObject; action: "created" | "configured" | "unchanged" }>;
+    return this.deps.store
+      .write(async (tx): Promise<Applied> => {
+        const results: Applied = [];
+        const referenceIssues: Problem[] = [];
+        for (const { source, input } of inputs) {
+          checkScope(caller, input);
+          referenceIssues.push(
+            ...(await this.referenceIssues(tx, input)).map((p) => ({
+              path: `${source}: ${p.path}`,
+              message: p.message,
+            })),
+          );
+          const current = await tx.get(input.kind.kind, input.name);
+          if (current && input.resourceVersion)
+            checkVersion(input.kind, input.name, input.resourceVersion, current);
+          const after = this.build(input, current);
+          if (current && sameContent(current, after)) {
+            results.push({ object: current, action: "unchanged" });
+            continue;
+          }
+          const stored = await tx.put(
+            input.kind.kind,
+            after,
+            (after.metadata.labels ?? {}) as Record<string, string>,
+          );
+          await audit(
+            tx,
+            caller,
+            "apply",
+            input.kind.kind,
+            input.name,
+            "allowed",
+            undefined,
+            current,
+            stored,
+          );
+          results.push({ object: stored, action: current ? "configured" : "created" });
+        }
+        if (referenceIssues.length > 0)
+          throw invalid(referenceIssues, "references are broken; nothing was applied");
+        if (dryRun) throw new DryRun(results);
+        return results;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof DryRun) return error.results as Applied;
+        throw error;
+      });
+  }
+
+  private validate(body: unknown, kind?: KindInfo): ValidInput {
+    const result = validateInput(body);
+    if (!result.ok) throw invalid(result.problems);
+    if (kind && result.value.kind.kind !== kind.kind)
+      throw invalid([{ path: "kind", message: `must be ${kind.kind} at this path` }]);
+    return result.value;
+  }
+
+  private async current(
+    tx: WriteTransaction,
+    kind: KindInfo,
+    name: string,
+    caller: Caller,
+  ): Promise<StoredObject> {
+    const current = await tx.get(kind.kind, name);
+    if (!current || !visible(kind, current, caller)) throw notFound(kind, name);
+    return current;
+  }
+
+  private async referenceIssues(tx: WriteTransaction, input: ValidInput): Promise<Problem[]> {
+    const locations = new Map(
+      (await tx.list("Location")).map((o) => [o.metadata.name, o as unknown as Location]),
+    );
+    const regions = new Map((await tx.list("Region")).map((o) => [o.metadata.name, o as unknown as Region]));
+    return referenceProblems(input, { location: (n) => locations.get(n), region: (n) => regions.get(n) });
+  }
+
+  private async checkReferences(tx: WriteTransaction, input: ValidInput, caller: Caller): Promise<void> {
+    checkScope(caller, input);
+    const problems = await this.referenceIssues(tx, input);
+    if (problems.length > 0) throw invalid(problems);
+  }
+
+  /** The object to store: server-owned metadata kept from `current` (or made), generation bumped on spec change. */
+  private build(input: ValidInput, current: StoredObject | undefined): StoredObject {
+    const previous = current?.metadata as FleetResource["metadata"] | undefined;
+    const specChanged = !current || canonicalJson(current.spec) !== canonicalJson(input.spec);
+    const object: Record<string, unknown> = {
+      apiVersion,
+      kind: input.kind.kind,
+      metadata: {
+        name: input.name,
+        uid: previous?.uid ?? this.deps.newUid(),
+        resourceVersion: previous?.resourceVersion ?? "0",
+        generation: (previous?.generation ?? 0) + (specChanged ? 1 : 0),
+        creationTimestamp:
+          previous?.creationTimestamp ??
+          this.deps
+            .now()
+            .toISOString()
+            .replace(/\.\d+Z$/, "Z"),
+        ...(Object.keys(input.labels).length > 0 ? { labels: input.labels } : {}),
+        ...(Object.keys(input.annotations).length > 0 ? { annotations: input.annotations } : {}),
+      },
+      spec: input.spec,
+    };
+    if (current?.status !== undefined) object.status = current.status;
+    return object as StoredObject;
+  }
+
+  /**
+   * Runs one change: role check, the change itself inside a serialised transaction, and an audit record —
+   * in the same transaction when allowed, on its own when refused.
+   */
+  private async mutate(
+    verb: Verb,
+    caller: Caller,
+    kind: KindInfo | undefined,
+    body: unknown,
+    change: (
+      tx: WriteTransaction,
+      input: ValidInput,
+    ) => Promise<{ before: StoredObject | undefined; after: StoredObject | undefined }>,
+    dryRun = false,
+  ): Promise<StoredObject> {
+    const name = nameOf(body) ?? "";
+    const kindName =
+      kind?.kind ??
+      (typeof (body as { kind?: unknown })?.kind === "string" ? (body as { kind: string }).kind : "?");
+    try {
+      requireRole(caller, "operator", verb, kind?.plural ?? kindName);
+      const input = body === undefined ? (undefined as unknown as ValidInput) : this.validate(body, kind);
+      const result = await this.deps.store.write(async (tx) => {
+        if (input) await this.checkReferences(tx, input, caller);
+        const { before, after } = await change(tx, input);
+        const target = after ?? before!;
+        let stored: StoredObject;
+        if (dryRun) stored = target;
+        else if (after)
+          stored = await tx.put(
+            target.kind as string,
+            after,
+            (after.metadata.labels ?? {}) as Record<string, string>,
+          );
+        else stored = (await tx.remove(target.kind as string, target.metadata.name))!;
+        if (!dryRun)
+          await audit(
+            tx,
+            caller,
+            verb,
+            target.kind as string,
+            target.metadata.name,
+            "allowed",
+            undefined,
+            before,
+            after ? stored : undefined,
+          );
+        return stored;
+      });
+      return result;
+    } catch (error) {
+      if (error instanceof UserError)
+        await this.deps.store.write((tx) =>
+          audit(
+            tx,
+            caller,
+            verb,
+            kindName,
+            name || "?",
+            "refused",
+            `${error.code}: ${error.message}`,
+            undefined,
+            undefined,
+          ),
+        );
+      throw error;
+    }
+  }
+}
+
+class DryRun extends Error {
+  readonly results: unknown;
+  constructor(results: unknown) {
+    super("dry run");
+    this.results = results;
+  }
+}
+
+async function audit(
+  tx: WriteTransaction,
+  caller: Caller,
+  verb: string,
+  kind: string,
+  name: string,
+  result: "allowed" | "refused",
+  reason: string | undefined,
+  before: StoredObject | undefined,
+  after: StoredObject | undefined,
+): Promise<void> {
+  await tx.audit({ actor: caller.name, verb, kind, name, result, reason, before, after });
+}
+
+function nameOf(body: unknown): string | undefined {
+  const name = (body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name;
+  return typeof name === "string" ? name : undefined;
+}
+
+function visible(kind: KindInfo, object: StoredObject, caller: Caller): boolean {
+  if (kind.kind !== "Cluster" || !caller.businesses) return true;
+  const business = (object.spec as { business?: string } | undefined)?.business;
+  return business !== undefined && caller.businesses.includes(business);
+}
+
+function checkScope(caller: Caller, input: ValidInput): void {
+  if (!caller.businesses) return;
+  if (input.kind.kind !== "Cluster")
+    throw new UserError(
+      "Forbidden",
+      `token "${caller.name}" is scoped to businesses and cannot change ${input.kind.plural}`,
+    );
+  const business = (input.spec as { business: string }).business;
+  if (!caller.businesses.includes(business))
+    throw new UserError(
+      "Forbidden",
+      `token "${caller.name}" may not change clusters of business "${business}"`,
+    );
+}
+
+function requireRole(caller: Caller, needed: "operator" | "admin", verb: string, what: string): void {
+  if (!hasRole(caller, needed))
+    throw new UserError(
+      "Forbidden",
+      `token "${caller.name}" (role ${caller.role}) may not ${verb} ${what}: it needs role ${needed}`,
+    );
+}
+
+function checkVersion(
+  kind: KindInfo,
+  name: string,
+  expected: string | undefined,
+  current: StoredObject,
+): void {
+  if (expected && expected !== current.metadata.resourceVersion)
+    throw new UserError(
+      "Conflict",
+      `Operation cannot be fulfilled on ${kind.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again (resourceVersion ${expected}, current ${current.metadata.resourceVersion})`,
+    );
+}
+
+function sameContent(current: StoredObject, next: StoredObject): boolean {
+  const strip = (o: StoredObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return canonicalJson(strip(current)) === canonicalJson(strip(next));
+}
+
+async function referringTo(tx: WriteTransaction, kind: KindInfo, name: string): Promise<string[]> {
+  if (kind.kind === "Cluster") return [];
+  const refs: string[] = [];
+  for (const other of ["Region", "Cluster"] as const) {
+    if (other === kind.kind) continue;
+    const field = kind.kind === "Location" ? "location" : "region";
+    for (const o of await tx.list(other))
+      if ((o.spec as Record<string, unknown>)[field] === name)
+        refs.push(`${kinds[other].singular} "${o.metadata.name}"`);
+  }
+  return refs;
+}
+
+function notFound(kind: KindInfo, name: string): UserError {
+  return new UserError("NotFound", `${kind.plural} "${name}" not found`);
+}
+
+function invalid(problems: Problem[], message = "the object is invalid"): UserError {
+  return new UserError("InvalidInput", message, { problems });
+}
