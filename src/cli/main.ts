@@ -2,7 +2,10 @@
 import { Command, CommanderError } from "commander";
 import { readEnvironment } from "../config/environment.ts";
 import { UserError } from "../errors/user-error.ts";
+import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
+import { loginCommand } from "./resources/login-command.ts";
+import { applyCommand, deleteCommand, describeCommand, getCommand } from "./resources/resource-commands.ts";
 
 export function program(): Command {
   const env = readEnvironment();
@@ -13,6 +16,12 @@ export function program(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
+    .addCommand(getCommand(env))
+    .addCommand(describeCommand(env))
+    .addCommand(applyCommand(env))
+    .addCommand(deleteCommand(env))
+    .addCommand(loginCommand(env))
+    .addCommand(hubCommand(env))
     .addCommand(labCommand(env));
 }
 

@@ -1,0 +1,52 @@
+/** `unitfleet hub`: serves the fleet registry until interrupted, then shuts down gracefully. */
+import { join } from "node:path";
+import { Command } from "commander";
+import type { Environment } from "../../config/environment.ts";
+import { UserError } from "../../errors/user-error.ts";
+import { startHub } from "../../hub/hub.ts";
+
+export function hubCommand(env: Environment): Command {
+  return new Command("hub")
+    .description("serve the fleet registry API (embedded PostgreSQL by default)")
+    .option("--listen <host:port>", "address to serve on", "127.0.0.1:6443")
+    .option(
+      "--dir <folder>",
+      "the hub's files (CA, admin token, kubeconfig, embedded database)",
+      join(env.home, "hub"),
+    )
+    .option(
+      "--database-url <url>",
+      "a PostgreSQL server instead of the embedded database (needed for several replicas)",
+    )
+    .option("--insecure", "serve plain HTTP instead of HTTPS")
+    .option("--replica <name>", "this replica's name in leases and logs")
+    .action(
+      async (options: {
+        listen: string;
+        dir: string;
+        databaseUrl?: string;
+        insecure?: boolean;
+        replica?: string;
+      }) => {
+        const match = /^(.*):(\d+)$/.exec(options.listen);
+        if (!match) throw new UserError("BadRequest", `--listen must be host:port, got "${options.listen}"`);
+        const hub = await startHub({
+          dir: options.dir,
+          host: match[1]!.replace(/^\[|\]$/g, ""),
+          port: Number(match[2]),
+          ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+          ...(options.insecure ? { insecure: true } : {}),
+          ...(options.replica ? { replica: options.replica } : {}),
+        });
+        process.stdout.write(
+          `hub serving at ${hub.url}\nadmin token: ${hub.adminTokenFile}\nkubeconfig:  ${hub.kubeconfigFile}  (kubectl --kubeconfig ${hub.kubeconfigFile} get clusters)\n`,
+        );
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+        await hub.close();
+      },
+    );
+}

@@ -1,0 +1,220 @@
+/** kubectl-like verbs on the hub's resources: get, describe, apply, delete. */
+import { Command, Option } from "commander";
+import { stringify } from "yaml";
+import type { Environment } from "../../config/environment.ts";
+import { columnValue, shortAge } from "../../core/resources/columns.ts";
+import { type KindInfo, kindByName, kinds } from "../../core/resources/kinds.ts";
+import { apiVersion } from "../../core/resources/meta.ts";
+import { UserError } from "../../errors/user-error.ts";
+import { HubClient, resolveConnection } from "../client/hub-client.ts";
+import { type OutputFormat, outputOption, printStructured } from "../output/format.ts";
+import { renderTable } from "../output/table.ts";
+import { readDocuments } from "./documents.ts";
+
+const applyPath = "/unitfleet/v1alpha1/apply";
+type Obj = Record<string, unknown> & {
+  metadata: { name: string; creationTimestamp?: string; resourceVersion?: string };
+};
+
+async function client(env: Environment): Promise<HubClient> {
+  return new HubClient(await resolveConnection(env.home));
+}
+
+function kindOf(name: string): KindInfo {
+  const kind = kindByName(name);
+  if (!kind)
+    throw new UserError("NotFound", `the hub has no resource type "${name}"`, {
+      hint: `known types: ${Object.values(kinds)
+        .map((k) => k.plural)
+        .join(", ")}`,
+    });
+  return kind;
+}
+
+const out = (text: string) => process.stdout.write(text);
+
+export function getCommand(env: Environment): Command {
+  return new Command("get")
+    .description("list or show Locations, Regions and Clusters")
+    .argument("<type>", "locations, regions or clusters")
+    .argument("[name]")
+    .addOption(outputOption())
+    .option("-l, --selector <selector>", "label selector, e.g. environment=prod,business in (shop)")
+    .option("-w, --watch", "after listing, print changes as they happen")
+    .action(
+      async (
+        type: string,
+        name: string | undefined,
+        options: { output: OutputFormat; selector?: string; watch?: boolean },
+      ) => {
+        const kind = kindOf(type);
+        const hub = await client(env);
+        try {
+          const base = `/apis/${apiVersion}/${kind.plural}`;
+          if (name) {
+            const object = await hub.send<Obj>("GET", `${base}/${encodeURIComponent(name)}`);
+            if (!printStructured(options.output, object, out))
+              out(`${renderRows(kind, [object], options.output, true)}\n`);
+            return;
+          }
+          const query = options.selector ? `?labelSelector=${encodeURIComponent(options.selector)}` : "";
+          const list = await hub.send<{ items: Obj[]; metadata: { resourceVersion: string } }>(
+            "GET",
+            `${base}${query}`,
+          );
+          if (
+            !printStructured(options.output, { kind: `${kind.kind}List`, apiVersion, items: list.items }, out)
+          ) {
+            out(
+              list.items.length === 0
+                ? `No ${kind.plural} found.\n`
+                : `${renderRows(kind, list.items, options.output, true)}\n`,
+            );
+          }
+          if (!options.watch) return;
+          const stop = new AbortController();
+          process.once("SIGINT", () => stop.abort());
+          const watchQuery = `?watch=true&resourceVersion=${list.metadata.resourceVersion}${options.selector ? `&labelSelector=${encodeURIComponent(options.selector)}` : ""}`;
+          await hub.watch(
+            `${base}${watchQuery}`,
+            (event) => {
+              if (event.type === "ERROR")
+                throw new UserError("Expired", String((event.object as { message?: string }).message));
+              const object = event.object as Obj;
+              if (!printStructured(options.output, event, out))
+                out(
+                  `${renderRows(kind, [object], options.output, false)}${event.type === "DELETED" ? "   (deleted)" : ""}\n`,
+                );
+            },
+            stop.signal,
+          );
+        } finally {
+          hub.close();
+        }
+      },
+    );
+}
+
+function renderRows(kind: KindInfo, objects: Obj[], format: OutputFormat, headers: boolean): string {
+  const columns = kind.columns.filter((c) => format === "wide" || !c.wide);
+  const now = new Date();
+  const rows = objects.map((o) => [
+    o.metadata.name,
+    ...columns.map((c) =>
+      c.type === "date"
+        ? shortAge(o.metadata.creationTimestamp, now)
+        : String(columnValue(c, o) || (c.type === "integer" ? "0" : "-")),
+    ),
+  ]);
+  const table = renderTable(["name", ...columns.map((c) => c.name)], rows);
+  return headers ? table : table.split("\n").slice(1).join("\n");
+}
+
+export function describeCommand(env: Environment): Command {
+  return new Command("describe")
+    .description("show one object in detail, with its conditions")
+    .argument("<type>")
+    .argument("<name>")
+    .action(async (type: string, name: string) => {
+      const kind = kindOf(type);
+      const hub = await client(env);
+      try {
+        const object = await hub.send<
+          Obj & { spec?: unknown; status?: { conditions?: Array<Record<string, string>> } }
+        >("GET", `/apis/${apiVersion}/${kind.plural}/${encodeURIComponent(name)}`);
+        const { conditions, ...status } = object.status ?? {};
+        const lines = [
+          `Name:         ${object.metadata.name}`,
+          `Kind:         ${kind.kind}`,
+          `Labels:       ${
+            Object.entries((object.metadata as { labels?: Record<string, string> }).labels ?? {})
+              .map(([k, v]) => `${k}=${v}`)
+              .join(", ") || "<none>"
+          }`,
+          `Created:      ${object.metadata.creationTimestamp ?? "?"}`,
+          "Spec:",
+          indent(stringify(object.spec ?? {})),
+          "Status:",
+          indent(Object.keys(status).length > 0 ? stringify(status) : "<none reported yet>\n"),
+          "Conditions:",
+          conditions && conditions.length > 0
+            ? indent(
+                `${renderTable(
+                  ["type", "status", "reason", "since", "message"],
+                  conditions.map((c) => [
+                    c.type ?? "",
+                    c.status ?? "",
+                    c.reason ?? "",
+                    c.lastTransitionTime ?? "",
+                    c.message ?? "",
+                  ]),
+                )}\n`,
+              )
+            : "  <none>\n",
+        ];
+        out(lines.join("\n"));
+      } finally {
+        hub.close();
+      }
+    });
+}
+
+function indent(text: string): string {
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}
+
+export function applyCommand(env: Environment): Command {
+  return new Command("apply")
+    .description("create or update resources from files: all documents in one transaction, or none")
+    .requiredOption("-f, --filename <path...>", "file, folder or - for standard input")
+    .addOption(new Option("--dry-run", "validate everything and show what would change, without changing it"))
+    .action(async (options: { filename: string[]; dryRun?: boolean }) => {
+      const documents = await readDocuments(options.filename, readStdin);
+      const hub = await client(env);
+      try {
+        const result = await hub.send<{ results: Array<{ kind: string; name: string; action: string }> }>(
+          "POST",
+          applyPath,
+          {
+            documents,
+            dryRun: options.dryRun === true,
+          },
+        );
+        for (const r of result.results)
+          out(
+            `${kindByName(r.kind)?.singular ?? r.kind.toLowerCase()}/${r.name} ${r.action}${options.dryRun ? " (dry run)" : ""}\n`,
+          );
+      } finally {
+        hub.close();
+      }
+    });
+}
+
+export function deleteCommand(env: Environment): Command {
+  return new Command("delete")
+    .description("delete resources by name")
+    .argument("<type>")
+    .argument("<names...>")
+    .action(async (type: string, names: string[]) => {
+      const kind = kindOf(type);
+      const hub = await client(env);
+      try {
+        for (const name of names) {
+          await hub.send("DELETE", `/apis/${apiVersion}/${kind.plural}/${encodeURIComponent(name)}`);
+          out(`${kind.singular}/${name} deleted\n`);
+        }
+      } finally {
+        hub.close();
+      }
+    });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

@@ -1,0 +1,337 @@
+/**
+ * The hub's API on node:http (docs/adr/0004): Kubernetes paths for Locations, Regions and Clusters, discovery,
+ * Table printing, watches, Status errors, bearer tokens, health and metrics.
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { type KindInfo, kindByName } from "../../core/resources/kinds.ts";
+import { matchesSelector, parseLabelSelector } from "../../core/resources/label-selector.ts";
+import { apiVersion } from "../../core/resources/meta.ts";
+import { UserError } from "../../errors/user-error.ts";
+import type { ChangeEvent, StoredObject } from "../../store/resource-store.ts";
+import type { Caller } from "../registry/caller.ts";
+import type { Registry } from "../registry/registry.ts";
+import { apiGroup, coreVersions, groupList, resourceList, versionInfo } from "./discovery.ts";
+import type { Metrics } from "./metrics.ts";
+import { statusFor } from "./status.ts";
+import { table, wantsTable } from "./table.ts";
+
+export interface ApiDependencies {
+  registry: Registry;
+  authenticate: (token: string | undefined) => Promise<Caller | undefined>;
+  /** Resolves when a change newer than the given resourceVersion may exist (or after a while). */
+  waitForChange: (afterVersion: string, signal: AbortSignal) => Promise<void>;
+  metrics: Metrics;
+  ready: () => Promise<boolean>;
+  log: (entry: Record<string, unknown>) => void;
+  hubVersion: string;
+  openapi: () => unknown;
+  tls?: { cert: string; key: string };
+}
+
+const maxBody = 4 * 1024 * 1024;
+/** Applies several documents in one transaction (what `unitfleet apply -f` uses): all or nothing. */
+export const applyPath = "/unitfleet/v1alpha1/apply";
+const base = `/apis/${apiVersion}`;
+
+export function createApiServer(deps: ApiDependencies): Server {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    handle(deps, req, res)
+      .catch((error: unknown) => {
+        if (!(error instanceof UserError))
+          deps.log({
+            level: "error",
+            msg: "request failed",
+            error: String((error as Error)?.stack ?? error),
+          });
+        const status = statusFor(error);
+        if (!res.headersSent) send(res, status.code, status);
+        else res.end();
+      })
+      .finally(() => {
+        deps.metrics.observeRequest(
+          req.method ?? "GET",
+          res.statusCode,
+          (performance.now() - started) / 1000,
+        );
+      });
+  };
+  return deps.tls
+    ? createHttpsServer({ cert: deps.tls.cert, key: deps.tls.key }, handler)
+    : createHttpServer(handler);
+}
+
+async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://hub");
+  const path = url.pathname.replace(/\/+$/, "") || "/";
+  if (path === "/livez" || path === "/healthz") return sendText(res, 200, "ok");
+  if (path === "/readyz")
+    return (await deps.ready()) ? sendText(res, 200, "ok") : sendText(res, 503, "not ready");
+  if (path === "/metrics") return sendText(res, 200, deps.metrics.render(), "text/plain; version=0.0.4");
+
+  const caller = await deps.authenticate(bearer(req));
+  if (!caller) throw new UserError("Unauthorized", "a valid API token is required (Authorization: Bearer …)");
+
+  if (req.method === "GET") {
+    if (path === "/version") return send(res, 200, versionInfo(deps.hubVersion));
+    if (path === "/api") return send(res, 200, coreVersions());
+    if (path === "/apis") return send(res, 200, groupList());
+    if (path === "/apis/unitfleet.io") return send(res, 200, apiGroup());
+    if (path === base) return send(res, 200, resourceList());
+    if (path === "/openapi/v2") throw new UserError("NotFound", "OpenAPI v2 is not served; use /openapi/v3");
+    if (path === "/openapi/v3")
+      return send(res, 200, {
+        paths: { [`apis/${apiVersion}`]: { serverRelativeURL: `/openapi/v3${base}` } },
+      });
+    if (path === `/openapi/v3${base}`) return send(res, 200, deps.openapi());
+  }
+
+  if (req.method === "POST" && path === applyPath) {
+    const request = (await body(req)) as {
+      documents?: Array<{ source?: string; object?: unknown }>;
+      dryRun?: boolean;
+    };
+    if (!Array.isArray(request?.documents))
+      throw new UserError("BadRequest", "the body needs a documents list");
+    const results = await deps.registry.applyAll(
+      request.documents.map((d, i) => ({ source: d.source ?? `document ${i + 1}`, body: d.object })),
+      caller,
+      request.dryRun === true,
+    );
+    return send(res, 200, {
+      results: results.map((r) => ({ kind: r.object.kind, name: r.object.metadata.name, action: r.action })),
+    });
+  }
+
+  const match = new RegExp(`^${base}/([a-z]+)(?:/([a-z0-9-]+))?(?:/(status))?$`).exec(path);
+  const kind = match ? kindByName(match[1]!) : undefined;
+  if (!match || !kind || kind.plural !== match[1])
+    throw new UserError("NotFound", `the server could not find the requested resource (${path})`);
+  const name = match[2];
+  const sub = match[3];
+  const dryRun = url.searchParams.get("dryRun") === "All";
+  const target = { kind: kind.kind, ...(name ? { name } : {}) };
+  try {
+    await route(deps, req, res, url, kind, name, sub, dryRun, caller);
+  } catch (error) {
+    if (error instanceof UserError) {
+      const status = statusFor(error, target);
+      return send(res, status.code, status);
+    }
+    throw error;
+  }
+}
+
+async function route(
+  deps: ApiDependencies,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  kind: KindInfo,
+  name: string | undefined,
+  sub: string | undefined,
+  dryRun: boolean,
+  caller: Caller,
+): Promise<void> {
+  const method = req.method ?? "GET";
+  const accept = req.headers.accept;
+  if (!name) {
+    if (
+      method === "GET" &&
+      (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1")
+    )
+      return watch(deps, req, res, url, kind, caller);
+    if (method === "GET") {
+      const list = await deps.registry.list(
+        kind,
+        {
+          labelSelector: url.searchParams.get("labelSelector") ?? "",
+          ...(url.searchParams.get("limit") ? { limit: Number(url.searchParams.get("limit")) } : {}),
+          ...(url.searchParams.get("continue") ? { continue: url.searchParams.get("continue")! } : {}),
+        },
+        caller,
+      );
+      const items = fieldFiltered(list.items, url.searchParams.get("fieldSelector"));
+      const meta = {
+        resourceVersion: list.resourceVersion,
+        ...(list.continue ? { continue: list.continue } : {}),
+      };
+      if (wantsTable(accept)) return send(res, 200, table(kind, items, meta));
+      return send(res, 200, { kind: `${kind.kind}List`, apiVersion, metadata: meta, items });
+    }
+    if (method === "POST")
+      return send(res, 201, await deps.registry.create(await body(req), caller, { kind, dryRun }));
+    throw methodNotAllowed(method);
+  }
+  if (sub === "status") {
+    if (method === "GET") return respond(res, accept, kind, await deps.registry.get(kind, name, caller));
+    if (method === "PUT")
+      return send(res, 200, await deps.registry.replaceStatus(kind, name, await body(req), caller));
+    throw methodNotAllowed(method);
+  }
+  switch (method) {
+    case "GET":
+      return respond(res, accept, kind, await deps.registry.get(kind, name, caller));
+    case "PUT":
+      return send(res, 200, await deps.registry.replace(kind, name, await body(req), caller, dryRun));
+    case "PATCH": {
+      const type = (req.headers["content-type"] ?? "").split(";")[0];
+      if (type !== "application/merge-patch+json" && type !== "application/json")
+        throw new UserError(
+          "BadRequest",
+          `patch type ${type} is not supported: use a JSON merge patch (kubectl patch --type=merge)`,
+        );
+      return send(res, 200, await deps.registry.patch(kind, name, await body(req), caller, dryRun));
+    }
+    case "DELETE": {
+      const options = (await body(req, true)) as { preconditions?: { resourceVersion?: string } } | undefined;
+      const gone = await deps.registry.delete(kind, name, caller, options?.preconditions?.resourceVersion);
+      return send(res, 200, gone);
+    }
+    default:
+      throw methodNotAllowed(method);
+  }
+}
+
+/** Streams changes after the list's resourceVersion (or from now), as newline-delimited JSON events. */
+async function watch(
+  deps: ApiDependencies,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  kind: KindInfo,
+  caller: Caller,
+) {
+  const asTable = wantsTable(req.headers.accept);
+  const selector = url.searchParams.get("labelSelector") ?? "";
+  let from = url.searchParams.get("resourceVersion") ?? "";
+  const controller = new AbortController();
+  const timeout = Number(url.searchParams.get("timeoutSeconds") ?? 1800);
+  const timer = setTimeout(() => controller.abort(), Math.min(timeout, 3600) * 1000);
+  req.on("close", () => controller.abort());
+  if (from === "" || from === "0") {
+    // No starting point: send the current objects as ADDED first, then changes (Kubernetes' semantics).
+    const list = await deps.registry.list(kind, { labelSelector: selector }, caller);
+    from = list.resourceVersion;
+    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    for (const item of list.items) res.write(`${JSON.stringify(event("ADDED", item, kind, asTable))}\n`);
+  } else {
+    // Check the starting point before committing to a 200 stream: too old → 410 Expired as a Status.
+    const first = await deps.registry.changesSince(kind, from, caller);
+    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    from = writeEvents(res, first, kind, asTable, selector, from);
+  }
+  deps.metrics.watchers(+1);
+  try {
+    while (!controller.signal.aborted) {
+      await deps.waitForChange(from, controller.signal);
+      if (controller.signal.aborted) break;
+      const changes = await deps.registry.changesSince(kind, from, caller).catch((error: unknown) => {
+        const status = statusFor(error);
+        res.write(`${JSON.stringify({ type: "ERROR", object: status })}\n`);
+        controller.abort();
+        return [] as ChangeEvent[];
+      });
+      from = writeEvents(res, changes, kind, asTable, selector, from);
+    }
+  } finally {
+    clearTimeout(timer);
+    deps.metrics.watchers(-1);
+    res.end();
+  }
+}
+
+function writeEvents(
+  res: ServerResponse,
+  changes: readonly ChangeEvent[],
+  kind: KindInfo,
+  asTable: boolean,
+  selector: string,
+  from: string,
+): string {
+  let last = from;
+  const requirements = selector ? selectorMatcher(selector) : () => true;
+  for (const change of changes) {
+    last = change.resourceVersion;
+    if (!requirements((change.object.metadata.labels ?? {}) as Record<string, string>)) continue;
+    res.write(`${JSON.stringify(event(change.type, change.object, kind, asTable))}\n`);
+  }
+  return last;
+}
+
+function event(type: string, object: StoredObject, kind: KindInfo, asTable: boolean) {
+  return {
+    type,
+    object: asTable ? table(kind, [object], { resourceVersion: object.metadata.resourceVersion }) : object,
+  };
+}
+
+function respond(res: ServerResponse, accept: string | undefined, kind: KindInfo, object: StoredObject) {
+  if (wantsTable(accept))
+    return send(res, 200, table(kind, [object], { resourceVersion: object.metadata.resourceVersion }));
+  return send(res, 200, object);
+}
+
+function fieldFiltered(items: StoredObject[], fieldSelector: string | null): StoredObject[] {
+  if (!fieldSelector) return items;
+  const match = /^metadata\.name=(.+)$/.exec(fieldSelector);
+  if (!match)
+    throw new UserError(
+      "BadRequest",
+      `field selector "${fieldSelector}" is not supported (only metadata.name=…)`,
+    );
+  return items.filter((i) => i.metadata.name === match[1]);
+}
+
+function selectorMatcher(selector: string): (labels: Record<string, string>) => boolean {
+  const parsed = parseLabelSelector(selector);
+  if (!parsed.ok) throw new UserError("BadRequest", "invalid label selector", { problems: [parsed.problem] });
+  return (labels) => matchesSelector(parsed.requirements, labels);
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (!header?.startsWith("Bearer ")) return undefined;
+  return header.slice("Bearer ".length).trim();
+}
+
+async function body(req: IncomingMessage, optional = false): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBody) throw new UserError("BadRequest", `request body is larger than ${maxBody} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") {
+    if (optional) return undefined;
+    throw new UserError("BadRequest", "the request needs a JSON body");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UserError("BadRequest", `the body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function methodNotAllowed(method: string): UserError {
+  return new UserError("BadRequest", `method ${method} is not allowed here`);
+}
+
+function send(res: ServerResponse, code: number, value: unknown): void {
+  const text = JSON.stringify(value);
+  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, code: number, text: string, type = "text/plain"): void {
+  res.writeHead(code, { "content-type": type, "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,211 @@
+/**
+ * The hub process: the store (PGlite in a data directory, or a PostgreSQL server), the registry, the API
+ * (HTTPS with the hub's own CA), the change feed for watches, work under a lease, and graceful shutdown.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { createCertificateAuthority, issueCertificate, type PemPair } from "../pki/certificates.ts";
+import { migrate } from "../store/migrations.ts";
+import { openPglite } from "../store/pglite-sql.ts";
+import { openPostgres } from "../store/postgres-sql.ts";
+import { ResourceStore } from "../store/resource-store.ts";
+import type { Sql } from "../store/sql.ts";
+import { Metrics } from "./api/metrics.ts";
+import { openapiDocument } from "./api/openapi.ts";
+import { createApiServer } from "./api/server.ts";
+import { authenticate, createToken, hasAdminToken } from "./auth/tokens.ts";
+import { Registry } from "./registry/registry.ts";
+import { ChangeFeed } from "./replicas/change-feed.ts";
+import { runUnderLease } from "./replicas/lease.ts";
+
+export const hubVersion = "0.1.0";
+
+export interface HubOptions {
+  /** Folder for the hub's own files: CA, admin token, kubeconfig; and the PGlite data unless a URL is given. */
+  dir: string;
+  databaseUrl?: string;
+  host: string;
+  port: number;
+  /** Serve plain HTTP (tests, or behind a TLS-terminating proxy). */
+  insecure?: boolean;
+  /** This replica's name in leases and logs. */
+  replica?: string;
+  log?: (entry: Record<string, unknown>) => void;
+  /** How often singleton work runs, and the lease's time to live. */
+  leaseTtlMs?: number;
+  compactEveryMs?: number;
+  keepEvents?: number;
+  /** Called when this replica gains or loses the singleton lease. */
+  onLeader?: (held: boolean) => void;
+}
+
+export interface RunningHub {
+  url: string;
+  replica: string;
+  /** Files a first start writes: the admin token and a kubeconfig that uses it. */
+  adminTokenFile: string;
+  kubeconfigFile: string;
+  caFile: string | undefined;
+  sql: Sql;
+  store: ResourceStore;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export async function startHub(options: HubOptions): Promise<RunningHub> {
+  const log =
+    options.log ??
+    ((entry) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
+  const replica = options.replica ?? `${hostname()}-${process.pid}`;
+  await mkdir(options.dir, { recursive: true, mode: 0o700 });
+  const sql = options.databaseUrl
+    ? await openPostgres(options.databaseUrl)
+    : await openPglite(join(options.dir, "data"));
+  const applied = await migrate(sql);
+  if (applied.length > 0) log({ level: "info", msg: "migrations applied", migrations: applied });
+  const store = new ResourceStore(sql);
+  const registry = new Registry({ store, now: () => new Date(), newUid: randomUUID });
+  const feed = new ChangeFeed();
+  await feed.start(store);
+  const metrics = new Metrics();
+
+  const tls = options.insecure ? undefined : await ensureServingCertificate(options.dir, options.host);
+  const server = createApiServer({
+    registry,
+    authenticate: (token) => authenticate(sql, token, new Date()),
+    waitForChange: (after, signal) => feed.wait(after, signal),
+    metrics,
+    ready: async () => {
+      try {
+        await sql.query("select 1");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    log,
+    hubVersion,
+    openapi: openapiDocument,
+    ...(tls ? { tls: { cert: tls.serving.cert, key: tls.serving.key } } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `${tls ? "https" : "http"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
+
+  const files = {
+    adminTokenFile: join(options.dir, "admin-token"),
+    kubeconfigFile: join(options.dir, "kubeconfig"),
+    caFile: tls ? join(options.dir, "ca.crt") : undefined,
+  };
+  if (!(await hasAdminToken(sql))) {
+    const secret = await createToken(sql, { name: "admin", role: "admin" });
+    await writeFile(files.adminTokenFile, `${secret}\n`, { mode: 0o600 });
+    log({ level: "info", msg: "created the admin token", file: files.adminTokenFile });
+  }
+  const adminSecret = (await readFile(files.adminTokenFile, "utf8").catch(() => "")).trim();
+  await writeFile(files.kubeconfigFile, stringify(kubeconfig(url, adminSecret, tls?.ca.cert)), {
+    mode: 0o600,
+  });
+
+  const stopping = new AbortController();
+  const leaderLoop = runUnderLease(
+    sql,
+    {
+      name: "hub-singleton",
+      holder: replica,
+      ttlMs: options.leaseTtlMs ?? 15_000,
+      now: () => new Date(),
+      intervalMs: options.compactEveryMs ?? 60_000,
+      work: async () => {
+        const dropped = await store.compact(options.keepEvents ?? 100_000);
+        if (dropped > 0) log({ level: "info", msg: "compacted resource events", dropped });
+      },
+      onChange: (held) => {
+        log({
+          level: "info",
+          msg: held ? "this replica now runs the singleton loops" : "singleton lease lost",
+          replica,
+        });
+        options.onLeader?.(held);
+      },
+    },
+    stopping.signal,
+  );
+  log({ level: "info", msg: "hub serving", url, replica, store: sql.driver });
+
+  let closed = false;
+  return {
+    url,
+    replica,
+    ...files,
+    sql,
+    store,
+    registry,
+    async close() {
+      if (closed) return;
+      closed = true;
+      stopping.abort();
+      await leaderLoop;
+      server.close();
+      server.closeAllConnections();
+      await feed.close();
+      await sql.close();
+      log({ level: "info", msg: "hub stopped", replica });
+    },
+  };
+}
+
+async function ensureServingCertificate(
+  dir: string,
+  host: string,
+): Promise<{ ca: PemPair; serving: PemPair }> {
+  const caFiles = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
+  let ca: PemPair;
+  try {
+    ca = { cert: await readFile(caFiles.cert, "utf8"), key: await readFile(caFiles.key, "utf8") };
+  } catch {
+    ca = await createCertificateAuthority("unitfleet-hub-ca", new Date(), 3650);
+    await writeFile(caFiles.key, ca.key, { mode: 0o600 });
+    await writeFile(caFiles.cert, ca.cert);
+  }
+  const names: Array<{ type: "ip" | "dns"; value: string }> = [
+    { type: "ip", value: "127.0.0.1" },
+    { type: "dns", value: "localhost" },
+    { type: "dns", value: hostname() },
+  ];
+  if (/^[\d.]+$/.test(host) && host !== "127.0.0.1" && host !== "0.0.0.0")
+    names.push({ type: "ip", value: host });
+  else if (!/^[\d.:]+$/.test(host) && host !== "localhost") names.push({ type: "dns", value: host });
+  const serving = await issueCertificate(
+    ca,
+    { subject: "CN=unitfleet-hub", usage: "server", names, validDays: 365 },
+    new Date(),
+  );
+  return { ca, serving };
+}
+
+function kubeconfig(url: string, token: string, caCert: string | undefined) {
+  return {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      {
+        name: "unitfleet",
+        cluster: {
+          server: url,
+          ...(caCert ? { "certificate-authority-data": Buffer.from(caCert).toString("base64") } : {}),
+        },
+      },
+    ],
+    users: [{ name: "unitfleet-admin", user: { token } }],
+    contexts: [{ name: "unitfleet", context: { cluster: "unitfleet", user: "unitfleet-admin" } }],
+    "current-context": "unitfleet",
+  };
+}
