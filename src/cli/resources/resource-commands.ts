@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { stringify } from "yaml";
 import type { Environment } from "../../config/environment.ts";
-import { columnValue, shortAge } from "../../core/resources/columns.ts";
+import { columnValue } from "../../core/resources/columns.ts";
 import { type KindInfo, kindByName, kinds } from "../../core/resources/kinds.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import { UserError } from "../../errors/user-error.ts";
@@ -100,11 +100,7 @@ function renderRows(kind: KindInfo, objects: Obj[], format: OutputFormat, header
   const now = new Date();
   const rows = objects.map((o) => [
     o.metadata.name,
-    ...columns.map((c) =>
-      c.type === "date"
-        ? shortAge(o.metadata.creationTimestamp, now)
-        : String(columnValue(c, o) || (c.type === "integer" ? "0" : "-")),
-    ),
+    ...columns.map((c) => String(columnValue(c, o, now) ?? "-")),
   ]);
   const table = renderTable(["name", ...columns.map((c) => c.name)], rows);
   return headers ? table : table.split("\n").slice(1).join("\n");

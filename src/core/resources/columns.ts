@@ -1,10 +1,11 @@
 /** Printer columns' values, read from an object: shared by the API's Table responses and the CLI's tables. */
 import type { PrinterColumn } from "./kinds.ts";
 
-/** The value a column shows for an object: "" (or 0) when absent, lists joined by commas. */
-export function columnValue(column: PrinterColumn, object: unknown): string | number {
+/** The value a column shows for an object: null when absent, lists joined by commas, dates as ages. */
+export function columnValue(column: PrinterColumn, object: unknown, now: Date): string | number | null {
   const value = readPath(object, column.jsonPath);
-  if (value === undefined || value === null) return column.type === "integer" ? 0 : "";
+  if (value === undefined || value === null) return null;
+  if (column.type === "date") return shortAge(String(value), now);
   if (Array.isArray(value)) return value.join(",");
   if (column.type === "integer") return Number(value);
   return String(value);

@@ -165,8 +165,17 @@ async function route(
       if (wantsTable(accept)) return send(res, 200, table(kind, items, meta));
       return send(res, 200, { kind: `${kind.kind}List`, apiVersion, metadata: meta, items });
     }
-    if (method === "POST")
-      return send(res, 201, await deps.registry.create(await body(req), caller, { kind, dryRun }));
+    if (method === "POST") {
+      const doc = await body(req);
+      const named = (doc as { metadata?: { name?: unknown } })?.metadata?.name;
+      try {
+        return send(res, 201, await deps.registry.create(doc, caller, { kind, dryRun }));
+      } catch (error) {
+        if (!(error instanceof UserError) || typeof named !== "string") throw error;
+        const status = statusFor(error, { kind: kind.kind, name: named });
+        return send(res, status.code, status);
+      }
+    }
     throw methodNotAllowed(method);
   }
   if (sub === "status") {

@@ -16,6 +16,7 @@ export function table(
   objects: readonly StoredObject[],
   listMeta: Record<string, unknown> = {},
 ) {
+  const now = new Date();
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
@@ -31,7 +32,7 @@ export function table(
       })),
     ],
     rows: objects.map((o) => ({
-      cells: [o.metadata.name, ...kind.columns.map((c) => columnValue(c, o))],
+      cells: [o.metadata.name, ...kind.columns.map((c) => columnValue(c, o, now))],
       object: {
         kind: "PartialObjectMetadata",
         apiVersion: "meta.k8s.io/v1",
