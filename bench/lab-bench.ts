@@ -111,7 +111,7 @@ async function main() {
       },
     };
     const topology = await loadTopology(undefined);
-    topology.spec.ports = { etcd: 53790, apiServers: 56440 };
+    topology.spec.ports = { etcd: 26790, apiServers: 19440 };
     const started = performance.now();
     try {
       await labUp(context, topology, "default");

@@ -63,7 +63,7 @@ describe("a lab's whole life: up, down, and nothing left running", () => {
     homes.push(home);
     const context = { paths: labPaths(env.cacheRoot, home), environment: env.inherited };
     const topology = await loadTopology(fixture("one-cluster.yaml"));
-    topology.spec.ports = { etcd: 43990, apiServers: 46640 };
+    topology.spec.ports = { etcd: 25990, apiServers: 18640 };
     // A service-account key that is not a key: kube-apiserver refuses to start.
     const sa = serviceAccountFiles(context.paths.pkiDir, "lis-web-dev");
     await mkdir(context.paths.pkiDir, { recursive: true });
@@ -84,7 +84,7 @@ describe("a lab's whole life: up, down, and nothing left running", () => {
     homes.push(home);
     // The shared lab's first API server already listens on e2ePorts.apiServers + 1.
     const topology = await loadTopology(fixture("one-cluster.yaml"));
-    topology.spec.ports = { etcd: 43890, apiServers: e2ePorts.apiServers };
+    topology.spec.ports = { etcd: 25890, apiServers: e2ePorts.apiServers };
     const context = { paths: labPaths(env.cacheRoot, home), environment: env.inherited };
     const failure = await labUp(context, topology, "one-cluster.yaml").catch((e: unknown) => e);
     expect(failure).toMatchObject({

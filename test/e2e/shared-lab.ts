@@ -6,7 +6,7 @@ import type { LabContext } from "../../src/lab/lab.ts";
 import { labPaths } from "../../src/lab/paths.ts";
 
 /** Ports of the test lab: away from the default ones so that a developer's own lab is left alone. */
-export const e2ePorts = { etcd: 33790, apiServers: 36440 };
+export const e2ePorts = { etcd: 24790, apiServers: 17440 };
 
 export interface SharedLab {
   home: string;

@@ -5,6 +5,15 @@ import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { startHub } from "../../hub/hub.ts";
 
+interface HubFlags {
+  listen: string;
+  dir: string;
+  databaseUrl?: string;
+  insecure?: boolean;
+  replica?: string;
+  leaseTtl: string;
+}
+
 export function hubCommand(env: Environment): Command {
   return new Command("hub")
     .description("serve the fleet registry API (embedded PostgreSQL by default)")
@@ -20,33 +29,38 @@ export function hubCommand(env: Environment): Command {
     )
     .option("--insecure", "serve plain HTTP instead of HTTPS")
     .option("--replica <name>", "this replica's name in leases and logs")
-    .action(
-      async (options: {
-        listen: string;
-        dir: string;
-        databaseUrl?: string;
-        insecure?: boolean;
-        replica?: string;
-      }) => {
-        const match = /^(.*):(\d+)$/.exec(options.listen);
-        if (!match) throw new UserError("BadRequest", `--listen must be host:port, got "${options.listen}"`);
-        const hub = await startHub({
-          dir: options.dir,
-          host: match[1]!.replace(/^\[|\]$/g, ""),
-          port: Number(match[2]),
-          ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
-          ...(options.insecure ? { insecure: true } : {}),
-          ...(options.replica ? { replica: options.replica } : {}),
+    .option(
+      "--lease-ttl <seconds>",
+      "how long singleton work waits for a silent replica before another takes over",
+      "15",
+    )
+    .action(async (options: HubFlags) => {
+      const problems = [];
+      const match = /^(.*):(\d+)$/.exec(options.listen);
+      if (!match) problems.push({ path: "--listen", message: `must be host:port, got "${options.listen}"` });
+      const leaseTtlSeconds = Number(options.leaseTtl);
+      if (!Number.isFinite(leaseTtlSeconds) || leaseTtlSeconds < 1)
+        problems.push({
+          path: "--lease-ttl",
+          message: `must be a number of seconds, at least 1, got "${options.leaseTtl}"`,
         });
-        process.stdout.write(
-          `hub serving at ${hub.url}\nadmin token: ${hub.adminTokenFile}\nkubeconfig:  ${hub.kubeconfigFile}  (kubectl --kubeconfig ${hub.kubeconfigFile} get clusters)\n`,
-        );
-        await new Promise<void>((resolve) => {
-          const stop = () => resolve();
-          process.once("SIGINT", stop);
-          process.once("SIGTERM", stop);
-        });
-        await hub.close();
-      },
-    );
+      if (problems.length > 0 || !match) throw new UserError("BadRequest", "invalid flags", { problems });
+      const hub = await startHub({
+        dir: options.dir,
+        host: match[1]!.replace(/^\[|\]$/g, ""),
+        port: Number(match[2]),
+        leaseTtlMs: leaseTtlSeconds * 1000,
+        ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+        ...(options.insecure ? { insecure: true } : {}),
+        ...(options.replica ? { replica: options.replica } : {}),
+      });
+      process.stdout.write(
+        `hub serving at ${hub.url}\nadmin token: ${hub.adminTokenFile}\nkubeconfig:  ${hub.kubeconfigFile}  (kubectl --kubeconfig ${hub.kubeconfigFile} get clusters)\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
+      await hub.close();
+    });
 }

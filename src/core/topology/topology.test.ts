@@ -113,4 +113,12 @@ describe("validateTopology", () => {
       "spec.clusters[1].region",
     ]);
   });
+
+  it("keeps the lab's ports below the ephemeral range, where outgoing connections could take them", () => {
+    const t = minimal();
+    (t.spec as Loose).ports = { etcd: 33790, apiServers: 32767 };
+    const result = validateTopology(t);
+    if (result.ok) throw new Error("expected problems");
+    expect(result.problems.map((p) => p.path)).toEqual(["spec.ports.apiServers", "spec.ports.etcd"]);
+  });
 });

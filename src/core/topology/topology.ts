@@ -41,7 +41,19 @@ const quantity = z.union([z.string(), z.number()]).superRefine((value, ctx) => {
   if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.reason });
 });
 
-const port = z.number().int().min(1024).max(65000);
+/**
+ * Ports stay below Linux's default ephemeral range (32768–60999): the kernel hands those to outgoing
+ * connections, so a listener there can find its port taken at random.
+ */
+export const highestLabPort = 32767;
+const port = z
+  .number()
+  .int()
+  .min(1024)
+  .max(
+    highestLabPort,
+    `must be at most ${highestLabPort}: ports from 32768 up are handed to outgoing connections`,
+  );
 
 const taint = z.strictObject({
   key: z.string().superRefine((value, ctx) => {
@@ -193,6 +205,12 @@ function referenceProblems(input: unknown): Problem[] {
     locationZones.set(locName, new Set([...ownZones, ...[...regions.values()].flatMap((z) => [...z])]));
   });
 
+  const ports = record(spec.ports);
+  if (typeof ports?.apiServers === "number" && ports.apiServers + clusters.length > highestLabPort)
+    problems.push({
+      path: "spec.ports.apiServers",
+      message: `${clusters.length} clusters need ports up to ${ports.apiServers + clusters.length}, above ${highestLabPort}`,
+    });
   duplicates(clusters, ["spec", "clusters"], problems);
   clusters.forEach((raw, ci) => {
     const c = record(raw);
