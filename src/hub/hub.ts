@@ -17,7 +17,8 @@ import type { Sql } from "../store/sql.ts";
 import { Metrics } from "./api/metrics.ts";
 import { openapiDocument } from "./api/openapi.ts";
 import { createApiServer } from "./api/server.ts";
-import { authenticate, createToken, hasAdminToken } from "./auth/tokens.ts";
+import { listAudit } from "./audit/audit-log.ts";
+import { authenticate, createToken, hasAdminToken, listTokens, revokeToken } from "./auth/tokens.ts";
 import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { runUnderLease } from "./replicas/lease.ts";
@@ -90,6 +91,12 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     log,
     hubVersion,
     openapi: openapiDocument,
+    admin: {
+      listAudit: (query) => listAudit(sql, query),
+      listTokens: () => listTokens(sql),
+      createToken: (spec) => createToken(sql, spec),
+      revokeToken: (name) => revokeToken(sql, name, new Date()),
+    },
     ...(tls ? { tls: { cert: tls.serving.cert, key: tls.serving.key } } : {}),
   });
   await new Promise<void>((resolve, reject) => {

@@ -14,7 +14,9 @@ import { matchesSelector, parseLabelSelector } from "../../core/resources/label-
 import { apiVersion } from "../../core/resources/meta.ts";
 import { UserError } from "../../errors/user-error.ts";
 import type { ChangeEvent, StoredObject } from "../../store/resource-store.ts";
-import type { Caller } from "../registry/caller.ts";
+import type { AuditQuery, AuditRecord } from "../audit/audit-log.ts";
+import type { TokenInfo, TokenSpec } from "../auth/tokens.ts";
+import { type Caller, hasRole } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
 import { apiGroup, coreVersions, groupList, resourceList, versionInfo } from "./discovery.ts";
 import type { Metrics } from "./metrics.ts";
@@ -31,8 +33,20 @@ export interface ApiDependencies {
   log: (entry: Record<string, unknown>) => void;
   hubVersion: string;
   openapi: () => unknown;
+  /** Administration: tokens and the audit log (admin role only). */
+  admin: AdminOperations;
   tls?: { cert: string; key: string };
 }
+
+export interface AdminOperations {
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  listTokens(): Promise<TokenInfo[]>;
+  createToken(spec: TokenSpec): Promise<string>;
+  revokeToken(name: string): Promise<void>;
+}
+
+export const auditPath = "/unitfleet/v1alpha1/audit";
+export const tokensPath = "/unitfleet/v1alpha1/api-tokens";
 
 const maxBody = 4 * 1024 * 1024;
 /** Applies several documents in one transaction (what `unitfleet apply -f` uses): all or nothing. */
@@ -90,6 +104,63 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
         paths: { [`apis/${apiVersion}`]: { serverRelativeURL: `/openapi/v3${base}` } },
       });
     if (path === `/openapi/v3${base}`) return send(res, 200, deps.openapi());
+  }
+
+  if (path === auditPath || path === tokensPath || path.startsWith(`${tokensPath}/`)) {
+    if (!hasRole(caller, "admin") || caller.businesses)
+      throw new UserError(
+        "Forbidden",
+        `token "${caller.name}" may not read the audit log or manage tokens: it needs role admin`,
+      );
+    if (path === auditPath && req.method === "GET") {
+      const q = url.searchParams;
+      return send(res, 200, {
+        items: await deps.admin.listAudit({
+          ...(q.get("limit") ? { limit: Number(q.get("limit")) } : {}),
+          ...(q.get("actor") ? { actor: q.get("actor")! } : {}),
+          ...(q.get("kind") ? { kind: q.get("kind")! } : {}),
+          ...(q.get("name") ? { name: q.get("name")! } : {}),
+        }),
+      });
+    }
+    if (path === tokensPath && req.method === "GET")
+      return send(res, 200, { items: await deps.admin.listTokens() });
+    if (path === tokensPath && req.method === "POST") {
+      const spec = (await body(req)) as {
+        name?: unknown;
+        role?: unknown;
+        businesses?: unknown;
+        ttlSeconds?: unknown;
+      };
+      const problems = [];
+      if (typeof spec.name !== "string" || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(spec.name))
+        problems.push({ path: "name", message: "must be a DNS label" });
+      if (spec.role !== "viewer" && spec.role !== "operator" && spec.role !== "admin")
+        problems.push({ path: "role", message: 'must be one of "viewer", "operator", "admin"' });
+      if (
+        spec.businesses !== undefined &&
+        !(Array.isArray(spec.businesses) && spec.businesses.every((b) => typeof b === "string"))
+      )
+        problems.push({ path: "businesses", message: "must be a list of business names" });
+      if (spec.ttlSeconds !== undefined && !(typeof spec.ttlSeconds === "number" && spec.ttlSeconds > 0))
+        problems.push({ path: "ttlSeconds", message: "must be a positive number" });
+      if (problems.length > 0)
+        throw new UserError("InvalidInput", "the token request is invalid", { problems });
+      const secret = await deps.admin.createToken({
+        name: spec.name as string,
+        role: spec.role as TokenSpec["role"],
+        ...(Array.isArray(spec.businesses) ? { businesses: spec.businesses as string[] } : {}),
+        ...(typeof spec.ttlSeconds === "number"
+          ? { expiresAt: new Date(Date.now() + spec.ttlSeconds * 1000) }
+          : {}),
+      });
+      return send(res, 201, { name: spec.name, token: secret });
+    }
+    if (path.startsWith(`${tokensPath}/`) && req.method === "DELETE") {
+      await deps.admin.revokeToken(decodeURIComponent(path.slice(tokensPath.length + 1)));
+      return send(res, 200, { revoked: true });
+    }
+    throw methodNotAllowed(req.method ?? "GET");
   }
 
   if (req.method === "POST" && path === applyPath) {

@@ -52,8 +52,8 @@ export function statusFor(error: unknown, target?: { kind?: string; name?: strin
   }
   const problems = error.problems.map((p) => `${p.path}: ${p.message}`);
   const message =
-    error.code === "InvalidInput" && problems.length > 0
-      ? `${target?.kind ?? "object"} "${target?.name ?? ""}" is invalid: ${problems.join(", ")}`
+    error.code === "InvalidInput" && problems.length > 0 && target?.name
+      ? `${target.kind ?? "object"} "${target.name}" is invalid: ${problems.join(", ")}`
       : problems.length > 0
         ? `${error.message}: ${problems.join(", ")}`
         : error.message;

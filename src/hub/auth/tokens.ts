@@ -78,3 +78,24 @@ export async function hasAdminToken(sql: Sql): Promise<boolean> {
   );
   return rows.length > 0;
 }
+
+export async function listTokens(sql: Sql): Promise<TokenInfo[]> {
+  const rows = await sql.query<{
+    name: string;
+    role: Role;
+    businesses: string[] | null;
+    created_at: string;
+    expires_at: string | null;
+    revoked_at: string | null;
+  }>(
+    `select name, role, businesses, created_at::text, expires_at::text, revoked_at::text from api_tokens order by name`,
+  );
+  return rows.map((r) => ({
+    name: r.name,
+    role: r.role,
+    ...(r.businesses ? { businesses: r.businesses } : {}),
+    createdAt: r.created_at,
+    ...(r.expires_at ? { expiresAt: new Date(r.expires_at) } : {}),
+    ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
+  }));
+}

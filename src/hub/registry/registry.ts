@@ -129,6 +129,7 @@ export class Registry {
         return { before: current, after: this.build(input, current) };
       },
       dryRun,
+      name,
     );
   }
 
@@ -158,24 +159,26 @@ export class Registry {
         return { before: current, after: this.build(input, current) };
       },
       dryRun,
+      name,
     );
   }
 
   /** PUT …/status: replaces only the status; the spec in the body is ignored. */
   replaceStatus(kind: KindInfo, name: string, body: unknown, caller: Caller): Promise<StoredObject> {
-    return this.mutate("update-status", caller, kind, undefined, async (tx) => {
+    const change = async (tx: WriteTransaction) => {
       const current = await this.current(tx, kind, name, caller);
       const doc = (body ?? {}) as { metadata?: { resourceVersion?: string }; status?: unknown };
       if (doc.status === undefined || doc.status === null || typeof doc.status !== "object")
         throw invalid([{ path: "status", message: "required field is missing" }]);
       checkVersion(kind, name, doc.metadata?.resourceVersion, current);
       return { before: current, after: { ...current, status: doc.status } as StoredObject };
-    });
+    };
+    return this.mutate("update-status", caller, kind, undefined, change, false, name);
   }
 
   /** DELETE: removes an object that nothing else refers to. */
   delete(kind: KindInfo, name: string, caller: Caller, precondition?: string): Promise<StoredObject> {
-    return this.mutate("delete", caller, kind, undefined, async (tx) => {
+    const change = async (tx: WriteTransaction) => {
       const current = await this.current(tx, kind, name, caller);
       checkVersion(kind, name, precondition, current);
       const dependents = await referringTo(tx, kind, name);
@@ -188,7 +191,8 @@ export class Registry {
           },
         );
       return { before: current, after: undefined };
-    });
+    };
+    return this.mutate("delete", caller, kind, undefined, change, false, name);
   }
 
   /**
@@ -342,8 +346,9 @@ export class Registry {
       input: ValidInput,
     ) => Promise<{ before: StoredObject | undefined; after: StoredObject | undefined }>,
     dryRun = false,
+    targetName?: string,
   ): Promise<StoredObject> {
-    const name = nameOf(body) ?? "";
+    const name = nameOf(body) ?? targetName ?? "";
     const kindName =
       kind?.kind ??
       (typeof (body as { kind?: unknown })?.kind === "string" ? (body as { kind: string }).kind : "?");

@@ -1,0 +1,206 @@
+/**
+ * `unitfleet hub` on the embedded store, driven by the unitfleet CLI and by the real kubectl the lab builds.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { readEnvironment } from "../../src/config/environment.ts";
+import { binaryPath, labPaths } from "../../src/lab/paths.ts";
+import { sharedLab } from "./shared-lab.ts";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "../..");
+const cli = join(root, "bin/unitfleet.ts");
+const env = readEnvironment();
+
+let home: string;
+let hub: ChildProcess;
+let kubectlBin: string;
+
+async function unitfleet(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(cli, args, {
+      cwd: root,
+      env: { ...env.inherited, UNITFLEET_HOME: home },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function kubectl(args: string[]) {
+  const { stdout } = await run(kubectlBin, ["--kubeconfig", join(home, "hub", "kubeconfig"), ...args]);
+  return stdout;
+}
+
+beforeAll(async () => {
+  const lab = sharedLab();
+  kubectlBin = binaryPath(labPaths(lab.cacheRoot, lab.home), "kubectl");
+  home = await mkdtemp(join(tmpdir(), "unitfleet-hub-"));
+  hub = spawn(cli, ["hub", "--listen", "127.0.0.1:0"], {
+    env: { ...env.inherited, UNITFLEET_HOME: home },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let output = "";
+    hub.stdout!.on("data", (c: Buffer) => {
+      output += c.toString();
+      if (output.includes("kubeconfig:")) resolve();
+    });
+    hub.stderr!.on("data", (c: Buffer) => {
+      output += c.toString();
+    });
+    hub.on("exit", (code) => reject(new Error(`hub exited (${code}): ${output}`)));
+  });
+}, 60_000);
+
+afterAll(async () => {
+  hub?.kill("SIGTERM");
+  await new Promise((r) => hub?.once("exit", r));
+  await rm(home, { recursive: true, force: true });
+});
+
+describe("the hub, through the unitfleet CLI and the real kubectl", () => {
+  it("applies a fleet of 2 Locations, 3 Regions and 6 clusters, and lists it wide", async () => {
+    const applied = await unitfleet(["apply", "-f", "examples/fleet.yaml"]);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout.trim().split("\n")).toHaveLength(11);
+    expect(applied.stdout).toContain("cluster/fra-shop-prod created");
+    const wide = await unitfleet(["get", "clusters", "-o", "wide"]);
+    const lines = wide.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(
+      /^NAME\s+LOCATION\s+REGION\s+ENVIRONMENT\s+BUSINESS\s+VERSION\s+NODES\s+READY\s+ZONES\s+AGE$/,
+    );
+    expect(lines).toHaveLength(7);
+    expect(lines.find((l) => l.startsWith("fra-shop-prod "))).toMatch(
+      /^fra-shop-prod\s+frankfurt\s+fra-north\s+prod\s+shop\s+.*fra-north-1,fra-north-2,fra-north-3/,
+    );
+  });
+
+  it("serves kubectl: a label selector, YAML output and printer columns", async () => {
+    const prod = await kubectl(["get", "clusters", "-l", "environment=prod"]);
+    const rows = prod.trim().split("\n");
+    expect(rows[0]).toMatch(
+      /^NAME\s+LOCATION\s+REGION\s+ENVIRONMENT\s+BUSINESS\s+VERSION\s+NODES\s+READY\s+AGE$/,
+    );
+    expect(rows.slice(1).map((r) => r.split(/\s+/)[0])).toEqual([
+      "fra-payments-prod",
+      "fra-shop-prod",
+      "sgp-shop-prod",
+    ]);
+
+    const yaml = parse(await kubectl(["get", "clusters", "-o", "yaml"])) as {
+      items: Array<{
+        metadata: { name: string; uid: string; labels: Record<string, string> };
+        spec: { business: string };
+      }>;
+    };
+    expect(yaml.items).toHaveLength(6);
+    const shop = yaml.items.find((i) => i.metadata.name === "sgp-shop-dev")!;
+    expect(shop.metadata.labels).toMatchObject({
+      location: "singapore",
+      region: "sgp-central",
+      environment: "dev",
+    });
+    expect(shop.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("deletes with kubectl and sees, in kubectl get --watch, a change made by unitfleet apply", async () => {
+    expect(await kubectl(["delete", "cluster", "fra-shop-dev"])).toContain(
+      'cluster.unitfleet.io "fra-shop-dev" deleted',
+    );
+    expect(await kubectl(["get", "clusters", "-o", "name"])).not.toContain("fra-shop-dev");
+
+    const watch = spawn(kubectlBin, [
+      "--kubeconfig",
+      join(home, "hub", "kubeconfig"),
+      "get",
+      "clusters",
+      "--watch",
+      "--output-watch-events",
+    ]);
+    let seen = "";
+    watch.stdout.on("data", (c: Buffer) => {
+      seen += c.toString();
+    });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!seen.includes("sgp-shop-prod") && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const reapplied = await unitfleet(["apply", "-f", "examples/fleet.yaml"]);
+      expect(reapplied.stdout).toContain("cluster/fra-shop-dev created");
+      // The initial list lacks the deleted cluster: its ADDED line can only be the new event.
+      while (!/^ADDED\s+fra-shop-dev\s/m.test(seen) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      watch.kill();
+    }
+    const lines = seen.trim().split("\n");
+    // The initial list (6 clusters minus the deleted one), then the event for the cluster applied again.
+    expect(lines.filter((l) => /^ADDED\s+fra-shop-dev\s/.test(l))).toHaveLength(1);
+    expect(lines.at(-1)).toMatch(/^ADDED\s+fra-shop-dev\s+frankfurt\s+fra-north\s+dev\s+shop/);
+  });
+
+  it("shows kubectl the field causes of an invalid object", async () => {
+    const bad = join(root, "test/fixtures/fleet-one-bad.yaml");
+    const failure = await run(kubectlBin, [
+      "--kubeconfig",
+      join(home, "hub", "kubeconfig"),
+      "apply",
+      "-f",
+      bad,
+    ]).catch((e: { stderr: string }) => e);
+    expect((failure as { stderr: string }).stderr).toContain(
+      'Region "fra-north" belongs to Location "frankfurt", not "paris"',
+    );
+  });
+
+  it("applies nothing of a multi-document file with one bad document (unitfleet apply)", async () => {
+    await unitfleet(["delete", "clusters", "par-web-prod"]);
+    await unitfleet(["delete", "locations", "paris"]);
+    const result = await unitfleet(["apply", "-f", "test/fixtures/fleet-one-bad.yaml"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("references are broken; nothing was applied");
+    expect(result.stderr).toContain(
+      'test/fixtures/fleet-one-bad.yaml[2]: spec.region: Region "fra-north" belongs to Location "frankfurt", not "paris"',
+    );
+    expect((await unitfleet(["get", "locations", "paris"])).stderr).toContain('locations "paris" not found');
+  });
+
+  it("names the file, document and line of a YAML syntax error, and unknown kinds", async () => {
+    const broken = await unitfleet(["apply", "-f", "test/fixtures/topologies/broken-yaml.yaml"]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/broken-yaml\.yaml\[0\]: line 9, column \d+/);
+    const unknown = await unitfleet(["get", "nodes"]);
+    expect(unknown.stderr).toContain('the hub has no resource type "nodes"');
+  });
+
+  it("refuses a viewer token writing, and lists the refusal in the audit log", async () => {
+    const created = await unitfleet(["api-token", "create", "reader", "--role", "viewer"]);
+    expect(created.code).toBe(0);
+    const token = created.stdout.trim();
+    expect(await kubectl(["--token", token, "get", "clusters", "-o", "name"])).toContain(
+      "cluster.unitfleet.io/sgp-shop-prod",
+    );
+    const refused = await run(kubectlBin, [
+      "--kubeconfig",
+      join(home, "hub", "kubeconfig"),
+      "--token",
+      token,
+      "delete",
+      "cluster",
+      "sgp-shop-prod",
+    ]).catch((e: { stderr: string }) => e);
+    expect((refused as { stderr: string }).stderr).toContain("Error from server (Forbidden)");
+    const audit = await unitfleet(["audit", "--actor", "reader", "-o", "json"]);
+    const entries = JSON.parse(audit.stdout) as Array<{ verb: string; name: string; result: string }>;
+    expect(entries[0]).toMatchObject({ verb: "delete", name: "sgp-shop-prod", result: "refused" });
+    expect(await kubectl(["get", "cluster", "sgp-shop-prod", "-o", "name"])).toContain("sgp-shop-prod");
+  });
+});
