@@ -4,8 +4,8 @@
  *
  *   node bench/hub-bench.ts [--clusters 10000] [--repeats 20]
  *
- * The PostgreSQL server is a throwaway one started from the machine's binaries (as the tests do), with
- * fsync off on both sides of the comparison being impossible for PGlite: PGlite keeps its defaults.
+ * The PostgreSQL server is a throwaway one started from the machine's binaries, as the tests start it (fsync
+ * off); PGlite runs with its defaults.
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, release, tmpdir, totalmem } from "node:os";

@@ -2,7 +2,8 @@
  * `unitfleet hub` on the embedded store, driven by the unitfleet CLI and by the real kubectl the lab builds.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -202,5 +203,78 @@ describe("the hub, through the unitfleet CLI and the real kubectl", () => {
     const entries = JSON.parse(audit.stdout) as Array<{ verb: string; name: string; result: string }>;
     expect(entries[0]).toMatchObject({ verb: "delete", name: "sgp-shop-prod", result: "refused" });
     expect(await kubectl(["get", "cluster", "sgp-shop-prod", "-o", "name"])).toContain("sgp-shop-prod");
+  });
+
+  it("logs in, describes, prints JSON and YAML, watches with the unitfleet CLI, and serves health and metrics", async () => {
+    const hubDir = join(home, "hub");
+    const kubeconfig = parse(await readFile(join(hubDir, "kubeconfig"), "utf8")) as {
+      clusters: Array<{ cluster: { server: string } }>;
+    };
+    const server = kubeconfig.clusters[0]!.cluster.server;
+    const token = (await readFile(join(hubDir, "admin-token"), "utf8")).trim();
+    const badLogin = await unitfleet([
+      "login",
+      "--server",
+      server,
+      "--token",
+      "uft_wrong",
+      "--certificate-authority",
+      join(hubDir, "ca.crt"),
+    ]);
+    expect(badLogin.code).toBe(1);
+    expect(badLogin.stderr).toContain("a valid API token is required");
+    const login = await unitfleet([
+      "login",
+      "--server",
+      server,
+      "--token",
+      token,
+      "--certificate-authority",
+      join(hubDir, "ca.crt"),
+    ]);
+    expect(login.stdout).toContain(`logged in to ${server}`);
+
+    const described = await unitfleet(["describe", "cluster", "sgp-shop-prod"]);
+    expect(described.stdout).toMatch(/^Name:\s+sgp-shop-prod$/m);
+    expect(described.stdout).toContain("environment=prod");
+    expect(described.stdout).toContain("<none reported yet>");
+    const asJson = JSON.parse((await unitfleet(["get", "regions", "-o", "json"])).stdout) as {
+      items: unknown[];
+    };
+    expect(asJson.items).toHaveLength(3);
+    const asYaml = parse((await unitfleet(["get", "location", "frankfurt", "-o", "yaml"])).stdout) as {
+      spec: unknown;
+    };
+    expect(asYaml.spec).toEqual({ displayName: "Frankfurt" });
+
+    const watcher = spawn(cli, ["get", "locations", "-w"], {
+      env: { ...env.inherited, UNITFLEET_HOME: home },
+    });
+    let seen = "";
+    watcher.stdout.on("data", (c: Buffer) => {
+      seen += c.toString();
+    });
+    const deadline = Date.now() + 10_000;
+    while (!seen.includes("singapore") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await unitfleet(["apply", "-f", "test/fixtures/location-oslo.yaml"]);
+    while (!seen.includes("oslo") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    watcher.kill("SIGINT");
+    expect(seen).toMatch(/^oslo\s+Oslo\s/m);
+
+    const ca = await readFile(join(hubDir, "ca.crt"), "utf8");
+    const get = (path: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        httpsGet(new URL(path, server), { ca }, (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => {
+            text += c.toString();
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        }).on("error", reject);
+      });
+    expect(await get("/livez")).toEqual({ status: 200, text: "ok" });
+    expect(await get("/readyz")).toEqual({ status: 200, text: "ok" });
+    const metrics = await get("/metrics");
+    expect(metrics.text).toMatch(/^unitfleet_api_requests_total\{method="POST",code="200"\} \d+$/m);
   });
 });
