@@ -43,25 +43,34 @@ const taint = z.strictObject({
   effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
 });
 
-export const locationSpec = z.strictObject({
-  displayName: z.string().max(200).optional(),
-  description: z.string().max(2000).optional(),
-});
+export const locationSpec = z
+  .strictObject({
+    displayName: z.string().max(200).optional().describe("Human name of the Location, e.g. Frankfurt."),
+    description: z.string().max(2000).optional().describe("Free text: what this Location serves."),
+  })
+  .describe("A site where users gather; the boundary user data never leaves.");
 
-export const regionSpec = z.strictObject({
-  location: dnsName,
-  zones: z.array(dnsName).min(1),
-  displayName: z.string().max(200).optional(),
-});
+export const regionSpec = z
+  .strictObject({
+    location: dnsName.describe("The Location this Region belongs to."),
+    zones: z.array(dnsName).min(1).describe("The zones (failure domains) of the Region."),
+    displayName: z.string().max(200).optional().describe("Human name of the Region."),
+  })
+  .describe("A part of a Location, joined to its sibling Regions by intranet; holds units.");
 
-export const clusterSpec = z.strictObject({
-  location: dnsName,
-  region: dnsName.optional(),
-  zones: z.array(dnsName).optional(),
-  environment: labelValue,
-  business: labelValue,
-  taints: z.array(taint).optional(),
-});
+export const clusterSpec = z
+  .strictObject({
+    location: dnsName.describe("The Location the cluster runs in."),
+    region: dnsName.optional().describe("The Region it belongs to; must be a Region of its Location."),
+    zones: z.array(dnsName).optional().describe("Zones it spans; each must be a zone of its Region."),
+    environment: labelValue.describe("prod, staging, dev… (also set as the label `environment`)."),
+    business: labelValue.describe("The business that owns it (also set as the label `business`)."),
+    taints: z
+      .array(taint)
+      .optional()
+      .describe("Taints that keep applications away unless they tolerate them."),
+  })
+  .describe("One member Kubernetes cluster — a unit in the later stage.");
 
 export type LocationSpec = z.infer<typeof locationSpec>;
 export type RegionSpec = z.infer<typeof regionSpec>;
