@@ -1,0 +1,88 @@
+/**
+ * One valid example of every message type. Written to test/fixtures/protocol/ as golden frames; hub, relay
+ * and agent tests decode the same files, so that a change to the contract shows up on both sides.
+ */
+import { message } from "./codec.ts";
+import type { Envelope, MessageType } from "./messages.ts";
+
+export const goldenMessages: { [T in MessageType]: Envelope<T> } = {
+  hello: message(
+    "hello",
+    { role: "relay", location: "frankfurt", versions: [1], resumeFrom: 41 },
+    { id: "r-1", seq: 1 },
+  ),
+  welcome: message(
+    "welcome",
+    { version: 1, session: "s-7f3a", resumeFrom: 12, heartbeatSeconds: 10 },
+    { id: "h-1", seq: 1, replyTo: "r-1" },
+  ),
+  goaway: message("goaway", { reason: "hub restarting", retryAfterMs: 4200 }, { id: "h-2", seq: 2 }),
+  ack: message("ack", { upTo: 40 }, { id: "r-2", seq: 2 }),
+  credit: message("credit", { cluster: "fra-shop-prod", messages: 64 }, { id: "h-3", seq: 3 }),
+  heartbeat: message(
+    "heartbeat",
+    { clusters: [{ cluster: "fra-shop-prod", at: "2026-11-25T18:00:00Z" }] },
+    { id: "r-3", seq: 3 },
+  ),
+  "inventory.delta": message(
+    "inventory.delta",
+    {
+      cluster: "fra-shop-prod",
+      baseVersion: 6,
+      version: 7,
+      changes: [
+        {
+          op: "upsert",
+          key: "node/fra-shop-prod-general-0",
+          value: {
+            name: "fra-shop-prod-general-0",
+            zone: "fra-north-1",
+            ready: true,
+            capacity: { cpu: "16", memory: "64Gi", pods: "110" },
+            allocatable: { cpu: "16", memory: "64Gi", pods: "110" },
+            kubeletVersion: "v1.36.3",
+            kernelVersion: "6.12.48+deb13-amd64",
+            containerRuntimeVersion: "containerd://2.1.4",
+          },
+        },
+        { op: "delete", key: "workload/shop/Deployment/old-frontend" },
+      ],
+    },
+    { id: "r-4", seq: 4 },
+  ),
+  "inventory.snapshot": message(
+    "inventory.snapshot",
+    {
+      cluster: "sgp-shop-dev",
+      version: 1,
+      items: [{ key: "cluster", value: { kubernetesVersion: "v1.36.3" } }],
+    },
+    { id: "r-5", seq: 5 },
+  ),
+  "inventory.resync": message("inventory.resync", { cluster: "sgp-shop-dev" }, { id: "h-4", seq: 4 }),
+  command: message(
+    "command",
+    {
+      cluster: "fra-shop-prod",
+      idempotencyKey: "cmd-2026-11-25-0001",
+      deadline: 1795000000000,
+      action: { type: "logs", namespace: "shop", pod: "storefront-6d9f-x2", tailLines: 100 },
+    },
+    { id: "h-5", seq: 5 },
+  ),
+  "command.result": message(
+    "command.result",
+    { idempotencyKey: "cmd-2026-11-25-0001", outcome: "succeeded" },
+    { id: "r-6", seq: 6, replyTo: "h-5" },
+  ),
+  "logs.chunk": message(
+    "logs.chunk",
+    { cluster: "fra-shop-prod", stream: "cmd-2026-11-25-0001", data: "GET /cart 200 12ms\n", last: true },
+    { id: "r-7", seq: 7, replyTo: "h-5" },
+  ),
+  error: message(
+    "error",
+    { code: "residency", message: "logs.chunk may not leave Location frankfurt" },
+    { id: "r-8", seq: 8 },
+  ),
+};

@@ -1,0 +1,202 @@
+/**
+ * The hub ⇄ relay ⇄ agent contract (docs/protocol.md): one discriminated union of messages. Every message
+ * travels in an envelope with the protocol version, a sender-unique id, a per-session sequence number, the
+ * cluster it concerns, and its data class. The data class is fixed by the message type — a receiver checks
+ * that the envelope says the same — so user content cannot be passed off as metadata.
+ */
+import { z } from "zod";
+
+/** Versions this build speaks; a session uses the highest both sides know. */
+export const protocolVersions = [1] as const;
+export type ProtocolVersion = (typeof protocolVersions)[number];
+
+export const dataClasses = ["control", "metadata", "user-content"] as const;
+export type DataClass = (typeof dataClasses)[number];
+
+/** The largest frame a peer accepts, in bytes; bigger ones are refused before they are parsed. */
+export const maxFrameBytes = 1024 * 1024;
+
+const name = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+  .max(63);
+const quantityMap = z.record(z.string().max(253), z.string().max(64));
+
+const node = z.strictObject({
+  name: z.string().max(253),
+  zone: z.string().max(63).optional(),
+  ready: z.boolean(),
+  capacity: quantityMap,
+  allocatable: quantityMap,
+  kubeletVersion: z.string().max(64),
+  kernelVersion: z.string().max(128),
+  containerRuntimeVersion: z.string().max(128),
+  labels: z.record(z.string().max(317), z.string().max(63)).optional(),
+});
+
+const workload = z.strictObject({
+  namespace: z.string().max(63),
+  kind: z.string().max(63),
+  name: z.string().max(253),
+  replicas: z.number().int().min(0),
+  podRequests: quantityMap,
+  pods: z.number().int().min(0),
+});
+
+/** One change to a cluster's inventory: the key says what (cluster, node/NAME, workload/NS/KIND/NAME). */
+const inventoryChange = z.discriminatedUnion("op", [
+  z.strictObject({
+    op: z.literal("upsert"),
+    key: z.string().max(600),
+    value: z.union([node, workload, z.strictObject({ kubernetesVersion: z.string().max(64) })]),
+  }),
+  z.strictObject({ op: z.literal("delete"), key: z.string().max(600) }),
+]);
+
+/** The message bodies by type, each with its fixed data class and a comment saying what it means. */
+export const messageTypes = {
+  /** Client → hub, first message of a session: who I am, which versions I speak, what I last received. */
+  hello: {
+    class: "control",
+    body: z.strictObject({
+      role: z.enum(["relay", "agent"]),
+      location: name,
+      cluster: name.optional(),
+      versions: z.array(z.number().int().positive()).min(1).max(16),
+      /** The last sequence number received from the hub in the previous session (0: none). */
+      resumeFrom: z.number().int().min(0),
+    }),
+  },
+  /** Hub → client: the session is open; which version, and from where the hub resends. */
+  welcome: {
+    class: "control",
+    body: z.strictObject({
+      version: z.number().int().positive(),
+      session: z.string().max(64),
+      resumeFrom: z.number().int().min(0),
+      heartbeatSeconds: z.number().int().positive(),
+    }),
+  },
+  /** Hub → client: close now and come back after `retryAfterMs` (spread per client: no reconnect storm). */
+  goaway: {
+    class: "control",
+    body: z.strictObject({
+      reason: z.string().max(200),
+      retryAfterMs: z.number().int().min(0).max(3_600_000),
+    }),
+  },
+  /** Either way: every message up to this sequence number has been received and handled. */
+  ack: { class: "control", body: z.strictObject({ upTo: z.number().int().min(0) }) },
+  /** Hub → client: the client may send `messages` more metadata messages for this cluster (flow control). */
+  credit: {
+    class: "control",
+    body: z.strictObject({ cluster: name, messages: z.number().int().min(1).max(10_000) }),
+  },
+  /** Client → hub: clusters alive at a time (agents report through their relay). */
+  heartbeat: {
+    class: "metadata",
+    body: z.strictObject({
+      clusters: z.array(z.strictObject({ cluster: name, at: z.string().max(40) })).max(1000),
+    }),
+  },
+  /** Client → hub: inventory changes since `baseVersion`; the hub asks for a snapshot if it has another base. */
+  "inventory.delta": {
+    class: "metadata",
+    body: z.strictObject({
+      cluster: name,
+      baseVersion: z.number().int().min(0),
+      version: z.number().int().min(1),
+      changes: z.array(inventoryChange).max(5000),
+    }),
+  },
+  /** Client → hub: the whole inventory of a cluster at `version`. */
+  "inventory.snapshot": {
+    class: "metadata",
+    body: z.strictObject({
+      cluster: name,
+      version: z.number().int().min(1),
+      items: z.array(z.strictObject({ key: z.string().max(600), value: z.unknown() })).max(100_000),
+    }),
+  },
+  /** Hub → client: send a snapshot of this cluster (the hub's base does not match a delta). */
+  "inventory.resync": { class: "control", body: z.strictObject({ cluster: name }) },
+  /** Hub → client: do something in a cluster; exactly once per idempotency key. */
+  command: {
+    class: "control",
+    body: z.strictObject({
+      cluster: name,
+      idempotencyKey: z.string().min(1).max(128),
+      /** Milliseconds since the epoch after which the command must not start. */
+      deadline: z.number().int().positive(),
+      action: z.discriminatedUnion("type", [
+        z.strictObject({ type: z.literal("ping") }),
+        z.strictObject({
+          type: z.literal("logs"),
+          namespace: z.string().max(63),
+          pod: z.string().max(253),
+          container: z.string().max(63).optional(),
+          tailLines: z.number().int().min(1).max(100_000).optional(),
+        }),
+      ]),
+    }),
+  },
+  /** Client → hub: the outcome of a command (`replyTo` names it). */
+  "command.result": {
+    class: "control",
+    body: z.strictObject({
+      idempotencyKey: z.string().min(1).max(128),
+      outcome: z.enum(["succeeded", "failed", "expired", "refused"]),
+      message: z.string().max(4000).optional(),
+    }),
+  },
+  /** Client → hub: a piece of a pod's log — user content, which must not leave its Location. */
+  "logs.chunk": {
+    class: "user-content",
+    body: z.strictObject({
+      cluster: name,
+      stream: z.string().max(64),
+      data: z.string().max(512 * 1024),
+      last: z.boolean(),
+    }),
+  },
+  /** Either way: a message could not be accepted, with a code a program can match on. */
+  error: {
+    class: "control",
+    body: z.strictObject({
+      code: z.enum([
+        "malformed",
+        "too-large",
+        "unsupported-version",
+        "out-of-order",
+        "forbidden",
+        "residency",
+        "unknown-type",
+      ]),
+      message: z.string().max(2000),
+    }),
+  },
+} as const;
+
+export type MessageType = keyof typeof messageTypes;
+export type MessageBody<T extends MessageType> = z.infer<(typeof messageTypes)[T]["body"]>;
+
+/** The envelope every frame carries around its body. */
+export interface Envelope<T extends MessageType = MessageType> {
+  v: ProtocolVersion;
+  /** Unique per sender: used in `replyTo` and in logs. */
+  id: string;
+  /** Per session and direction, from 1, without gaps: makes acknowledgement and resumption possible. */
+  seq: number;
+  type: T;
+  class: DataClass;
+  /** The message this one answers. */
+  replyTo?: string;
+  body: MessageBody<T>;
+}
+
+export type Message = { [T in MessageType]: Envelope<T> }[MessageType];
+
+/** The data class a type always travels as. */
+export function classOf(type: MessageType): DataClass {
+  return messageTypes[type].class;
+}
