@@ -4,7 +4,12 @@ import { readEnvironment } from "../config/environment.ts";
 import { UserError } from "../errors/user-error.ts";
 import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
-import { apiTokenCommand, auditCommand } from "./resources/admin-commands.ts";
+import {
+  apiTokenCommand,
+  auditCommand,
+  bootstrapTokenCommand,
+  certificateCommand,
+} from "./resources/admin-commands.ts";
 import { loginCommand } from "./resources/login-command.ts";
 import { applyCommand, deleteCommand, describeCommand, getCommand } from "./resources/resource-commands.ts";
 
@@ -24,6 +29,8 @@ export function program(): Command {
     .addCommand(loginCommand(env))
     .addCommand(apiTokenCommand(env))
     .addCommand(auditCommand(env))
+    .addCommand(bootstrapTokenCommand(env))
+    .addCommand(certificateCommand(env))
     .addCommand(hubCommand(env))
     .addCommand(labCommand(env));
 }

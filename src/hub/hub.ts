@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { UserError } from "../errors/user-error.ts";
 import { createCertificateAuthority, issueCertificate, type PemPair } from "../pki/certificates.ts";
 import { migrate } from "../store/migrations.ts";
 import { openPglite } from "../store/pglite-sql.ts";
@@ -19,6 +20,12 @@ import { openapiDocument } from "./api/openapi.ts";
 import { createApiServer } from "./api/server.ts";
 import { listAudit } from "./audit/audit-log.ts";
 import { authenticate, createToken, hasAdminToken, listTokens, revokeToken } from "./auth/tokens.ts";
+import {
+  createBootstrapToken,
+  join as joinFleet,
+  revokeBootstrapToken,
+  revokeCertificate,
+} from "./joining/joining.ts";
 import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { runUnderLease } from "./replicas/lease.ts";
@@ -50,7 +57,7 @@ export interface RunningHub {
   /** Files a first start writes: the admin token and a kubeconfig that uses it. */
   adminTokenFile: string;
   kubeconfigFile: string;
-  caFile: string | undefined;
+  caFile: string;
   sql: Sql;
   store: ResourceStore;
   registry: Registry;
@@ -74,7 +81,9 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   await feed.start(store);
   const metrics = new Metrics();
 
-  const tls = options.insecure ? undefined : await ensureServingCertificate(options.dir, options.host);
+  // The CA signs the serving certificate and the client certificates of relays and agents that join.
+  const ca = await ensureCertificateAuthority(options.dir);
+  const tls = options.insecure ? undefined : { ca, serving: await servingCertificate(ca, options.host) };
   const server = createApiServer({
     registry,
     authenticate: (token) => authenticate(sql, token, new Date()),
@@ -92,6 +101,16 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     hubVersion,
     openapi: openapiDocument,
     admin: {
+      createBootstrapToken: async (location, ttlSeconds) => {
+        if (!(await store.get("Location", location)))
+          throw new UserError("InvalidInput", `Location "${location}" does not exist`, {
+            problems: [{ path: "location", message: `Location "${location}" does not exist` }],
+          });
+        return createBootstrapToken(sql, location, ttlSeconds * 1000, new Date());
+      },
+      revokeBootstrapToken: (id) => revokeBootstrapToken(sql, id, new Date()),
+      revokeCertificate: (serial) => revokeCertificate(sql, serial, new Date()),
+      join: (request) => joinFleet(sql, ca, request, new Date()),
       listAudit: (query) => listAudit(sql, query),
       listTokens: () => listTokens(sql),
       createToken: (spec) => createToken(sql, spec),
@@ -109,7 +128,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   const files = {
     adminTokenFile: join(options.dir, "admin-token"),
     kubeconfigFile: join(options.dir, "kubeconfig"),
-    caFile: tls ? join(options.dir, "ca.crt") : undefined,
+    caFile: join(options.dir, "ca.crt"),
   };
   if (!(await hasAdminToken(sql))) {
     const secret = await createToken(sql, { name: "admin", role: "admin" });
@@ -169,19 +188,20 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   };
 }
 
-async function ensureServingCertificate(
-  dir: string,
-  host: string,
-): Promise<{ ca: PemPair; serving: PemPair }> {
+/** The hub's CA, created on the first start. Replicas share it by sharing the folder (or a secret). */
+async function ensureCertificateAuthority(dir: string): Promise<PemPair> {
   const caFiles = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
-  let ca: PemPair;
   try {
-    ca = { cert: await readFile(caFiles.cert, "utf8"), key: await readFile(caFiles.key, "utf8") };
+    return { cert: await readFile(caFiles.cert, "utf8"), key: await readFile(caFiles.key, "utf8") };
   } catch {
-    ca = await createCertificateAuthority("unitfleet-hub-ca", new Date(), 3650);
+    const ca = await createCertificateAuthority("unitfleet-hub-ca", new Date(), 3650);
     await writeFile(caFiles.key, ca.key, { mode: 0o600 });
     await writeFile(caFiles.cert, ca.cert);
+    return ca;
   }
+}
+
+async function servingCertificate(ca: PemPair, host: string): Promise<PemPair> {
   const names: Array<{ type: "ip" | "dns"; value: string }> = [
     { type: "ip", value: "127.0.0.1" },
     { type: "dns", value: "localhost" },
@@ -190,12 +210,11 @@ async function ensureServingCertificate(
   if (/^[\d.]+$/.test(host) && host !== "127.0.0.1" && host !== "0.0.0.0")
     names.push({ type: "ip", value: host });
   else if (!/^[\d.:]+$/.test(host) && host !== "localhost") names.push({ type: "dns", value: host });
-  const serving = await issueCertificate(
+  return issueCertificate(
     ca,
     { subject: "CN=unitfleet-hub", usage: "server", names, validDays: 365 },
     new Date(),
   );
-  return { ca, serving };
 }
 
 function kubeconfig(url: string, token: string, caCert: string | undefined) {

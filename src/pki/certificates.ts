@@ -113,3 +113,63 @@ function serial(): string {
   bytes[0] = bytes[0]! & 0x7f;
   return Buffer.from(bytes).toString("hex");
 }
+
+/** A key pair and a PKCS#10 request for it (what a relay or agent sends when it joins). */
+export async function createCertificateRequest(commonName: string): Promise<{ csr: string; key: string }> {
+  const x509 = await x509Library();
+  const keys = await generateKeys();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${commonName}`,
+    keys,
+    signingAlgorithm: algorithm,
+  });
+  return { csr: csr.toString("pem"), key: await privateKeyPem(keys.privateKey) };
+}
+
+export interface SignedRequest {
+  cert: string;
+  serial: string;
+  notAfter: Date;
+}
+
+/**
+ * Signs the public key of a certificate request, after checking the request's own signature. The subject is
+ * the caller's choice (the identity the hub vouches for), never the one written in the request.
+ */
+export async function signCertificateRequest(
+  ca: PemPair,
+  csrPem: string,
+  subject: string,
+  now: Date,
+  validDays: number,
+): Promise<SignedRequest | { refused: string }> {
+  const x509 = await x509Library();
+  let request: InstanceType<typeof x509.Pkcs10CertificateRequest>;
+  try {
+    request = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch {
+    return { refused: "the certificate request is not a PEM PKCS#10 request" };
+  }
+  if (!(await request.verify())) return { refused: "the certificate request's signature does not verify" };
+  const caCert = new x509.X509Certificate(ca.cert);
+  const caKey = await webcrypto.subtle.importKey("pkcs8", pemBody(ca.key), algorithm, false, ["sign"]);
+  const serialNumber = serial();
+  const notAfter = new Date(now.getTime() + validDays * day);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber,
+    subject,
+    issuer: caCert.subject,
+    notBefore: new Date(now.getTime() - 5 * 60 * 1000),
+    notAfter,
+    signingAlgorithm: algorithm,
+    publicKey: await request.publicKey.export(),
+    signingKey: caKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return { cert: cert.toString("pem"), serial: serialNumber, notAfter };
+}

@@ -61,7 +61,11 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
   it("migrates once: a second run applies nothing", async () => {
     const sql = await open();
     try {
-      expect(await migrate(sql)).toEqual(["0001-resources.sql", "0002-audit-tokens-leases.sql"]);
+      expect(await migrate(sql)).toEqual([
+        "0001-resources.sql",
+        "0002-audit-tokens-leases.sql",
+        "0003-joining.sql",
+      ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {
       await sql.close();

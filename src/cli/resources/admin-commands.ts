@@ -123,3 +123,52 @@ export function auditCommand(env: Environment): Command {
       },
     );
 }
+
+export function bootstrapTokenCommand(env: Environment): Command {
+  const command = new Command("token").description("bootstrap tokens: how relays and agents join the hub");
+  command
+    .command("create")
+    .description("create a single-use, expiring token for joining one relay or agent of a Location")
+    .requiredOption("--location <location>", "the Location whose relay or agents may use it")
+    .option("--ttl <duration>", "how long it may be used (e.g. 30m, 1h, 2d)", "1h")
+    .addOption(outputOption())
+    .action(async (options: { location: string; ttl: string; output: OutputFormat }) => {
+      const created = await withHub(env, (hub) =>
+        hub.send<{ id: string; token: string; expiresAt: string }>(
+          "POST",
+          "/unitfleet/v1alpha1/bootstrap-tokens",
+          {
+            location: options.location,
+            ttlSeconds: parseDuration(options.ttl),
+          },
+        ),
+      );
+      if (!printStructured(options.output, created, out)) out(`${created.token}\n`);
+    });
+  command
+    .command("revoke")
+    .description("revoke a bootstrap token that has not been used yet (by its id, the part after ufb_)")
+    .argument("<id>")
+    .action(async (id: string) => {
+      await withHub(env, (hub) =>
+        hub.send("DELETE", `/unitfleet/v1alpha1/bootstrap-tokens/${encodeURIComponent(id)}`),
+      );
+      out(`bootstrap token ${id} revoked\n`);
+    });
+  return command;
+}
+
+export function certificateCommand(env: Environment): Command {
+  const command = new Command("certificate").description("client certificates of joined relays and agents");
+  command
+    .command("revoke")
+    .description("revoke a relay's or agent's certificate: the hub refuses it from now on")
+    .argument("<serial>")
+    .action(async (serial: string) => {
+      await withHub(env, (hub) =>
+        hub.send("DELETE", `/unitfleet/v1alpha1/certificates/${encodeURIComponent(serial)}`),
+      );
+      out(`certificate ${serial} revoked\n`);
+    });
+  return command;
+}

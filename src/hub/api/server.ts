@@ -16,6 +16,7 @@ import { UserError } from "../../errors/user-error.ts";
 import type { ChangeEvent, StoredObject } from "../../store/resource-store.ts";
 import type { AuditQuery, AuditRecord } from "../audit/audit-log.ts";
 import type { TokenInfo, TokenSpec } from "../auth/tokens.ts";
+import type { Joined, JoinRequest } from "../joining/joining.ts";
 import { type Caller, hasRole } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
 import { apiGroup, coreVersions, groupList, resourceList, versionInfo } from "./discovery.ts";
@@ -39,6 +40,14 @@ export interface ApiDependencies {
 }
 
 export interface AdminOperations {
+  createBootstrapToken(
+    location: string,
+    ttlSeconds: number,
+  ): Promise<{ id: string; token: string; expiresAt: Date }>;
+  revokeBootstrapToken(id: string): Promise<void>;
+  revokeCertificate(serial: string): Promise<void>;
+  /** Unauthenticated: the bootstrap token in the body is the credential. */
+  join(request: JoinRequest): Promise<Joined>;
   listAudit(query: AuditQuery): Promise<AuditRecord[]>;
   listTokens(): Promise<TokenInfo[]>;
   createToken(spec: TokenSpec): Promise<string>;
@@ -46,6 +55,9 @@ export interface AdminOperations {
 }
 
 export const auditPath = "/unitfleet/v1alpha1/audit";
+export const joinPath = "/unitfleet/v1alpha1/join";
+export const bootstrapTokensPath = "/unitfleet/v1alpha1/bootstrap-tokens";
+export const certificatesPath = "/unitfleet/v1alpha1/certificates";
 export const tokensPath = "/unitfleet/v1alpha1/api-tokens";
 
 const maxBody = 4 * 1024 * 1024;
@@ -89,6 +101,30 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
     return (await deps.ready()) ? sendText(res, 200, "ok") : sendText(res, 503, "not ready");
   if (path === "/metrics") return sendText(res, 200, deps.metrics.render(), "text/plain; version=0.0.4");
 
+  if (path === joinPath && req.method === "POST") {
+    const request = (await body(req)) as Record<string, unknown>;
+    const problems = [];
+    if (typeof request.token !== "string")
+      problems.push({ path: "token", message: "required field is missing" });
+    if (request.role !== "relay" && request.role !== "agent")
+      problems.push({ path: "role", message: 'must be "relay" or "agent"' });
+    if (
+      request.cluster !== undefined &&
+      (typeof request.cluster !== "string" || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(request.cluster))
+    )
+      problems.push({ path: "cluster", message: "must be a cluster name" });
+    if (typeof request.csr !== "string") problems.push({ path: "csr", message: "required field is missing" });
+    if (problems.length > 0) throw new UserError("InvalidInput", "the join request is invalid", { problems });
+    const joined = await deps.admin.join(request as unknown as JoinRequest);
+    return send(res, 201, {
+      identity: joined.identity,
+      certificate: joined.certificate,
+      serial: joined.serial,
+      notAfter: joined.notAfter,
+      ca: joined.ca,
+    });
+  }
+
   const caller = await deps.authenticate(bearer(req));
   if (!caller) throw new UserError("Unauthorized", "a valid API token is required (Authorization: Bearer …)");
 
@@ -104,6 +140,41 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
         paths: { [`apis/${apiVersion}`]: { serverRelativeURL: `/openapi/v3${base}` } },
       });
     if (path === `/openapi/v3${base}`) return send(res, 200, deps.openapi());
+  }
+
+  if (
+    path === bootstrapTokensPath ||
+    path.startsWith(`${bootstrapTokensPath}/`) ||
+    path.startsWith(`${certificatesPath}/`)
+  ) {
+    if (!hasRole(caller, "operator") || caller.businesses)
+      throw new UserError(
+        "Forbidden",
+        `token "${caller.name}" may not manage joining: it needs role operator, unscoped`,
+      );
+    if (path === bootstrapTokensPath && req.method === "POST") {
+      const spec = (await body(req)) as { location?: unknown; ttlSeconds?: unknown };
+      const problems = [];
+      if (typeof spec.location !== "string")
+        problems.push({ path: "location", message: "required field is missing" });
+      const ttl = spec.ttlSeconds ?? 3600;
+      if (typeof ttl !== "number" || ttl <= 0 || ttl > 7 * 86400)
+        problems.push({ path: "ttlSeconds", message: "must be between 1 s and 7 days" });
+      if (problems.length > 0)
+        throw new UserError("InvalidInput", "the bootstrap token request is invalid", { problems });
+      return send(res, 201, await deps.admin.createBootstrapToken(spec.location as string, ttl as number));
+    }
+    const revokeToken = new RegExp(`^${bootstrapTokensPath}/([0-9a-f]+)$`).exec(path);
+    if (revokeToken && req.method === "DELETE") {
+      await deps.admin.revokeBootstrapToken(revokeToken[1]!);
+      return send(res, 200, { revoked: true });
+    }
+    const revokeCert = new RegExp(`^${certificatesPath}/([0-9a-fA-F]+)$`).exec(path);
+    if (revokeCert && req.method === "DELETE") {
+      await deps.admin.revokeCertificate(revokeCert[1]!);
+      return send(res, 200, { revoked: true });
+    }
+    throw methodNotAllowed(req.method ?? "GET");
   }
 
   if (path === auditPath || path === tokensPath || path.startsWith(`${tokensPath}/`)) {
