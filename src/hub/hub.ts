@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { defaultGraceMs } from "../core/health/cluster-conditions.ts";
 import { UserError } from "../errors/user-error.ts";
 import { createCertificateAuthority, issueCertificate, type PemPair } from "../pki/certificates.ts";
 import { migrate } from "../store/migrations.ts";
@@ -29,6 +30,8 @@ import {
 import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { runUnderLease } from "./replicas/lease.ts";
+import { updateClusterHealth } from "./tunnel/cluster-health.ts";
+import { TunnelServer } from "./tunnel/tunnel-server.ts";
 
 export const hubVersion = "0.1.0";
 
@@ -47,6 +50,10 @@ export interface HubOptions {
   leaseTtlMs?: number;
   compactEveryMs?: number;
   keepEvents?: number;
+  /** How long a cluster may be silent before it is Unreachable (default 40 s: four heartbeats). */
+  healthGraceMs?: number;
+  /** Over how long a stopping hub spreads its clients' reconnections. */
+  reconnectWindowMs?: number;
   /** Called when this replica gains or loses the singleton lease. */
   onLeader?: (held: boolean) => void;
 }
@@ -116,8 +123,12 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       createToken: (spec) => createToken(sql, spec),
       revokeToken: (name) => revokeToken(sql, name, new Date()),
     },
-    ...(tls ? { tls: { cert: tls.serving.cert, key: tls.serving.key } } : {}),
+    ...(tls ? { tls: { cert: tls.serving.cert, key: tls.serving.key, clientCa: ca.cert } } : {}),
   });
+  const tunnel = tls
+    ? new TunnelServer({ sql, store, registry, caCert: ca.cert, metrics, replica, log })
+    : undefined;
+  tunnel?.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());
@@ -164,6 +175,20 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     },
     stopping.signal,
   );
+  const healthLoop = runUnderLease(
+    sql,
+    {
+      name: "cluster-health",
+      holder: replica,
+      ttlMs: options.leaseTtlMs ?? 15_000,
+      now: () => new Date(),
+      intervalMs: 2000,
+      work: async () => {
+        await updateClusterHealth(sql, store, registry, new Date(), options.healthGraceMs ?? defaultGraceMs);
+      },
+    },
+    stopping.signal,
+  );
   log({ level: "info", msg: "hub serving", url, replica, store: sql.driver });
 
   let closed = false;
@@ -177,8 +202,10 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     async close() {
       if (closed) return;
       closed = true;
+      // Relays and agents are told when to come back, spread over a window: no reconnect storm.
+      await tunnel?.goAway(options.reconnectWindowMs ?? 10_000);
       stopping.abort();
-      await leaderLoop;
+      await Promise.all([leaderLoop, healthLoop]);
       server.close();
       server.closeAllConnections();
       await feed.close();

@@ -83,6 +83,10 @@ export interface ClusterStatus {
   capacity?: Record<string, string>;
   allocatable?: Record<string, string>;
   requested?: Record<string, string>;
+  pods?: number;
+  /** Zones the cluster's nodes are in. */
+  observedZones?: string[];
+  namespaces?: Record<string, { requested: Record<string, string>; pods: number }>;
   lastHeartbeatTime?: string;
   conditions?: Condition[];
 }

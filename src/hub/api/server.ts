@@ -36,7 +36,7 @@ export interface ApiDependencies {
   openapi: () => unknown;
   /** Administration: tokens and the audit log (admin role only). */
   admin: AdminOperations;
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; clientCa: string };
 }
 
 export interface AdminOperations {
@@ -89,7 +89,18 @@ export function createApiServer(deps: ApiDependencies): Server {
       });
   };
   return deps.tls
-    ? createHttpsServer({ cert: deps.tls.cert, key: deps.tls.key }, handler)
+    ? // Client certificates are asked for (relays and agents present one on the tunnel) but not required:
+      // API clients authenticate with tokens. The tunnel checks the certificate itself.
+      createHttpsServer(
+        {
+          cert: deps.tls.cert,
+          key: deps.tls.key,
+          ca: deps.tls.clientCa,
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        handler,
+      )
     : createHttpServer(handler);
 }
 

@@ -1,0 +1,80 @@
+/**
+ * A cluster's `Reachable` and `Ready` conditions, from its last heartbeat and its nodes. The grace period is
+ * the time without a heartbeat after which a cluster is Unreachable: by default four heartbeat intervals
+ * (40 s with heartbeats every 10 s), so that one or two lost heartbeats do not flap it.
+ */
+import type { Condition } from "../resources/meta.ts";
+
+export const defaultGraceMs = 40_000;
+
+export interface HealthInput {
+  now: Date;
+  lastHeartbeat: Date | undefined;
+  nodes: { total: number; ready: number } | undefined;
+  current: readonly Condition[];
+  graceMs?: number;
+}
+
+export function clusterConditions(input: HealthInput): Condition[] {
+  const grace = input.graceMs ?? defaultGraceMs;
+  const silentFor = input.lastHeartbeat ? input.now.getTime() - input.lastHeartbeat.getTime() : undefined;
+  const reachable: Omit<Condition, "lastTransitionTime"> =
+    silentFor === undefined
+      ? {
+          type: "Reachable",
+          status: "Unknown",
+          reason: "NeverConnected",
+          message: "no agent has reported for this cluster yet",
+        }
+      : silentFor <= grace
+        ? {
+            type: "Reachable",
+            status: "True",
+            reason: "HeartbeatReceived",
+            message: `last heartbeat ${Math.round(silentFor / 1000)} s ago`,
+          }
+        : {
+            type: "Reachable",
+            status: "False",
+            reason: "HeartbeatMissed",
+            message: `no heartbeat for ${Math.round(silentFor / 1000)} s (grace period ${grace / 1000} s)`,
+          };
+  const nodes = input.nodes;
+  const ready: Omit<Condition, "lastTransitionTime"> =
+    reachable.status !== "True"
+      ? {
+          type: "Ready",
+          status: "Unknown",
+          reason: "ClusterUnreachable",
+          message: "the cluster's state is not known while it is unreachable",
+        }
+      : !nodes || nodes.total === 0
+        ? { type: "Ready", status: "False", reason: "NoNodes", message: "the cluster reports no nodes" }
+        : nodes.ready < nodes.total
+          ? {
+              type: "Ready",
+              status: "False",
+              reason: "NodesNotReady",
+              message: `${nodes.ready} of ${nodes.total} nodes are Ready`,
+            }
+          : {
+              type: "Ready",
+              status: "True",
+              reason: "NodesReady",
+              message: `all ${nodes.total} nodes are Ready`,
+            };
+  return [reachable, ready].map((c) => {
+    const before = input.current.find((x) => x.type === c.type);
+    const since =
+      before && before.status === c.status
+        ? before.lastTransitionTime
+        : input.now.toISOString().replace(/\.\d+Z$/, "Z");
+    return { ...c, lastTransitionTime: since };
+  });
+}
+
+/** True when the conditions differ in anything but their messages (which change every second). */
+export function conditionsChanged(before: readonly Condition[], after: readonly Condition[]): boolean {
+  const key = (cs: readonly Condition[]) => JSON.stringify(cs.map((c) => [c.type, c.status, c.reason]));
+  return key(before) !== key(after);
+}

@@ -1,0 +1,40 @@
+/**
+ * The health loop (one replica, under a lease): turns heartbeats into each Cluster's `Reachable` and `Ready`
+ * conditions, writing only when a condition changes.
+ */
+import { clusterConditions, conditionsChanged } from "../../core/health/cluster-conditions.ts";
+import { type ClusterStatus, kinds } from "../../core/resources/kinds.ts";
+import type { ResourceStore } from "../../store/resource-store.ts";
+import type { Sql } from "../../store/sql.ts";
+import { systemCaller } from "../registry/caller.ts";
+import type { Registry } from "../registry/registry.ts";
+
+export async function updateClusterHealth(
+  sql: Sql,
+  store: ResourceStore,
+  registry: Registry,
+  now: Date,
+  graceMs: number,
+): Promise<number> {
+  const beats = new Map(
+    (
+      await sql.query<{ cluster: string; at: string }>("select cluster, at::text from cluster_heartbeats")
+    ).map((r) => [r.cluster, new Date(r.at)]),
+  );
+  let changed = 0;
+  for (const cluster of (await store.list("Cluster")).items) {
+    const status = (cluster.status ?? {}) as ClusterStatus;
+    const current = status.conditions ?? [];
+    const last = beats.get(cluster.metadata.name);
+    const next = clusterConditions({ now, lastHeartbeat: last, nodes: status.nodes, current, graceMs });
+    if (!conditionsChanged(current, next)) continue;
+    await registry.replaceStatus(
+      kinds.Cluster,
+      cluster.metadata.name,
+      { status: { ...status, conditions: next, ...(last ? { lastHeartbeatTime: last.toISOString() } : {}) } },
+      systemCaller,
+    );
+    changed += 1;
+  }
+  return changed;
+}

@@ -1,0 +1,297 @@
+/**
+ * The hub's end of the tunnel: relays and agents dial `/unitfleet/v1alpha1/tunnel` (a WebSocket on the API's
+ * HTTPS port) with the client certificate they got by joining. Each session is checked (certificate, then the
+ * `hello` against it), then carries heartbeats and inventory for the clusters the peer may speak for. The hub
+ * keeps each cluster's inventory, writes its summary into the Cluster's status, and records heartbeats for the
+ * health loop (hub/tunnel/cluster-health.ts).
+ */
+import { randomUUID, X509Certificate } from "node:crypto";
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { type WebSocket, WebSocketServer } from "ws";
+import { applyChanges, type InventoryItem, summarise } from "../../core/inventory/inventory.ts";
+import { kinds } from "../../core/resources/kinds.ts";
+import { spreadRetries } from "../../protocol/backoff.ts";
+import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
+import {
+  type Envelope,
+  type Message,
+  type MessageBody,
+  type MessageType,
+  maxFrameBytes,
+} from "../../protocol/messages.ts";
+import { InboundSequence } from "../../protocol/session.ts";
+import type { ResourceStore } from "../../store/resource-store.ts";
+import type { Sql } from "../../store/sql.ts";
+import type { Metrics } from "../api/metrics.ts";
+import type { PeerIdentity } from "../joining/identity.ts";
+import { maySpeakFor } from "../joining/identity.ts";
+import { checkPeerCertificate } from "../joining/joining.ts";
+import { systemCaller } from "../registry/caller.ts";
+import type { Registry } from "../registry/registry.ts";
+
+export const tunnelPath = "/unitfleet/v1alpha1/tunnel";
+export const heartbeatSeconds = 10;
+const helloTimeoutMs = 10_000;
+
+export interface TunnelDependencies {
+  sql: Sql;
+  store: ResourceStore;
+  registry: Registry;
+  caCert: string;
+  metrics: Metrics;
+  replica: string;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+/** The inventories this replica holds, by cluster, with the version of the last delta applied. */
+interface ClusterInventory {
+  version: number;
+  items: Map<string, InventoryItem>;
+  written?: string;
+}
+
+export class TunnelServer {
+  private readonly deps: TunnelDependencies;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes });
+  private readonly sessions = new Set<Session>();
+  readonly inventories = new Map<string, ClusterInventory>();
+
+  constructor(deps: TunnelDependencies) {
+    this.deps = deps;
+    deps.metrics.gauge("unitfleet_tunnel_sessions", () => this.sessions.size);
+  }
+
+  /** Takes WebSocket upgrades on the tunnel path of the API server. */
+  attach(server: Server): void {
+    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (new URL(req.url ?? "/", "http://hub").pathname !== tunnelPath) {
+        socket.destroy();
+        return;
+      }
+      void this.upgrade(req, socket, head);
+    });
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const tls = socket as TLSSocket;
+    const peer = typeof tls.getPeerCertificate === "function" ? tls.getPeerCertificate(false) : undefined;
+    if (!peer?.raw)
+      return refuse(socket, 401, "the tunnel needs the client certificate a relay or agent gets by joining");
+    const pem = new X509Certificate(peer.raw).toString();
+    const check = await checkPeerCertificate(this.deps.sql, this.deps.caCert, pem, new Date());
+    if (!check.ok) {
+      this.deps.log({ level: "warn", msg: "tunnel refused", reason: check.reason });
+      return refuse(socket, 403, check.reason);
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new Session(ws, check.identity, this);
+      this.sessions.add(session);
+      ws.on("close", () => this.sessions.delete(session));
+    });
+  }
+
+  /** Tells every client to come back after a delay spread over `windowMs`, then closes. */
+  async goAway(windowMs: number): Promise<void> {
+    const sessions = [...this.sessions];
+    const delays = spreadRetries(sessions.length, windowMs, Math.random);
+    for (const [i, session] of sessions.entries()) session.goAway(delays[i]!);
+    await new Promise((r) => setTimeout(r, 100));
+    for (const s of sessions) s.close();
+    this.wss.close();
+  }
+
+  /** Records a heartbeat (a row per cluster, no resource event: cheap at fleet scale). */
+  async heartbeat(cluster: string, at: Date): Promise<void> {
+    await this.deps.sql.query(
+      `insert into cluster_heartbeats (cluster, at, replica) values ($1, $2, $3)
+       on conflict (cluster) do update set at = excluded.at, replica = excluded.replica`,
+      [cluster, at.toISOString(), this.deps.replica],
+    );
+  }
+
+  /** Writes the summary of a cluster's inventory into its status, when it changed. */
+  async writeStatus(cluster: string): Promise<void> {
+    const inventory = this.inventories.get(cluster);
+    if (!inventory) return;
+    const summary = summarise(inventory.items);
+    const text = JSON.stringify(summary);
+    if (inventory.written === text) return;
+    const current = await this.deps.store.get("Cluster", cluster);
+    if (!current) return;
+    const status = {
+      ...((current.status as Record<string, unknown>) ?? {}),
+      ...(summary.kubernetesVersion ? { kubernetesVersion: summary.kubernetesVersion } : {}),
+      nodes: summary.nodes,
+      capacity: summary.capacity,
+      allocatable: summary.allocatable,
+      requested: summary.requested,
+      pods: summary.pods,
+      observedZones: summary.zones,
+      namespaces: summary.namespaces,
+    };
+    await this.deps.registry.replaceStatus(kinds.Cluster, cluster, { status }, systemCaller);
+    inventory.written = text;
+  }
+
+  async clusterLocation(name: string): Promise<string | undefined> {
+    const cluster = await this.deps.store.get("Cluster", name);
+    return (cluster?.spec as { location?: string } | undefined)?.location;
+  }
+
+  get log() {
+    return this.deps.log;
+  }
+}
+
+/** One relay's or agent's session. */
+class Session {
+  private readonly ws: WebSocket;
+  private readonly identity: PeerIdentity;
+  private readonly server: TunnelServer;
+  private readonly inbound = new InboundSequence();
+  private outboundSeq = 0;
+  private greeted = false;
+  private readonly helloTimer: NodeJS.Timeout;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(ws: WebSocket, identity: PeerIdentity, server: TunnelServer) {
+    this.ws = ws;
+    this.identity = identity;
+    this.server = server;
+    this.helloTimer = setTimeout(() => this.fail("malformed", "no hello within 10 s"), helloTimeoutMs);
+    ws.on("message", (data: Buffer) => {
+      // Frames are handled one after another, in order, whatever their handlers await.
+      this.chain = this.chain
+        .then(() => this.receive(data))
+        .catch((error: unknown) => {
+          server.log({ level: "error", msg: "tunnel message failed", error: String(error) });
+        });
+    });
+    ws.on("close", () => clearTimeout(this.helloTimer));
+  }
+
+  send<T extends MessageType>(type: T, body: MessageBody<T>, replyTo?: string): void {
+    const m = message(type, body, {
+      id: randomUUID(),
+      seq: ++this.outboundSeq,
+      ...(replyTo ? { replyTo } : {}),
+    });
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeFrame(m));
+  }
+
+  goAway(retryAfterMs: number): void {
+    this.send("goaway", { reason: "hub stopping", retryAfterMs });
+  }
+
+  close(): void {
+    this.ws.close(1001, "going away");
+  }
+
+  private fail(code: MessageBody<"error">["code"], text: string): void {
+    this.send("error", { code, message: text });
+    this.ws.close(1008, text.slice(0, 120));
+  }
+
+  private async receive(data: Buffer): Promise<void> {
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) {
+      this.send("error", { code: decoded.rejection.code, message: decoded.rejection.message });
+      return;
+    }
+    const m = decoded.message;
+    const order = this.inbound.check(m.seq);
+    if (order === "duplicate") return;
+    if (order === "gap")
+      return this.fail("out-of-order", `expected seq ${this.inbound.handled + 1}, got ${m.seq}`);
+    if (!this.greeted) return this.hello(m);
+    await this.handle(m);
+    if (this.inbound.handled % 32 === 0) this.send("ack", { upTo: this.inbound.handled });
+  }
+
+  private hello(m: Message): void {
+    clearTimeout(this.helloTimer);
+    if (m.type !== "hello") {
+      this.fail("malformed", "the first message must be hello");
+      return;
+    }
+    const hello = m.body;
+    const id = this.identity;
+    const matches =
+      hello.role === id.role &&
+      hello.location === id.location &&
+      (id.role === "relay" || hello.cluster === id.cluster);
+    if (!matches) {
+      this.fail("forbidden", `hello does not match the client certificate (${describe(id)})`);
+      return;
+    }
+    if (!hello.versions.includes(1)) {
+      this.fail("unsupported-version", "this hub speaks protocol version 1");
+      return;
+    }
+    this.greeted = true;
+    this.send("welcome", { version: 1, session: randomUUID(), resumeFrom: 0, heartbeatSeconds }, m.id);
+    this.server.log({ level: "info", msg: "tunnel session open", peer: describe(id) });
+  }
+
+  private async allowed(cluster: string): Promise<boolean> {
+    const location = await this.server.clusterLocation(cluster);
+    const verdict = location
+      ? maySpeakFor(this.identity, { name: cluster, location })
+      : { allowed: false as const, reason: `cluster "${cluster}" is not registered` };
+    if (!verdict.allowed) this.send("error", { code: "forbidden", message: verdict.reason });
+    return verdict.allowed;
+  }
+
+  private async handle(m: Message): Promise<void> {
+    switch (m.type) {
+      case "heartbeat":
+        for (const beat of m.body.clusters)
+          if (await this.allowed(beat.cluster)) await this.server.heartbeat(beat.cluster, new Date());
+        return;
+      case "inventory.snapshot": {
+        if (!(await this.allowed(m.body.cluster))) return;
+        const items = new Map(m.body.items.map((i) => [i.key, i.value as InventoryItem]));
+        this.server.inventories.set(m.body.cluster, { version: m.body.version, items });
+        await this.server.heartbeat(m.body.cluster, new Date());
+        await this.server.writeStatus(m.body.cluster);
+        this.send("credit", { cluster: m.body.cluster, messages: 64 });
+        return;
+      }
+      case "inventory.delta": {
+        if (!(await this.allowed(m.body.cluster))) return;
+        const held = this.server.inventories.get(m.body.cluster);
+        if (!held || held.version !== m.body.baseVersion) {
+          this.send("inventory.resync", { cluster: m.body.cluster });
+          return;
+        }
+        held.items = applyChanges(held.items, m.body.changes as Parameters<typeof applyChanges>[1]);
+        held.version = m.body.version;
+        await this.server.writeStatus(m.body.cluster);
+        this.send("credit", { cluster: m.body.cluster, messages: 1 });
+        return;
+      }
+      case "ack":
+      case "command.result":
+        return;
+      case "logs.chunk":
+        // Pod logs are user content: they stay in their Location (the relay's guard), never reach the hub.
+        this.send("error", { code: "residency", message: "user content is not accepted by the hub" });
+        return;
+      default:
+        this.send("error", { code: "malformed", message: `${(m as Envelope).type} is not sent to the hub` });
+    }
+  }
+}
+
+function describe(id: PeerIdentity): string {
+  return id.role === "relay" ? `relay of ${id.location}` : `agent of ${id.cluster} in ${id.location}`;
+}
+
+function refuse(socket: Duplex, code: number, reason: string): void {
+  socket.write(
+    `HTTP/1.1 ${code} ${code === 401 ? "Unauthorized" : "Forbidden"}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${reason}\n`,
+  );
+  socket.destroy();
+}
