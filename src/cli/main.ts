@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { readEnvironment } from "../config/environment.ts";
 import { UserError } from "../errors/user-error.ts";
+import { agentCommand } from "./agent/agent-command.ts";
 import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
 import {
@@ -32,6 +33,7 @@ export function program(): Command {
     .addCommand(bootstrapTokenCommand(env))
     .addCommand(certificateCommand(env))
     .addCommand(hubCommand(env))
+    .addCommand(agentCommand(env))
     .addCommand(labCommand(env));
 }
 

@@ -22,6 +22,7 @@ import { createApiServer } from "./api/server.ts";
 import { listAudit } from "./audit/audit-log.ts";
 import { authenticate, createToken, hasAdminToken, listTokens, revokeToken } from "./auth/tokens.ts";
 import {
+  bootstrapTokenLocation,
   createBootstrapToken,
   join as joinFleet,
   revokeBootstrapToken,
@@ -117,7 +118,31 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       },
       revokeBootstrapToken: (id) => revokeBootstrapToken(sql, id, new Date()),
       revokeCertificate: (serial) => revokeCertificate(sql, serial, new Date()),
-      join: (request) => joinFleet(sql, ca, request, new Date()),
+      join: async (request) => {
+        // An agent may register its cluster as it joins: checked first, so that a bad spec uses up no token.
+        const location = await bootstrapTokenLocation(sql, request.token);
+        const registration =
+          request.role === "agent" && request.clusterSpec && request.cluster && location
+            ? [
+                {
+                  source: "join request",
+                  body: {
+                    apiVersion: "unitfleet.io/v1alpha1",
+                    kind: "Cluster",
+                    metadata: { name: request.cluster },
+                    spec: { location, ...request.clusterSpec },
+                  },
+                },
+              ]
+            : undefined;
+        const joiner = { name: `join:${request.cluster ?? location ?? "?"}`, role: "operator" as const };
+        if (registration && !(await store.get("Cluster", request.cluster!)))
+          await registry.applyAll(registration, joiner, true);
+        const joined = await joinFleet(sql, ca, request, new Date());
+        if (registration && !(await store.get("Cluster", request.cluster!)))
+          await registry.applyAll(registration, joiner);
+        return joined;
+      },
       listAudit: (query) => listAudit(sql, query),
       listTokens: () => listTokens(sql),
       createToken: (spec) => createToken(sql, spec),

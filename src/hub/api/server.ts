@@ -125,6 +125,11 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
     )
       problems.push({ path: "cluster", message: "must be a cluster name" });
     if (typeof request.csr !== "string") problems.push({ path: "csr", message: "required field is missing" });
+    if (
+      request.clusterSpec !== undefined &&
+      (request.clusterSpec === null || typeof request.clusterSpec !== "object")
+    )
+      problems.push({ path: "clusterSpec", message: "must be a mapping" });
     if (problems.length > 0) throw new UserError("InvalidInput", "the join request is invalid", { problems });
     const joined = await deps.admin.join(request as unknown as JoinRequest);
     return send(res, 201, {

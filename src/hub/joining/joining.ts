@@ -46,7 +46,19 @@ export interface JoinRequest {
   role: "relay" | "agent";
   /** For agents: the cluster it speaks for. */
   cluster?: string;
+  /** For agents: the cluster's place and owner, to register it when it is not registered yet. */
+  clusterSpec?: { region?: string; zones?: string[]; environment: string; business: string };
   csr: string;
+}
+
+/** The Location a bootstrap token is for, without using it (undefined for a token this hub did not issue). */
+export async function bootstrapTokenLocation(sql: Sql, token: string): Promise<string | undefined> {
+  const id = /^ufb_([0-9a-f]{12})\./.exec(token)?.[1];
+  if (!id) return undefined;
+  const rows = await sql.query<{ location: string }>("select location from bootstrap_tokens where id = $1", [
+    id,
+  ]);
+  return rows[0]?.location;
 }
 
 export interface Joined {

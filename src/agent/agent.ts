@@ -1,0 +1,78 @@
+/**
+ * The agent of one cluster: joins the hub (once), then reports the cluster's inventory from watches and sends
+ * heartbeats through the tunnel until stopped.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { UserError } from "../errors/user-error.ts";
+import { ensureCredentials } from "./connection/join-client.ts";
+import { TunnelClient } from "./connection/tunnel-client.ts";
+import { kubeInventorySource } from "./kube/inventory-source.ts";
+
+export interface AgentOptions {
+  hub: string;
+  hubCa: string;
+  token: string;
+  kubeconfig: string;
+  context?: string;
+  cluster: string;
+  location: string;
+  region?: string;
+  environment: string;
+  business: string;
+  /** Where the agent keeps its key and certificate. */
+  dir: string;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+export interface RunningAgent {
+  client: TunnelClient;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(options.kubeconfig);
+    if (options.context) kc.setCurrentContext(options.context);
+  } catch (error) {
+    throw new UserError(
+      "InvalidInput",
+      `cannot use kubeconfig ${options.kubeconfig}: ${(error as Error).message}`,
+    );
+  }
+  if (options.context && !kc.getContextObject(options.context))
+    throw new UserError("NotFound", `kubeconfig ${options.kubeconfig} has no context "${options.context}"`);
+  const credentials = await ensureCredentials({
+    hub: options.hub,
+    hubCa: options.hubCa,
+    token: options.token,
+    role: "agent",
+    cluster: options.cluster,
+    clusterSpec: {
+      ...(options.region ? { region: options.region } : {}),
+      environment: options.environment,
+      business: options.business,
+    },
+    dir: options.dir,
+  });
+  const client = new TunnelClient({
+    url: new URL("/unitfleet/v1alpha1/tunnel", options.hub.replace(/^http/, "ws")).toString(),
+    ca: credentials.ca,
+    cert: credentials.cert,
+    key: credentials.key,
+    hello: { role: "agent", location: options.location, cluster: options.cluster },
+    log: (entry) => options.log({ cluster: options.cluster, ...entry }),
+  });
+  const source = kubeInventorySource(kc);
+  await source.start((items) => client.setInventory(options.cluster, items));
+  const stopping = new AbortController();
+  const running = client.run(stopping.signal);
+  return {
+    client,
+    async stop() {
+      stopping.abort();
+      await running;
+      await source.stop();
+    },
+  };
+}

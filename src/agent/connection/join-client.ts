@@ -1,0 +1,88 @@
+/** Joining from the client side: a certificate request traded for a certificate, kept in the agent's folder. */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { join } from "node:path";
+import { UserError } from "../../errors/user-error.ts";
+import { createCertificateRequest } from "../../pki/certificates.ts";
+
+export interface Credentials {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export interface JoinOptions {
+  hub: string;
+  hubCa: string;
+  token: string;
+  role: "relay" | "agent";
+  cluster?: string;
+  clusterSpec?: { region?: string; zones?: string[]; environment: string; business: string };
+  dir: string;
+}
+
+/** The credentials in `dir`, or new ones obtained with the bootstrap token (which is used up). */
+export async function ensureCredentials(options: JoinOptions): Promise<Credentials> {
+  const files = {
+    cert: join(options.dir, "client.crt"),
+    key: join(options.dir, "client.key"),
+    ca: join(options.dir, "hub-ca.crt"),
+  };
+  try {
+    return {
+      cert: await readFile(files.cert, "utf8"),
+      key: await readFile(files.key, "utf8"),
+      ca: await readFile(files.ca, "utf8"),
+    };
+  } catch {
+    // Not joined yet.
+  }
+  const { csr, key } = await createCertificateRequest(`${options.role}:${options.cluster ?? ""}`);
+  const body = JSON.stringify({
+    token: options.token,
+    role: options.role,
+    csr,
+    ...(options.cluster ? { cluster: options.cluster } : {}),
+    ...(options.clusterSpec ? { clusterSpec: options.clusterSpec } : {}),
+  });
+  const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(
+      new URL("/unitfleet/v1alpha1/join", options.hub),
+      {
+        method: "POST",
+        ca: options.hubCa,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on("end", () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+          } catch {
+            resolve({ status: res.statusCode ?? 0, body: { message: text } });
+          }
+        });
+      },
+    );
+    req.on("error", (e) =>
+      reject(new UserError("ComponentFailed", `cannot reach the hub at ${options.hub}: ${e.message}`)),
+    );
+    req.end(body);
+  });
+  if (answer.status !== 201)
+    throw new UserError(
+      answer.status === 401 ? "Unauthorized" : "InvalidInput",
+      `the hub refused to let this ${options.role} join: ${String(answer.body.message)}`,
+      {
+        hint: "create a new token with `unitfleet token create --location LOCATION`",
+      },
+    );
+  await mkdir(options.dir, { recursive: true, mode: 0o700 });
+  await writeFile(files.key, key, { mode: 0o600 });
+  await writeFile(files.cert, String(answer.body.certificate));
+  await writeFile(files.ca, String(answer.body.ca));
+  return { cert: String(answer.body.certificate), key, ca: String(answer.body.ca) };
+}

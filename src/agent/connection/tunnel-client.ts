@@ -1,0 +1,190 @@
+/**
+ * The client end of the tunnel (an agent today; the relay reuses it): dials the hub over mutual TLS, says
+ * hello, then keeps the hub's copy of each cluster's inventory current — a snapshot when a session opens or the
+ * hub asks for one, deltas afterwards — and sends heartbeats. It reconnects with jittered exponential backoff,
+ * or after the delay a `goaway` names.
+ */
+import { randomUUID } from "node:crypto";
+import WebSocket from "ws";
+import { diffInventory, type InventoryItem } from "../../core/inventory/inventory.ts";
+import { reconnectDelay } from "../../protocol/backoff.ts";
+import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
+import type { MessageBody, MessageType } from "../../protocol/messages.ts";
+
+export interface TunnelClientOptions {
+  url: string;
+  ca: string;
+  cert: string;
+  key: string;
+  hello: { role: "relay" | "agent"; location: string; cluster?: string };
+  log: (entry: Record<string, unknown>) => void;
+  random?: () => number;
+}
+
+interface ClusterState {
+  latest: Map<string, InventoryItem>;
+  /** What the hub has, as far as this session knows, and its version. */
+  sent?: { items: Map<string, InventoryItem>; version: number };
+}
+
+export class TunnelClient {
+  private readonly options: TunnelClientOptions;
+  private readonly clusters = new Map<string, ClusterState>();
+  private ws: WebSocket | undefined;
+  private seq = 0;
+  private open = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private retryAfterMs: number | undefined;
+  /** Sessions opened so far (tests and metrics read it). */
+  sessions = 0;
+
+  constructor(options: TunnelClientOptions) {
+    this.options = options;
+  }
+
+  /** The latest inventory of a cluster; sent now if connected, else when the next session opens. */
+  setInventory(cluster: string, items: Map<string, InventoryItem>): void {
+    const state = this.clusters.get(cluster) ?? { latest: items };
+    state.latest = items;
+    this.clusters.set(cluster, state);
+    if (this.open) this.sendInventory(cluster, state);
+  }
+
+  /** Runs until `signal` aborts: connect, serve, reconnect. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.session(signal);
+      if (signal.aborted) break;
+      const delay = this.retryAfterMs ?? reconnectDelay(this.attempt++, this.options.random ?? Math.random);
+      this.retryAfterMs = undefined;
+      this.options.log({ level: "info", msg: "tunnel reconnecting", inMs: delay });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        signal.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+    }
+  }
+
+  private session(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      this.seq = 0;
+      const ws = new WebSocket(this.options.url, {
+        ca: this.options.ca,
+        cert: this.options.cert,
+        key: this.options.key,
+      });
+      this.ws = ws;
+      const abort = () => ws.close(1001, "agent stopping");
+      signal.addEventListener("abort", abort, { once: true });
+      ws.on("open", () => {
+        this.send("hello", { ...this.options.hello, versions: [1], resumeFrom: 0 });
+      });
+      ws.on("message", (data: Buffer) => this.receive(data));
+      ws.on("unexpected-response", (_req, res) => {
+        this.options.log({ level: "warn", msg: "tunnel refused by the hub", status: res.statusCode });
+      });
+      ws.on("error", (error) =>
+        this.options.log({ level: "warn", msg: "tunnel error", error: error.message }),
+      );
+      ws.on("close", () => {
+        signal.removeEventListener("abort", abort);
+        this.open = false;
+        if (this.heartbeat) clearInterval(this.heartbeat);
+        for (const state of this.clusters.values()) delete state.sent;
+        resolve();
+      });
+    });
+  }
+
+  private receive(data: Buffer): void {
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) {
+      this.options.log({
+        level: "warn",
+        msg: "refused a frame from the hub",
+        reason: decoded.rejection.message,
+      });
+      return;
+    }
+    const m = decoded.message;
+    switch (m.type) {
+      case "welcome":
+        this.open = true;
+        this.attempt = 0;
+        this.sessions += 1;
+        this.options.log({ level: "info", msg: "tunnel open", session: m.body.session });
+        for (const [cluster, state] of this.clusters) this.sendInventory(cluster, state);
+        this.heartbeat = setInterval(() => this.beat(), m.body.heartbeatSeconds * 1000);
+        this.beat();
+        return;
+      case "inventory.resync": {
+        const state = this.clusters.get(m.body.cluster);
+        if (state) {
+          delete state.sent;
+          this.sendInventory(m.body.cluster, state);
+        }
+        return;
+      }
+      case "goaway":
+        this.retryAfterMs = m.body.retryAfterMs;
+        this.options.log({
+          level: "info",
+          msg: "hub asked to reconnect later",
+          retryAfterMs: m.body.retryAfterMs,
+        });
+        this.ws?.close(1000, "goaway");
+        return;
+      case "error":
+        this.options.log({
+          level: "warn",
+          msg: "hub refused a message",
+          code: m.body.code,
+          message: m.body.message,
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private beat(): void {
+    const at = new Date().toISOString();
+    this.send("heartbeat", { clusters: [...this.clusters.keys()].map((cluster) => ({ cluster, at })) });
+  }
+
+  private sendInventory(cluster: string, state: ClusterState): void {
+    if (!state.sent) {
+      const version = 1;
+      this.send("inventory.snapshot", {
+        cluster,
+        version,
+        items: [...state.latest].map(([key, value]) => ({ key, value })),
+      });
+      state.sent = { items: state.latest, version };
+      return;
+    }
+    const changes = diffInventory(state.sent.items, state.latest);
+    if (changes.length === 0) return;
+    const version = state.sent.version + 1;
+    this.send("inventory.delta", {
+      cluster,
+      baseVersion: state.sent.version,
+      version,
+      changes: changes as MessageBody<"inventory.delta">["changes"],
+    });
+    state.sent = { items: state.latest, version };
+  }
+
+  private send<T extends MessageType>(type: T, body: MessageBody<T>): void {
+    if (this.ws?.readyState !== WebSocket.OPEN) return;
+    this.ws.send(encodeFrame(message(type, body, { id: randomUUID(), seq: ++this.seq })));
+  }
+}

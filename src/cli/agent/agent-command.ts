@@ -1,0 +1,64 @@
+/** `unitfleet agent`: runs the agent of one cluster until interrupted. */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Command } from "commander";
+import { startAgent } from "../../agent/agent.ts";
+import type { Environment } from "../../config/environment.ts";
+import { UserError } from "../../errors/user-error.ts";
+
+interface AgentFlags {
+  hub: string;
+  hubCa: string;
+  token: string;
+  kubeconfig: string;
+  context?: string;
+  cluster: string;
+  location: string;
+  region?: string;
+  environment: string;
+  business: string;
+  dir?: string;
+}
+
+export function agentCommand(env: Environment): Command {
+  return new Command("agent")
+    .description("run the agent of one cluster: join the hub, then report inventory and heartbeats")
+    .requiredOption("--hub <url>", "the hub's URL")
+    .requiredOption("--hub-ca <file>", "the hub's CA certificate (the hub writes it as ca.crt in its folder)")
+    .requiredOption("--token <token>", "a bootstrap token (`unitfleet token create --location L`), used once")
+    .requiredOption("--kubeconfig <file>", "kubeconfig of the cluster")
+    .option("--context <name>", "context in the kubeconfig (default: its current context)")
+    .requiredOption("--cluster <name>", "the cluster's name in the fleet")
+    .requiredOption("--location <location>")
+    .option("--region <region>")
+    .requiredOption("--environment <environment>", "prod, staging, dev…")
+    .requiredOption("--business <business>")
+    .option("--dir <folder>", "where the agent keeps its credentials (default: ~/.unitfleet/agents/CLUSTER)")
+    .action(async (flags: AgentFlags) => {
+      const hubCa = await readFile(flags.hubCa, "utf8").catch(() => {
+        throw new UserError("NotFound", `cannot read the hub's CA certificate ${flags.hubCa}`);
+      });
+      const log = (entry: Record<string, unknown>) =>
+        process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+      const agent = await startAgent({
+        hub: flags.hub,
+        hubCa,
+        token: flags.token,
+        kubeconfig: flags.kubeconfig,
+        ...(flags.context ? { context: flags.context } : {}),
+        cluster: flags.cluster,
+        location: flags.location,
+        ...(flags.region ? { region: flags.region } : {}),
+        environment: flags.environment,
+        business: flags.business,
+        dir: flags.dir ?? join(env.home, "agents", flags.cluster),
+        log,
+      });
+      process.stdout.write(`agent of ${flags.cluster} running\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
+      await agent.stop();
+    });
+}
