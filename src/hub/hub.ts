@@ -32,7 +32,7 @@ import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { runUnderLease } from "./replicas/lease.ts";
 import { updateClusterHealth } from "./tunnel/cluster-health.ts";
-import { TunnelServer } from "./tunnel/tunnel-server.ts";
+import { defaultHeartbeatSeconds, TunnelServer } from "./tunnel/tunnel-server.ts";
 
 export const hubVersion = "0.1.0";
 
@@ -51,6 +51,8 @@ export interface HubOptions {
   leaseTtlMs?: number;
   compactEveryMs?: number;
   keepEvents?: number;
+  /** How often relays and agents send heartbeats (default 10 s). */
+  heartbeatSeconds?: number;
   /** How long a cluster may be silent before it is Unreachable (default 40 s: four heartbeats). */
   healthGraceMs?: number;
   /** Over how long a stopping hub spreads its clients' reconnections. */
@@ -151,7 +153,16 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     ...(tls ? { tls: { cert: tls.serving.cert, key: tls.serving.key, clientCa: ca.cert } } : {}),
   });
   const tunnel = tls
-    ? new TunnelServer({ sql, store, registry, caCert: ca.cert, metrics, replica, log })
+    ? new TunnelServer({
+        sql,
+        store,
+        registry,
+        caCert: ca.cert,
+        metrics,
+        replica,
+        log,
+        heartbeatSeconds: options.heartbeatSeconds ?? defaultHeartbeatSeconds,
+      })
     : undefined;
   tunnel?.attach(server);
   await new Promise<void>((resolve, reject) => {

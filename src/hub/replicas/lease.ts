@@ -72,7 +72,11 @@ export function runUnderLease(
         held = false;
       }
     };
-    const timer = setInterval(tick, Math.max(100, Math.floor(options.ttlMs / 3)));
+    // Tick often enough both to renew the lease (a third of its life) and to run the work on time.
+    const timer = setInterval(
+      tick,
+      Math.max(100, Math.min(Math.floor(options.ttlMs / 3), options.intervalMs)),
+    );
     void tick();
     signal.addEventListener(
       "abort",

@@ -32,7 +32,7 @@ import { systemCaller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
 
 export const tunnelPath = "/unitfleet/v1alpha1/tunnel";
-export const heartbeatSeconds = 10;
+export const defaultHeartbeatSeconds = 10;
 const helloTimeoutMs = 10_000;
 
 export interface TunnelDependencies {
@@ -42,6 +42,8 @@ export interface TunnelDependencies {
   caCert: string;
   metrics: Metrics;
   replica: string;
+  /** How often clients send heartbeats (told in `welcome`). */
+  heartbeatSeconds: number;
   log: (entry: Record<string, unknown>) => void;
 }
 
@@ -143,6 +145,10 @@ export class TunnelServer {
   get log() {
     return this.deps.log;
   }
+
+  get heartbeatSeconds(): number {
+    return this.deps.heartbeatSeconds;
+  }
 }
 
 /** One relay's or agent's session. */
@@ -231,7 +237,11 @@ class Session {
       return;
     }
     this.greeted = true;
-    this.send("welcome", { version: 1, session: randomUUID(), resumeFrom: 0, heartbeatSeconds }, m.id);
+    this.send(
+      "welcome",
+      { version: 1, session: randomUUID(), resumeFrom: 0, heartbeatSeconds: this.server.heartbeatSeconds },
+      m.id,
+    );
     this.server.log({ level: "info", msg: "tunnel session open", peer: describe(id) });
   }
 
