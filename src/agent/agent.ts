@@ -10,6 +10,8 @@ import { kubeInventorySource } from "./kube/inventory-source.ts";
 
 export interface AgentOptions {
   hub: string;
+  /** The relay of the agent's Location to send through; without it, the agent dials the hub directly. */
+  relay?: string;
   hubCa: string;
   token: string;
   kubeconfig: string;
@@ -56,7 +58,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     dir: options.dir,
   });
   const client = new TunnelClient({
-    url: new URL("/unitfleet/v1alpha1/tunnel", options.hub.replace(/^http/, "ws")).toString(),
+    url: new URL(
+      "/unitfleet/v1alpha1/tunnel",
+      (options.relay ?? options.hub).replace(/^http/, "ws"),
+    ).toString(),
     ca: credentials.ca,
     cert: credentials.cert,
     key: credentials.key,

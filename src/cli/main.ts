@@ -5,6 +5,7 @@ import { UserError } from "../errors/user-error.ts";
 import { agentCommand } from "./agent/agent-command.ts";
 import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
+import { relayCommand } from "./relay/relay-command.ts";
 import {
   apiTokenCommand,
   auditCommand,
@@ -13,6 +14,7 @@ import {
 } from "./resources/admin-commands.ts";
 import { loginCommand } from "./resources/login-command.ts";
 import { applyCommand, deleteCommand, describeCommand, getCommand } from "./resources/resource-commands.ts";
+import { upCommand } from "./up/up-command.ts";
 
 export function program(): Command {
   const env = readEnvironment();
@@ -23,6 +25,7 @@ export function program(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
+    .addCommand(upCommand(env))
     .addCommand(getCommand(env))
     .addCommand(describeCommand(env))
     .addCommand(applyCommand(env))
@@ -33,6 +36,7 @@ export function program(): Command {
     .addCommand(bootstrapTokenCommand(env))
     .addCommand(certificateCommand(env))
     .addCommand(hubCommand(env))
+    .addCommand(relayCommand(env))
     .addCommand(agentCommand(env))
     .addCommand(labCommand(env));
 }

@@ -142,6 +142,7 @@ export async function signCertificateRequest(
   subject: string,
   now: Date,
   validDays: number,
+  serving?: { names: Array<{ type: "ip" | "dns"; value: string }> },
 ): Promise<SignedRequest | { refused: string }> {
   const x509 = await x509Library();
   let request: InstanceType<typeof x509.Pkcs10CertificateRequest>;
@@ -167,8 +168,15 @@ export async function signCertificateRequest(
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      new x509.ExtendedKeyUsageExtension(
+        serving
+          ? [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth]
+          : [x509.ExtendedKeyUsage.clientAuth],
+      ),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
+      ...(serving && serving.names.length > 0
+        ? [new x509.SubjectAlternativeNameExtension(serving.names)]
+        : []),
     ],
   });
   return { cert: cert.toString("pem"), serial: serialNumber, notAfter };

@@ -42,7 +42,14 @@ export default async function setup(project: TestProject) {
     onEvent: (e: { type: string }) => log(JSON.stringify(e)),
   };
   const started = Date.now();
-  await labUp(context, topology, "default topology (e2e ports)");
+  try {
+    await labUp(context, topology, "default topology (e2e ports)");
+  } catch (error) {
+    // Vitest runs no teardown when setup fails: stop what was started before failing the run.
+    await labDown({ paths, environment: env.inherited }, true);
+    await rm(home, { recursive: true, force: true });
+    throw error;
+  }
   log(`lab up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const shared: SharedLab = { home, cacheRoot: env.cacheRoot, kubeconfig: paths.kubeconfig, topology };
   project.provide("lab", shared);

@@ -18,6 +18,8 @@ export interface JoinOptions {
   role: "relay" | "agent";
   cluster?: string;
   clusterSpec?: { region?: string; zones?: string[]; environment: string; business: string };
+  /** Relays: where agents reach them (their certificate serves TLS there too). */
+  serveAt?: string[];
   dir: string;
 }
 
@@ -44,6 +46,7 @@ export async function ensureCredentials(options: JoinOptions): Promise<Credentia
     csr,
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.clusterSpec ? { clusterSpec: options.clusterSpec } : {}),
+    ...(options.serveAt ? { serveAt: options.serveAt } : {}),
   });
   const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
     const req = request(

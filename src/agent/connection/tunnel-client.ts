@@ -9,7 +9,8 @@ import WebSocket from "ws";
 import { diffInventory, type InventoryItem } from "../../core/inventory/inventory.ts";
 import { reconnectDelay } from "../../protocol/backoff.ts";
 import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
-import type { MessageBody, MessageType } from "../../protocol/messages.ts";
+import { classOf, type Message, type MessageBody, type MessageType } from "../../protocol/messages.ts";
+import { OutboundQueue } from "../../protocol/outbound-queue.ts";
 
 export interface TunnelClientOptions {
   url: string;
@@ -19,6 +20,10 @@ export interface TunnelClientOptions {
   hello: { role: "relay" | "agent"; location: string; cluster?: string };
   log: (entry: Record<string, unknown>) => void;
   random?: () => number;
+  /** Called when a session opens (after `welcome`). */
+  onOpen?: () => void;
+  /** Messages the client does not handle itself (a relay routes them to its agents). */
+  onMessage?: (message: Message) => void;
 }
 
 interface ClusterState {
@@ -38,6 +43,8 @@ export class TunnelClient {
   private retryAfterMs: number | undefined;
   /** Sessions opened so far (tests and metrics read it). */
   sessions = 0;
+  /** Messages forwarded for others (a relay's agents): control first, metadata fairly per cluster. */
+  readonly queue = new OutboundQueue<{ type: MessageType; body: unknown }>();
 
   constructor(options: TunnelClientOptions) {
     this.options = options;
@@ -49,6 +56,29 @@ export class TunnelClient {
     state.latest = items;
     this.clusters.set(cluster, state);
     if (this.open) this.sendInventory(cluster, state);
+  }
+
+  /**
+   * Sends a message on behalf of a cluster (a relay forwarding an agent's message). While the tunnel is down
+   * it waits in the bounded queue and goes out, control first, when the next session opens.
+   */
+  forward<T extends MessageType>(cluster: string, type: T, body: MessageBody<T>): void {
+    this.queue.push({
+      cluster,
+      lane: classOf(type) === "control" ? "control" : "metadata",
+      item: { type, body },
+    });
+    this.pump();
+  }
+
+  private pump(): void {
+    if (!this.open) return;
+    for (let next = this.queue.next(); next; next = this.queue.next())
+      this.send(next.item.type, next.item.body as MessageBody<MessageType>);
+  }
+
+  get connected(): boolean {
+    return this.open;
   }
 
   /** Runs until `signal` aborts: connect, serve, reconnect. */
@@ -124,15 +154,22 @@ export class TunnelClient {
         for (const [cluster, state] of this.clusters) this.sendInventory(cluster, state);
         this.heartbeat = setInterval(() => this.beat(), m.body.heartbeatSeconds * 1000);
         this.beat();
+        this.options.onOpen?.();
+        this.pump();
         return;
       case "inventory.resync": {
         const state = this.clusters.get(m.body.cluster);
         if (state) {
           delete state.sent;
           this.sendInventory(m.body.cluster, state);
-        }
+        } else this.options.onMessage?.(m);
         return;
       }
+      case "credit":
+        this.queue.grant(m.body.cluster, m.body.messages);
+        this.pump();
+        this.options.onMessage?.(m);
+        return;
       case "goaway":
         this.retryAfterMs = m.body.retryAfterMs;
         this.options.log({
@@ -151,11 +188,13 @@ export class TunnelClient {
         });
         return;
       default:
+        this.options.onMessage?.(m);
         return;
     }
   }
 
   private beat(): void {
+    if (this.clusters.size === 0) return;
     const at = new Date().toISOString();
     this.send("heartbeat", { clusters: [...this.clusters.keys()].map((cluster) => ({ cluster, at })) });
   }

@@ -8,6 +8,7 @@ import { UserError } from "../../errors/user-error.ts";
 
 interface AgentFlags {
   hub: string;
+  relay?: string;
   hubCa: string;
   token: string;
   kubeconfig: string;
@@ -24,6 +25,7 @@ export function agentCommand(env: Environment): Command {
   return new Command("agent")
     .description("run the agent of one cluster: join the hub, then report inventory and heartbeats")
     .requiredOption("--hub <url>", "the hub's URL")
+    .option("--relay <url>", "the relay of the cluster's Location (default: straight to the hub)")
     .requiredOption("--hub-ca <file>", "the hub's CA certificate (the hub writes it as ca.crt in its folder)")
     .requiredOption("--token <token>", "a bootstrap token (`unitfleet token create --location L`), used once")
     .requiredOption("--kubeconfig <file>", "kubeconfig of the cluster")
@@ -42,6 +44,7 @@ export function agentCommand(env: Environment): Command {
         process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
       const agent = await startAgent({
         hub: flags.hub,
+        ...(flags.relay ? { relay: flags.relay } : {}),
         hubCa,
         token: flags.token,
         kubeconfig: flags.kubeconfig,

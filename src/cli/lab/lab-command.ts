@@ -56,7 +56,7 @@ export function labCommand(env: Environment): Command {
       });
       try {
         await labUp(
-          context(env, (e) => reportEvent(e, progress)),
+          context(env, (e) => reportLabEvent(e, progress)),
           topology,
           options.file ?? "(default topology)",
         );
@@ -104,7 +104,7 @@ export function labCommand(env: Environment): Command {
       const progress = progressLine(process.stderr);
       try {
         await labStartCluster(
-          context(env, (e) => reportEvent(e, progress)),
+          context(env, (e) => reportLabEvent(e, progress)),
           name,
         );
       } finally {
@@ -155,17 +155,26 @@ function context(env: Environment, onEvent?: (e: LabEvent) => void): LabContext 
 async function build(env: Environment, force: boolean): Promise<void> {
   const progress = progressLine(process.stderr);
   try {
-    const result = await buildLab({
-      paths: labPaths(env.cacheRoot, env.home),
-      environment: env.inherited,
-      force,
-      onProgress: (p) => reportBuild(p, progress),
-    });
-    if (!result.cached)
-      progress.log(`lab build complete in ${formatSeconds(result.seconds)}: ${result.binDir}`);
+    await buildWithProgress(env, progress, force);
   } finally {
     progress.done();
   }
+}
+
+/** Builds the lab's binaries if needed, drawing progress on `progress` (shared with `unitfleet up`). */
+export async function buildWithProgress(
+  env: Environment,
+  progress: ReturnType<typeof progressLine>,
+  force = false,
+): Promise<void> {
+  const result = await buildLab({
+    paths: labPaths(env.cacheRoot, env.home),
+    environment: env.inherited,
+    force,
+    onProgress: (p) => reportBuild(p, progress),
+  });
+  if (!result.cached)
+    progress.log(`lab build complete in ${formatSeconds(result.seconds)}: ${result.binDir}`);
 }
 
 function reportBuild(p: BuildProgress, progress: ReturnType<typeof progressLine>): void {
@@ -195,7 +204,8 @@ function reportBuild(p: BuildProgress, progress: ReturnType<typeof progressLine>
   }
 }
 
-function reportEvent(e: LabEvent, progress: ReturnType<typeof progressLine>): void {
+/** Draws the lab's events (shared with `unitfleet up`). */
+export function reportLabEvent(e: LabEvent, progress: ReturnType<typeof progressLine>): void {
   switch (e.type) {
     case "etcd-starting":
       progress.update(`starting etcd on ${e.url}`);

@@ -48,6 +48,8 @@ export interface JoinRequest {
   cluster?: string;
   /** For agents: the cluster's place and owner, to register it when it is not registered yet. */
   clusterSpec?: { region?: string; zones?: string[]; environment: string; business: string };
+  /** For relays: the addresses agents reach it at; its certificate also serves TLS there. */
+  serveAt?: string[];
   csr: string;
 }
 
@@ -106,12 +108,22 @@ export async function join(sql: Sql, ca: PemPair, request: JoinRequest, now: Dat
     request.role === "relay"
       ? { role: "relay", location: token.location }
       : { role: "agent", location: token.location, cluster: request.cluster! };
+  // A relay's certificate also serves TLS to its agents, at the addresses it gave.
+  const serving =
+    identity.role === "relay"
+      ? {
+          names: (request.serveAt ?? ["127.0.0.1", "localhost"]).map((a) =>
+            /^[\d.]+$|:/.test(a) ? { type: "ip" as const, value: a } : { type: "dns" as const, value: a },
+          ),
+        }
+      : undefined;
   const signed = await signCertificateRequest(
     ca,
     request.csr,
     subjectFor(identity),
     now,
     clientCertificateDays,
+    serving,
   );
   if ("refused" in signed)
     throw new UserError("InvalidInput", signed.refused, {

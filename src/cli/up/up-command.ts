@@ -1,0 +1,125 @@
+/**
+ * `unitfleet up`: the main job on one machine. Builds and starts the lab (unless --kubeconfig names existing
+ * clusters), then a hub, one relay per Location and one agent per cluster; prints where things are; stops
+ * everything it started on Ctrl-C.
+ */
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import type { Environment } from "../../config/environment.ts";
+import { labDown, labUp } from "../../lab/lab.ts";
+import { labPaths } from "../../lab/paths.ts";
+import { readState } from "../../lab/state.ts";
+import { loadTopology } from "../../lab/topology-file.ts";
+import {
+  clustersOfKubeconfig,
+  clustersOfTopology,
+  locationsOfTopology,
+  type UpCluster,
+  type UpOptions,
+  upFleet,
+} from "../../up/up.ts";
+import { buildWithProgress, reportLabEvent } from "../lab/lab-command.ts";
+import { progressLine } from "../output/progress.ts";
+
+interface UpFlags {
+  file?: string;
+  kubeconfig?: string;
+  context: string[];
+  location: string;
+  environment: string;
+  business: string;
+  listen: string;
+}
+
+export function upCommand(env: Environment): Command {
+  return new Command("up")
+    .description(
+      "run everything on one machine: the lab fleet, a hub, a relay per Location and an agent per cluster",
+    )
+    .option("-f, --file <topology.yaml>", "lab topology (default: the shipped two-Location estate)")
+    .option("--kubeconfig <file>", "join existing clusters (one per context) instead of starting the lab")
+    .option("--context <name...>", "with --kubeconfig: only these contexts", [])
+    .option("--location <location>", "with --kubeconfig: their Location", "local")
+    .option("--environment <environment>", "with --kubeconfig: their environment", "prod")
+    .option("--business <business>", "with --kubeconfig: their business", "default")
+    .option("--listen <host:port>", "the hub's address", "127.0.0.1:6443")
+    .action(async (flags: UpFlags) => {
+      const [host, port] = flags.listen.split(":");
+      const progress = progressLine(process.stderr);
+      const paths = labPaths(env.cacheRoot, env.home);
+      let startedLab = false;
+      // Ctrl-C before everything is up: the lab's processes outlive this one, so stop them here.
+      const early = () => {
+        progress.done();
+        process.stderr.write("\ninterrupted: stopping what was started…\n");
+        void (startedLab ? labDown({ paths, environment: env.inherited }, false) : Promise.resolve()).finally(
+          () => process.exit(130),
+        );
+      };
+      process.once("SIGINT", early);
+      let locations: UpOptions["locations"];
+      let clusters: UpCluster[];
+      if (flags.kubeconfig) {
+        clusters = clustersOfKubeconfig(flags.kubeconfig, flags.context, flags);
+        locations = [{ name: flags.location, regions: [] }];
+      } else {
+        const topology = await loadTopology(flags.file);
+        await buildWithProgress(env, progress);
+        const before = await readState(paths.stateFile);
+        startedLab = !before || Object.keys(before.processes).length === 0;
+        await labUp(
+          { paths, environment: env.inherited, onEvent: (e) => reportLabEvent(e, progress) },
+          topology,
+          flags.file ?? "(default topology)",
+        );
+        clusters = clustersOfTopology(topology, paths.kubeconfig);
+        locations = locationsOfTopology(topology);
+      }
+      const logFile = join(env.home, "up.log");
+      const logStream = createWriteStream(logFile, { flags: "a" });
+      const fleet = await upFleet({
+        home: env.home,
+        host: host || "127.0.0.1",
+        hubPort: Number(port ?? 6443),
+        relayBasePort: Number(port ?? 6443) + 1000,
+        locations,
+        clusters,
+        log: (entry) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),
+        onProgress: (text) => progress.update(text),
+      }).catch(async (error: unknown) => {
+        progress.done();
+        if (startedLab) await labDown({ paths, environment: env.inherited }, false);
+        throw error;
+      });
+      progress.done();
+      process.off("SIGINT", early);
+      process.stdout.write(
+        [
+          `unitfleet is up: ${clusters.length} clusters in ${locations.length} Locations, all Ready.`,
+          `  hub API:      ${fleet.hub.url}`,
+          `  admin token:  ${fleet.hub.adminTokenFile}`,
+          `  kubeconfig:   ${fleet.hub.kubeconfigFile}  (for kubectl against the hub)`,
+          ...[...fleet.relays].map(([name, r]) => `  relay:        ${name} at ${r.url}`),
+          `  logs:         ${logFile}`,
+          "",
+          "Next, in another terminal:",
+          "  npx unitfleet get clusters -o wide",
+          `  npx unitfleet describe cluster ${clusters[0]?.name ?? "NAME"}`,
+          "  npx unitfleet get clusters -l environment=prod -w",
+          "",
+          "Ctrl-C stops everything this command started.",
+          "",
+        ].join("\n"),
+      );
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
+      process.stderr.write("stopping…\n");
+      await fleet.stop();
+      if (startedLab) await labDown({ paths, environment: env.inherited }, false);
+      logStream.end();
+      process.stderr.write("stopped\n");
+    });
+}

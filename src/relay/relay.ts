@@ -1,0 +1,212 @@
+/**
+ * The relay of a Location: its agents dial it over the intranet (mutual TLS with certificates from the hub's
+ * CA); it holds the Location's one tunnel to the hub and forwards their control and metadata over it — control
+ * first, metadata fairly per cluster, buffered (bounded) while the tunnel is down. It enforces the residency
+ * guard: user content from its clusters never goes out of the Location.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { type WebSocket, WebSocketServer } from "ws";
+import { ensureCredentials } from "../agent/connection/join-client.ts";
+import { TunnelClient } from "../agent/connection/tunnel-client.ts";
+import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
+import { type Message, type MessageBody, type MessageType, maxFrameBytes } from "../protocol/messages.ts";
+import { residencyVerdict } from "../protocol/residency.ts";
+import { InboundSequence } from "../protocol/session.ts";
+
+export const relayTunnelPath = "/unitfleet/v1alpha1/tunnel";
+
+export interface RelayOptions {
+  hub: string;
+  hubCa: string;
+  token: string;
+  location: string;
+  /** The Location the hub runs in: user content may go to it only if it is this relay's Location. */
+  hubLocation?: string;
+  host: string;
+  port: number;
+  dir: string;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+export interface RunningRelay {
+  url: string;
+  client: TunnelClient;
+  /** Counters: messages forwarded, residency refusals. */
+  counters: { forwarded: number; residencyRefusals: number };
+  stop(): Promise<void>;
+}
+
+export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
+  const credentials = await ensureCredentials({
+    hub: options.hub,
+    hubCa: options.hubCa,
+    token: options.token,
+    role: "relay",
+    dir: options.dir,
+    serveAt: [options.host, "localhost"],
+  });
+  const agents = new Map<string, AgentSession>();
+  const counters = { forwarded: 0, residencyRefusals: 0 };
+  const log = (entry: Record<string, unknown>) => options.log({ relay: options.location, ...entry });
+  const client = new TunnelClient({
+    url: new URL(relayTunnelPath, options.hub.replace(/^http/, "ws")).toString(),
+    ca: credentials.ca,
+    cert: credentials.cert,
+    key: credentials.key,
+    hello: { role: "relay", location: options.location },
+    log,
+    // A new session with the hub starts from nothing: every agent sends its whole inventory again.
+    onOpen: () => {
+      for (const session of agents.values()) session.send("inventory.resync", { cluster: session.cluster });
+    },
+    onMessage: (m) => {
+      if (m.type === "inventory.resync") agents.get(m.body.cluster)?.send("inventory.resync", m.body);
+    },
+  });
+
+  const server: Server = createServer({
+    cert: credentials.cert,
+    key: credentials.key,
+    ca: credentials.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes });
+  server.on("upgrade", (req, socket, head) => {
+    const subject = (socket as TLSSocket).getPeerCertificate?.()?.subject?.CN;
+    const agent = /^agent:([a-z0-9-]+):([a-z0-9-]+)$/.exec(typeof subject === "string" ? subject : "");
+    if (
+      new URL(req.url ?? "/", "http://relay").pathname !== relayTunnelPath ||
+      !agent ||
+      agent[1] !== options.location
+    ) {
+      socket.write(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\nonly agents of Location ${options.location} may connect\n`,
+      );
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new AgentSession(ws, agent[2]!, options, client, counters, log);
+      agents.get(session.cluster)?.close();
+      agents.set(session.cluster, session);
+      ws.on("close", () => {
+        if (agents.get(session.cluster) === session) agents.delete(session.cluster);
+      });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const url = `https://${options.host}:${(server.address() as AddressInfo).port}`;
+  const stopping = new AbortController();
+  const running = client.run(stopping.signal);
+  log({ level: "info", msg: "relay serving agents", url });
+  return {
+    url,
+    client,
+    counters,
+    async stop() {
+      stopping.abort();
+      for (const a of agents.values()) a.close();
+      wss.close();
+      server.close();
+      server.closeAllConnections();
+      await running;
+    },
+  };
+}
+
+/** One agent's session with the relay. */
+class AgentSession {
+  readonly cluster: string;
+  private readonly ws: WebSocket;
+  private readonly inbound = new InboundSequence();
+  private seq = 0;
+  private greeted = false;
+
+  constructor(
+    ws: WebSocket,
+    cluster: string,
+    options: RelayOptions,
+    client: TunnelClient,
+    counters: RunningRelay["counters"],
+    log: (entry: Record<string, unknown>) => void,
+  ) {
+    this.ws = ws;
+    this.cluster = cluster;
+    ws.on("message", (data: Buffer) => {
+      const decoded = decodeFrame(data);
+      if (!decoded.ok)
+        return this.send("error", { code: decoded.rejection.code, message: decoded.rejection.message });
+      const m = decoded.message;
+      const order = this.inbound.check(m.seq);
+      if (order === "duplicate") return;
+      if (order === "gap") {
+        this.send("error", { code: "out-of-order", message: `expected seq ${this.inbound.handled + 1}` });
+        return this.close();
+      }
+      if (!this.greeted) return this.hello(m, options);
+      const concerns = clustersOf(m);
+      if (concerns.some((c) => c !== cluster))
+        return this.send("error", {
+          code: "forbidden",
+          message: `the agent of ${cluster} may speak only for ${cluster}`,
+        });
+      const verdict = residencyVerdict(m.type, options.location, options.hubLocation ?? "(another Location)");
+      if (!verdict.allowed) {
+        counters.residencyRefusals += 1;
+        log({
+          level: "warn",
+          msg: "residency guard refused a message",
+          rule: verdict.rule,
+          reason: verdict.reason,
+          cluster,
+        });
+        return this.send("error", { code: "residency", message: `${verdict.rule}: ${verdict.reason}` });
+      }
+      if (m.type === "hello" || m.type === "ack") return;
+      counters.forwarded += 1;
+      client.forward(cluster, m.type, m.body as MessageBody<typeof m.type>);
+    });
+  }
+
+  private hello(m: Message, options: RelayOptions): void {
+    if (
+      m.type !== "hello" ||
+      m.body.role !== "agent" ||
+      m.body.cluster !== this.cluster ||
+      m.body.location !== options.location
+    ) {
+      this.send("error", { code: "forbidden", message: "hello does not match the agent's certificate" });
+      this.close();
+      return;
+    }
+    this.greeted = true;
+    this.send("welcome", { version: 1, session: randomUUID(), resumeFrom: 0, heartbeatSeconds: 10 }, m.id);
+  }
+
+  send<T extends MessageType>(type: T, body: MessageBody<T>, replyTo?: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(
+      encodeFrame(
+        message(type, body, { id: randomUUID(), seq: ++this.seq, ...(replyTo ? { replyTo } : {}) }),
+      ),
+    );
+  }
+
+  close(): void {
+    this.ws.close(1000);
+  }
+}
+
+/** The clusters a message from an agent speaks for. */
+function clustersOf(m: Message): string[] {
+  if (m.type === "heartbeat") return m.body.clusters.map((c) => c.cluster);
+  if ("cluster" in m.body && typeof m.body.cluster === "string") return [m.body.cluster];
+  return [];
+}
