@@ -128,6 +128,7 @@ class AgentSession {
   private readonly inbound = new InboundSequence();
   private seq = 0;
   private greeted = false;
+  private readonly client: TunnelClient;
 
   constructor(
     ws: WebSocket,
@@ -139,6 +140,7 @@ class AgentSession {
   ) {
     this.ws = ws;
     this.cluster = cluster;
+    this.client = client;
     ws.on("message", (data: Buffer) => {
       const decoded = decodeFrame(data);
       if (!decoded.ok)
@@ -187,7 +189,11 @@ class AgentSession {
       return;
     }
     this.greeted = true;
-    this.send("welcome", { version: 1, session: randomUUID(), resumeFrom: 0, heartbeatSeconds: 10 }, m.id);
+    this.send(
+      "welcome",
+      { version: 1, session: randomUUID(), resumeFrom: 0, heartbeatSeconds: this.client.heartbeatSeconds },
+      m.id,
+    );
   }
 
   send<T extends MessageType>(type: T, body: MessageBody<T>, replyTo?: string): void {

@@ -1,7 +1,8 @@
 /**
- * Agents on every lab cluster, joined to a hub: the registry shows each cluster Ready in its Location and
- * Region with the version, nodes, capacity and requests kubectl reads from the same API servers; an agent that
- * stops makes its cluster Unreachable after the grace period, and leaves its workloads alone.
+ * A relay per Location and an agent per lab cluster, joined to a hub: the registry shows each cluster Ready in
+ * its Location and Region with the version, nodes, capacity and requests kubectl reads from the same API
+ * servers. A relay that stops makes its Location's clusters Unreachable after the grace period and leaves their
+ * workloads alone; started again, it brings them back to Ready.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { type Cluster, kinds } from "../../src/core/resources/kinds.ts";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { createBootstrapToken } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
+import { type RunningRelay, startRelay } from "../../src/relay/relay.ts";
 import { kubectlJson } from "./kubectl.ts";
 import { sharedLab } from "./shared-lab.ts";
 
@@ -21,6 +23,21 @@ const graceMs = 4000;
 let dir: string;
 let hub: RunningHub;
 const agents = new Map<string, RunningAgent>();
+const relays = new Map<string, RunningRelay>();
+let hubCa: string;
+
+function relayOptions(location: string, token: string, port: number) {
+  return {
+    hub: hub.url,
+    hubCa,
+    token,
+    location,
+    host: "127.0.0.1",
+    port,
+    dir: join(dir, "relays", location),
+    log: () => {},
+  };
+}
 
 async function cluster(name: string): Promise<Cluster> {
   return (await hub.registry.get(kinds.Cluster, name, systemCaller)) as unknown as Cluster;
@@ -69,13 +86,18 @@ beforeAll(async () => {
     ],
     systemCaller,
   );
-  const hubCa = await readFile(hub.caFile, "utf8");
+  hubCa = await readFile(hub.caFile, "utf8");
+  for (const l of topology.spec.locations) {
+    const { token } = await createBootstrapToken(hub.sql, l.name, 600_000, new Date());
+    relays.set(l.name, await startRelay(relayOptions(l.name, token, 0)));
+  }
   for (const c of topology.spec.clusters) {
     const { token } = await createBootstrapToken(hub.sql, c.location, 600_000, new Date());
     agents.set(
       c.name,
       await startAgent({
         hub: hub.url,
+        relay: relays.get(c.location)!.url,
         hubCa,
         token,
         kubeconfig: lab.kubeconfig,
@@ -94,6 +116,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const agent of agents.values()) await agent.stop();
+  for (const relay of relays.values()) await relay.stop();
   await hub?.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -151,44 +174,56 @@ describe("agents on the lab's clusters", () => {
     }
   });
 
-  it("marks a cluster Unreachable after the grace period when its agent stops, and leaves its workloads alone", async () => {
-    const target = lab.topology.spec.clusters.find(
-      (c) => (c.workloads ?? []).length > 0 && c.environment === "dev",
-    )!;
-    await agents.get(target.name)!.stop();
-    agents.delete(target.name);
+  it("marks a Location's clusters Unreachable when its relay stops, leaves their workloads alone, and recovers", async () => {
+    const location = lab.topology.spec.locations.find((l) => l.name === "singapore")!;
+    const mine = lab.topology.spec.clusters.filter((c) => c.location === location.name);
+    const others = lab.topology.spec.clusters.filter((c) => c.location !== location.name);
+    const relay = relays.get(location.name)!;
+    const port = Number(new URL(relay.url).port);
+    await relay.stop();
     const stoppedAt = Date.now();
-    await until(
-      `${target.name} to be Unreachable`,
-      async () =>
-        (await cluster(target.name)).status?.conditions?.find((x) => x.type === "Reachable")?.status ===
-        "False",
-      20_000,
-    );
+    for (const c of mine)
+      await until(
+        `${c.name} to be Unreachable`,
+        async () =>
+          (await cluster(c.name)).status?.conditions?.find((x) => x.type === "Reachable")?.status === "False",
+        20_000,
+      );
     const waited = Date.now() - stoppedAt;
-    // Not before the grace period (less the one heartbeat interval that may have passed since the last beat);
-    // within it plus two rounds of the health loop (2 s each).
+    // Not before the grace period (less the heartbeat interval that may have passed since the last beat); within it
+    // plus two rounds of the health loop (2 s each).
     expect(waited).toBeGreaterThanOrEqual(graceMs - 1000);
     expect(waited).toBeLessThan(graceMs + 4000 + 1000);
-    const conditions = (await cluster(target.name)).status!.conditions!;
-    expect(conditions.map((c) => [c.type, c.status, c.reason])).toEqual([
-      ["Reachable", "False", "HeartbeatMissed"],
-      ["Ready", "Unknown", "ClusterUnreachable"],
-    ]);
-    const w = target.workloads![0]!;
-    const d = await kubectlJson<{ status: { readyReplicas?: number } }>(lab, target.name, [
-      "get",
-      "deployment",
-      "-n",
-      w.namespace,
-      w.name,
-    ]);
-    expect(d.status.readyReplicas).toBe(w.replicas);
-    const others = lab.topology.spec.clusters.filter((c) => c.name !== target.name);
+    for (const c of mine)
+      expect((await cluster(c.name)).status!.conditions!.map((x) => [x.type, x.status, x.reason])).toEqual([
+        ["Reachable", "False", "HeartbeatMissed"],
+        ["Ready", "Unknown", "ClusterUnreachable"],
+      ]);
     for (const c of others)
       expect(
         (await cluster(c.name)).status?.conditions?.find((x) => x.type === "Reachable")?.status,
         c.name,
       ).toBe("True");
+    for (const c of mine)
+      for (const w of c.workloads ?? []) {
+        const d = await kubectlJson<{ status: { readyReplicas?: number } }>(lab, c.name, [
+          "get",
+          "deployment",
+          "-n",
+          w.namespace,
+          w.name,
+        ]);
+        expect(d.status.readyReplicas, `${c.name} ${w.name}`).toBe(w.replicas);
+      }
+
+    // The relay comes back on its address with the credentials it already has (no new token needed).
+    relays.set(location.name, await startRelay(relayOptions(location.name, "ufb_000000000000.unused", port)));
+    for (const c of mine)
+      await until(
+        `${c.name} to be Ready again`,
+        async () =>
+          (await cluster(c.name)).status?.conditions?.find((x) => x.type === "Ready")?.status === "True",
+        45_000,
+      );
   });
 });

@@ -43,6 +43,8 @@ export class TunnelClient {
   private retryAfterMs: number | undefined;
   /** Sessions opened so far (tests and metrics read it). */
   sessions = 0;
+  /** The heartbeat interval the hub asked for in its last `welcome` (a relay passes it on to its agents). */
+  heartbeatSeconds = 10;
   /** Messages forwarded for others (a relay's agents): control first, metadata fairly per cluster. */
   readonly queue = new OutboundQueue<{ type: MessageType; body: unknown }>();
 
@@ -152,6 +154,7 @@ export class TunnelClient {
         this.sessions += 1;
         this.options.log({ level: "info", msg: "tunnel open", session: m.body.session });
         for (const [cluster, state] of this.clusters) this.sendInventory(cluster, state);
+        this.heartbeatSeconds = m.body.heartbeatSeconds;
         this.heartbeat = setInterval(() => this.beat(), m.body.heartbeatSeconds * 1000);
         this.beat();
         this.options.onOpen?.();
