@@ -65,6 +65,7 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
         "0001-resources.sql",
         "0002-audit-tokens-leases.sql",
         "0003-joining.sql",
+        "0004-heartbeats.sql",
       ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {
