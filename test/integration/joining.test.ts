@@ -1,6 +1,5 @@
 /** Joining on the embedded store: bootstrap tokens, certificate requests, revocation and identities. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { UserError } from "../../src/errors/user-error.ts";
 import { maySpeakFor } from "../../src/hub/joining/identity.ts";
 import {
   checkPeerCertificate,
@@ -18,6 +17,7 @@ import {
 import { migrate } from "../../src/store/migrations.ts";
 import { openPglite } from "../../src/store/pglite-sql.ts";
 import type { Sql } from "../../src/store/sql.ts";
+import { refusal } from "../support/refusal.ts";
 
 let sql: Sql;
 let ca: PemPair;
@@ -38,15 +38,6 @@ beforeEach(async () => {
   await sql.query("create schema public");
   await migrate(sql);
 });
-
-async function refusal(promise: Promise<unknown>): Promise<UserError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof UserError)) throw new Error(`expected a refusal, got ${String(error)}`);
-  return error;
-}
 
 describe("joining", () => {
   it("trades a bootstrap token for a certificate naming the token's Location, which then identifies the peer", async () => {

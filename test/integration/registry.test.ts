@@ -1,13 +1,13 @@
 /** The fleet registry's rules, on the embedded store (PGlite). */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { kinds } from "../../src/core/resources/kinds.ts";
-import { UserError } from "../../src/errors/user-error.ts";
 import type { Caller } from "../../src/hub/registry/caller.ts";
 import { Registry } from "../../src/hub/registry/registry.ts";
 import { migrate } from "../../src/store/migrations.ts";
 import { openPglite } from "../../src/store/pglite-sql.ts";
 import { ResourceStore } from "../../src/store/resource-store.ts";
 import type { Sql } from "../../src/store/sql.ts";
+import { refusal } from "../support/refusal.ts";
 
 const admin: Caller = { name: "admin", role: "admin" };
 const viewer: Caller = { name: "reader", role: "viewer" };
@@ -54,15 +54,6 @@ beforeEach(async () => {
     admin,
   );
 });
-
-async function refusal(promise: Promise<unknown>): Promise<UserError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof UserError)) throw new Error(`expected a refusal, got ${String(error)}`);
-  return error;
-}
 
 async function auditRows() {
   return sql.query<{ actor: string; verb: string; name: string; result: string; reason: string | null }>(
