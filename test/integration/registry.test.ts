@@ -99,6 +99,28 @@ describe("the fleet registry", () => {
     );
   });
 
+  it("merges status fields from two writers without one undoing the other", async () => {
+    await registry.mergeStatus(
+      kinds.Cluster,
+      "fra-shop-prod",
+      { kubernetesVersion: "v1.36.3", nodes: { total: 8, ready: 8 } },
+      admin,
+    );
+    await registry.mergeStatus(
+      kinds.Cluster,
+      "fra-shop-prod",
+      { conditions: [{ type: "Ready", status: "True" }] },
+      admin,
+    );
+    await registry.mergeStatus(kinds.Cluster, "fra-shop-prod", { nodes: { total: 8, ready: 7 } }, admin);
+    const status = (await registry.get(kinds.Cluster, "fra-shop-prod", admin)).status;
+    expect(status).toEqual({
+      kubernetesVersion: "v1.36.3",
+      nodes: { total: 8, ready: 7 },
+      conditions: [{ type: "Ready", status: "True" }],
+    });
+  });
+
   it("refuses a viewer token writing, and audits the refusal", async () => {
     const error = await refusal(registry.create(doc("Location", "paris", {}), viewer));
     expect(error.code).toBe("Forbidden");

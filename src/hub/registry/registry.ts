@@ -176,6 +176,24 @@ export class Registry {
     return this.mutate("update-status", caller, kind, undefined, change, false, name);
   }
 
+  /**
+   * Merges fields into the status inside the write transaction, so that two writers of different fields (the
+   * tunnel's inventory summary, the health loop's conditions) never undo each other's work.
+   */
+  mergeStatus(
+    kind: KindInfo,
+    name: string,
+    fields: Record<string, unknown>,
+    caller: Caller,
+  ): Promise<StoredObject> {
+    const change = async (tx: WriteTransaction) => {
+      const current = await this.current(tx, kind, name, caller);
+      const status = { ...((current.status as Record<string, unknown> | undefined) ?? {}), ...fields };
+      return { before: current, after: { ...current, status } as StoredObject };
+    };
+    return this.mutate("update-status", caller, kind, undefined, change, false, name);
+  }
+
   /** DELETE: removes an object that nothing else refers to. */
   delete(kind: KindInfo, name: string, caller: Caller, precondition?: string): Promise<StoredObject> {
     const change = async (tx: WriteTransaction) => {

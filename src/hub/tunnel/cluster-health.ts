@@ -28,10 +28,10 @@ export async function updateClusterHealth(
     const last = beats.get(cluster.metadata.name);
     const next = clusterConditions({ now, lastHeartbeat: last, nodes: status.nodes, current, graceMs });
     if (!conditionsChanged(current, next)) continue;
-    await registry.replaceStatus(
+    await registry.mergeStatus(
       kinds.Cluster,
       cluster.metadata.name,
-      { status: { ...status, conditions: next, ...(last ? { lastHeartbeatTime: last.toISOString() } : {}) } },
+      { conditions: next, ...(last ? { lastHeartbeatTime: last.toISOString() } : {}) },
       systemCaller,
     );
     changed += 1;

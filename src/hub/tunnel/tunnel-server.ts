@@ -120,20 +120,22 @@ export class TunnelServer {
     const summary = summarise(inventory.items);
     const text = JSON.stringify(summary);
     if (inventory.written === text) return;
-    const current = await this.deps.store.get("Cluster", cluster);
-    if (!current) return;
-    const status = {
-      ...((current.status as Record<string, unknown>) ?? {}),
-      ...(summary.kubernetesVersion ? { kubernetesVersion: summary.kubernetesVersion } : {}),
-      nodes: summary.nodes,
-      capacity: summary.capacity,
-      allocatable: summary.allocatable,
-      requested: summary.requested,
-      pods: summary.pods,
-      observedZones: summary.zones,
-      namespaces: summary.namespaces,
-    };
-    await this.deps.registry.replaceStatus(kinds.Cluster, cluster, { status }, systemCaller);
+    if (!(await this.deps.store.get("Cluster", cluster))) return;
+    await this.deps.registry.mergeStatus(
+      kinds.Cluster,
+      cluster,
+      {
+        ...(summary.kubernetesVersion ? { kubernetesVersion: summary.kubernetesVersion } : {}),
+        nodes: summary.nodes,
+        capacity: summary.capacity,
+        allocatable: summary.allocatable,
+        requested: summary.requested,
+        pods: summary.pods,
+        observedZones: summary.zones,
+        namespaces: summary.namespaces,
+      },
+      systemCaller,
+    );
     inventory.written = text;
   }
 
