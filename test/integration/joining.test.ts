@@ -14,9 +14,9 @@ import {
   issueCertificate,
   type PemPair,
 } from "../../src/pki/certificates.ts";
-import { migrate } from "../../src/store/migrations.ts";
 import { openPglite } from "../../src/store/pglite-sql.ts";
 import type { Sql } from "../../src/store/sql.ts";
+import { freshSchema } from "../support/fresh-schema.ts";
 import { refusal } from "../support/refusal.ts";
 
 let sql: Sql;
@@ -34,9 +34,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => sql.close());
 beforeEach(async () => {
-  await sql.query("drop schema public cascade");
-  await sql.query("create schema public");
-  await migrate(sql);
+  await freshSchema(sql);
 });
 
 describe("joining", () => {

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { kinds } from "../../src/core/resources/kinds.ts";
 import type { Caller } from "../../src/hub/registry/caller.ts";
 import { Registry } from "../../src/hub/registry/registry.ts";
-import { migrate } from "../../src/store/migrations.ts";
 import { openPglite } from "../../src/store/pglite-sql.ts";
 import { ResourceStore } from "../../src/store/resource-store.ts";
 import type { Sql } from "../../src/store/sql.ts";
+import { freshSchema } from "../support/fresh-schema.ts";
 import { refusal } from "../support/refusal.ts";
 
 const admin: Caller = { name: "admin", role: "admin" };
@@ -40,9 +40,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => sql.close());
 beforeEach(async () => {
-  await sql.query("drop schema public cascade");
-  await sql.query("create schema public");
-  await migrate(sql);
+  await freshSchema(sql);
   let uid = 0;
   registry = new Registry({
     store: new ResourceStore(sql),
