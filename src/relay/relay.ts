@@ -141,6 +141,9 @@ class AgentSession {
     this.ws = ws;
     this.cluster = cluster;
     this.client = client;
+    ws.on("error", (error) =>
+      log({ level: "warn", msg: "agent session error", cluster, error: error.message }),
+    );
     ws.on("message", (data: Buffer) => {
       const decoded = decodeFrame(data);
       if (!decoded.ok)

@@ -178,6 +178,15 @@ class Session {
         });
     });
     ws.on("close", () => clearTimeout(this.helloTimer));
+    // An oversized or broken frame errors this socket only: log it; ws closes the connection.
+    ws.on("error", (error) =>
+      server.log({
+        level: "warn",
+        msg: "tunnel session error",
+        peer: describe(identity),
+        error: error.message,
+      }),
+    );
   }
 
   send<T extends MessageType>(type: T, body: MessageBody<T>, replyTo?: string): void {
