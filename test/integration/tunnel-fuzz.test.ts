@@ -44,7 +44,7 @@ beforeAll(async () => {
     const { csr, key } = await createCertificateRequest(cluster);
     const joined = await joinHub(
       hub.sql,
-      JSON.parse(JSON.stringify({ cert: ca, key: await readFile(join(dir, "ca.key"), "utf8") })),
+      { cert: ca, key: await readFile(join(dir, "ca.key"), "utf8") },
       { token, role: "agent", cluster, csr },
       new Date(),
     );
