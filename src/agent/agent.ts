@@ -4,7 +4,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { UserError } from "../errors/user-error.ts";
-import { ensureCredentials } from "./connection/join-client.ts";
+import { ensureCredentials, renewIfDue } from "./connection/join-client.ts";
 import { TunnelClient } from "./connection/tunnel-client.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
 
@@ -44,7 +44,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
   if (options.context && !kc.getContextObject(options.context))
     throw new UserError("NotFound", `kubeconfig ${options.kubeconfig} has no context "${options.context}"`);
-  const credentials = await ensureCredentials({
+  const joined = await ensureCredentials({
     hub: options.hub,
     hubCa: options.hubCa,
     token: options.token,
@@ -57,6 +57,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     },
     dir: options.dir,
   });
+  // Renew now if the certificate is in the last third of its life; then check every hour.
+  const credentials = await renewIfDue(options.hub, options.dir, joined, new Date());
   const client = new TunnelClient({
     url: new URL(
       "/unitfleet/v1alpha1/tunnel",
@@ -72,9 +74,22 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   await source.start((items) => client.setInventory(options.cluster, items));
   const stopping = new AbortController();
   const running = client.run(stopping.signal);
+  let held = credentials;
+  const renewal = setInterval(() => {
+    void renewIfDue(options.hub, options.dir, held, new Date())
+      .then((next) => {
+        if (next !== held) client.useCredentials(next.cert, next.key);
+        held = next;
+      })
+      .catch((error: unknown) =>
+        options.log({ level: "warn", msg: "certificate renewal failed", error: String(error) }),
+      );
+  }, 3_600_000);
+  renewal.unref();
   return {
     client,
     async stop() {
+      clearInterval(renewal);
       stopping.abort();
       await running;
       await source.stop();

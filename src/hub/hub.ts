@@ -25,6 +25,7 @@ import {
   bootstrapTokenLocation,
   createBootstrapToken,
   join as joinFleet,
+  renew as renewCertificate,
   revokeBootstrapToken,
   revokeCertificate,
 } from "./joining/joining.ts";
@@ -145,6 +146,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
           await registry.applyAll(registration, joiner);
         return joined;
       },
+      renew: (current, csr) => renewCertificate(sql, ca, current, csr, new Date()),
       listAudit: (query) => listAudit(sql, query),
       listTokens: () => listTokens(sql),
       createToken: (spec) => createToken(sql, spec),

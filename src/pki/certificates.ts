@@ -2,7 +2,7 @@
  * X.509 certificates for the lab and the hub: a CA, and certificates it signs for servers and clients.
  * ECDSA P-256, generated in-process with WebCrypto (no openssl needed). PEM in, PEM out.
  */
-import { webcrypto } from "node:crypto";
+import { webcrypto, X509Certificate } from "node:crypto";
 
 const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const day = 24 * 60 * 60 * 1000;
@@ -180,4 +180,12 @@ export async function signCertificateRequest(
     ],
   });
   return { cert: cert.toString("pem"), serial: serialNumber, notAfter };
+}
+
+/** True when less than a third of a certificate's life is left: time to renew it. */
+export function dueForRenewal(certPem: string, now: Date): boolean {
+  const cert = new X509Certificate(certPem);
+  const from = Date.parse(cert.validFrom);
+  const to = Date.parse(cert.validTo);
+  return now.getTime() > to - (to - from) / 3;
 }

@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
-import { ensureCredentials } from "../agent/connection/join-client.ts";
+import { ensureCredentials, renewIfDue } from "../agent/connection/join-client.ts";
 import { TunnelClient } from "../agent/connection/tunnel-client.ts";
 import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
 import { type Message, type MessageBody, type MessageType, maxFrameBytes } from "../protocol/messages.ts";
@@ -40,7 +40,7 @@ export interface RunningRelay {
 }
 
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
-  const credentials = await ensureCredentials({
+  const joined = await ensureCredentials({
     hub: options.hub,
     hubCa: options.hubCa,
     token: options.token,
@@ -48,6 +48,8 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     dir: options.dir,
     serveAt: [options.host, "localhost"],
   });
+  // Renew now if the certificate is in the last third of its life; then check every hour.
+  const credentials = await renewIfDue(options.hub, options.dir, joined, new Date());
   const agents = new Map<string, AgentSession>();
   const counters = { forwarded: 0, residencyRefusals: 0 };
   const log = (entry: Record<string, unknown>) => options.log({ relay: options.location, ...entry });
@@ -105,12 +107,29 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const url = `https://${options.host}:${(server.address() as AddressInfo).port}`;
   const stopping = new AbortController();
   const running = client.run(stopping.signal);
+  let held = credentials;
+  const renewal = setInterval(() => {
+    void renewIfDue(options.hub, options.dir, held, new Date())
+      .then((next) => {
+        if (next !== held) {
+          client.useCredentials(next.cert, next.key);
+          // The relay's certificate also serves its agents: new connections get the renewed one.
+          server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca });
+        }
+        held = next;
+      })
+      .catch((error: unknown) =>
+        log({ level: "warn", msg: "certificate renewal failed", error: String(error) }),
+      );
+  }, 3_600_000);
+  renewal.unref();
   log({ level: "info", msg: "relay serving agents", url });
   return {
     url,
     client,
     counters,
     async stop() {
+      clearInterval(renewal);
       stopping.abort();
       for (const a of agents.values()) a.close();
       wss.close();

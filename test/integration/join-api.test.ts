@@ -94,3 +94,38 @@ describe("joining through the API", () => {
     expect(refused).toMatchObject({ code: "Forbidden" });
   });
 });
+
+describe("certificate renewal", () => {
+  it("renews a certificate in the last third of its life for the same identity, and refuses a revoked one", async () => {
+    const { renewIfDue } = await import("../../src/agent/connection/join-client.ts");
+    const { join: joinHub, revokeCertificate } = await import("../../src/hub/joining/joining.ts");
+    const { createBootstrapToken } = await import("../../src/hub/joining/joining.ts");
+    const { X509Certificate } = await import("node:crypto");
+    const caPair = {
+      cert: await readFile(hub.caFile, "utf8"),
+      key: await readFile(join(dir, "ca.key"), "utf8"),
+    };
+    // Joined 25 days ago: 5 of its 30 days are left.
+    const past = new Date(Date.now() - 25 * 24 * 3600 * 1000);
+    const { token } = await createBootstrapToken(hub.sql, "frankfurt", 3_600_000, past);
+    const { csr, key } = await createCertificateRequest("agent");
+    const old = await joinHub(hub.sql, caPair, { token, role: "agent", cluster: "fra-x", csr }, past);
+    const credentials = { cert: old.certificate, key, ca: caPair.cert };
+    const folder = await mkdtemp(join(tmpdir(), "unitfleet-renew-"));
+    try {
+      const renewed = await renewIfDue(hub.url, folder, credentials, new Date());
+      expect(renewed).not.toBe(credentials);
+      const before = new X509Certificate(old.certificate);
+      const after = new X509Certificate(renewed.cert);
+      expect(after.subject).toBe(before.subject);
+      expect(Date.parse(after.validTo)).toBeGreaterThan(Date.parse(before.validTo));
+      // A fresh certificate is not due again.
+      expect(await renewIfDue(hub.url, folder, renewed, new Date())).toBe(renewed);
+      // A revoked certificate cannot renew itself.
+      await revokeCertificate(hub.sql, old.serial, new Date());
+      await expect(renewIfDue(hub.url, folder, credentials, new Date())).rejects.toThrow(/was revoked/);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+});

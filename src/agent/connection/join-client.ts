@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
-import { createCertificateRequest } from "../../pki/certificates.ts";
+import { createCertificateRequest, dueForRenewal } from "../../pki/certificates.ts";
 
 export interface Credentials {
   cert: string;
@@ -88,4 +88,55 @@ export async function ensureCredentials(options: JoinOptions): Promise<Credentia
   await writeFile(files.cert, String(answer.body.certificate));
   await writeFile(files.ca, String(answer.body.ca));
   return { cert: String(answer.body.certificate), key, ca: String(answer.body.ca) };
+}
+
+/**
+ * Renews the certificate in `dir` when less than a third of its life is left, proving the identity with the
+ * current one. Returns the credentials to use (new or unchanged).
+ */
+export async function renewIfDue(
+  hub: string,
+  dir: string,
+  current: Credentials,
+  now: Date,
+): Promise<Credentials> {
+  if (!dueForRenewal(current.cert, now)) return current;
+  const { csr, key } = await createCertificateRequest("renewal");
+  const body = JSON.stringify({ csr });
+  const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(
+      new URL("/unitfleet/v1alpha1/renew", hub),
+      {
+        method: "POST",
+        ca: current.ca,
+        cert: current.cert,
+        key: current.key,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on("end", () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+          } catch {
+            resolve({ status: res.statusCode ?? 0, body: { message: text } });
+          }
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+  if (answer.status !== 201)
+    throw new UserError(
+      "Unauthorized",
+      `the hub refused to renew the certificate: ${String(answer.body.message)}`,
+    );
+  const renewed = { cert: String(answer.body.certificate), key, ca: String(answer.body.ca) };
+  await writeFile(join(dir, "client.key"), renewed.key, { mode: 0o600 });
+  await writeFile(join(dir, "client.crt"), renewed.cert);
+  return renewed;
 }

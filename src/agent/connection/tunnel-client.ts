@@ -33,7 +33,7 @@ interface ClusterState {
 }
 
 export class TunnelClient {
-  private readonly options: TunnelClientOptions;
+  private options: TunnelClientOptions;
   private readonly clusters = new Map<string, ClusterState>();
   private ws: WebSocket | undefined;
   private seq = 0;
@@ -50,6 +50,11 @@ export class TunnelClient {
 
   constructor(options: TunnelClientOptions) {
     this.options = options;
+  }
+
+  /** New credentials (after a renewal): used from the next session on. */
+  useCredentials(cert: string, key: string): void {
+    this.options = { ...this.options, cert, key };
   }
 
   /** The latest inventory of a cluster; sent now if connected, else when the next session opens. */

@@ -2,6 +2,8 @@
  * The hub's API on node:http (docs/adr/0004): Kubernetes paths for Locations, Regions and Clusters, discovery,
  * Table printing, watches, Status errors, bearer tokens, health and metrics.
  */
+
+import { X509Certificate } from "node:crypto";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -9,6 +11,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import type { TLSSocket } from "node:tls";
 import { type KindInfo, kindByName } from "../../core/resources/kinds.ts";
 import { matchesSelector, parseLabelSelector } from "../../core/resources/label-selector.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
@@ -48,6 +51,8 @@ export interface AdminOperations {
   revokeCertificate(serial: string): Promise<void>;
   /** Unauthenticated: the bootstrap token in the body is the credential. */
   join(request: JoinRequest): Promise<Joined>;
+  /** Authenticated by the client certificate of the connection. */
+  renew(currentCertPem: string, csr: string): Promise<Joined>;
   listAudit(query: AuditQuery): Promise<AuditRecord[]>;
   listTokens(): Promise<TokenInfo[]>;
   createToken(spec: TokenSpec): Promise<string>;
@@ -56,6 +61,7 @@ export interface AdminOperations {
 
 export const auditPath = "/unitfleet/v1alpha1/audit";
 export const joinPath = "/unitfleet/v1alpha1/join";
+export const renewPath = "/unitfleet/v1alpha1/renew";
 export const bootstrapTokensPath = "/unitfleet/v1alpha1/bootstrap-tokens";
 export const certificatesPath = "/unitfleet/v1alpha1/certificates";
 export const tokensPath = "/unitfleet/v1alpha1/api-tokens";
@@ -138,6 +144,25 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
       serial: joined.serial,
       notAfter: joined.notAfter,
       ca: joined.ca,
+    });
+  }
+
+  if (path === renewPath && req.method === "POST") {
+    const peer = (req.socket as TLSSocket).getPeerCertificate?.(false);
+    if (!peer?.raw)
+      throw new UserError("Unauthorized", "renewal needs the client certificate that is being renewed");
+    const request = (await body(req)) as { csr?: unknown };
+    if (typeof request.csr !== "string")
+      throw new UserError("InvalidInput", "the renewal request is invalid", {
+        problems: [{ path: "csr", message: "required field is missing" }],
+      });
+    const renewed = await deps.admin.renew(new X509Certificate(peer.raw).toString(), request.csr);
+    return send(res, 201, {
+      identity: renewed.identity,
+      certificate: renewed.certificate,
+      serial: renewed.serial,
+      notAfter: renewed.notAfter,
+      ca: renewed.ca,
     });
   }
 

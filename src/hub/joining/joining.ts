@@ -210,3 +210,59 @@ export async function checkPeerCertificate(
 function normaliseSerial(serial: string): string {
   return serial.toLowerCase().replace(/^0+/, "");
 }
+
+/**
+ * Renews a peer's certificate: the peer proves who it is with its current certificate (checked as on the
+ * tunnel: this CA, valid, on record, not revoked) and gets a new one for the same identity.
+ */
+export async function renew(
+  sql: Sql,
+  ca: PemPair,
+  currentCertPem: string,
+  csr: string,
+  now: Date,
+): Promise<Joined> {
+  const check = await checkPeerCertificate(sql, ca.cert, currentCertPem, now);
+  if (!check.ok) throw new UserError("Unauthorized", `cannot renew: ${check.reason}`);
+  const identity = check.identity;
+  const serving = identity.role === "relay" ? { names: servingNames(currentCertPem) } : undefined;
+  const signed = await signCertificateRequest(
+    ca,
+    csr,
+    subjectFor(identity),
+    now,
+    clientCertificateDays,
+    serving,
+  );
+  if ("refused" in signed)
+    throw new UserError("InvalidInput", signed.refused, {
+      problems: [{ path: "csr", message: signed.refused }],
+    });
+  await sql.query(
+    "insert into issued_certificates (serial, role, location, cluster, not_after) values ($1, $2, $3, $4, $5)",
+    [
+      normaliseSerial(signed.serial),
+      identity.role,
+      identity.location,
+      identity.role === "agent" ? identity.cluster : null,
+      signed.notAfter.toISOString(),
+    ],
+  );
+  return {
+    identity,
+    certificate: signed.cert,
+    serial: normaliseSerial(signed.serial),
+    notAfter: signed.notAfter,
+    ca: ca.cert,
+  };
+}
+
+/** The subject alternative names of a certificate, to keep a relay's serving addresses across renewals. */
+function servingNames(pem: string): Array<{ type: "ip" | "dns"; value: string }> {
+  const san = new X509Certificate(pem).subjectAltName ?? "";
+  return san
+    .split(", ")
+    .map((entry) => /^(DNS|IP Address):(.+)$/.exec(entry))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ type: m[1] === "DNS" ? ("dns" as const) : ("ip" as const), value: m[2]! }));
+}
