@@ -4,7 +4,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { UserError } from "../errors/user-error.ts";
-import { ensureCredentials, renewIfDue } from "./connection/join-client.ts";
+import { ensureCredentials, keepRenewed, renewIfDue } from "./connection/join-client.ts";
 import { TunnelClient } from "./connection/tunnel-client.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
 
@@ -74,22 +74,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   await source.start((items) => client.setInventory(options.cluster, items));
   const stopping = new AbortController();
   const running = client.run(stopping.signal);
-  let held = credentials;
-  const renewal = setInterval(() => {
-    void renewIfDue(options.hub, options.dir, held, new Date())
-      .then((next) => {
-        if (next !== held) client.useCredentials(next.cert, next.key);
-        held = next;
-      })
-      .catch((error: unknown) =>
-        options.log({ level: "warn", msg: "certificate renewal failed", error: String(error) }),
-      );
-  }, 3_600_000);
-  renewal.unref();
+  const stopRenewal = keepRenewed(
+    options.hub,
+    options.dir,
+    credentials,
+    (next) => client.useCredentials(next.cert, next.key),
+    options.log,
+  );
   return {
     client,
     async stop() {
-      clearInterval(renewal);
+      stopRenewal();
       stopping.abort();
       await running;
       await source.stop();

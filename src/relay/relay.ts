@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
-import { ensureCredentials, renewIfDue } from "../agent/connection/join-client.ts";
+import { ensureCredentials, keepRenewed, renewIfDue } from "../agent/connection/join-client.ts";
 import { TunnelClient } from "../agent/connection/tunnel-client.ts";
 import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
 import { type Message, type MessageBody, type MessageType, maxFrameBytes } from "../protocol/messages.ts";
@@ -107,29 +107,24 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const url = `https://${options.host}:${(server.address() as AddressInfo).port}`;
   const stopping = new AbortController();
   const running = client.run(stopping.signal);
-  let held = credentials;
-  const renewal = setInterval(() => {
-    void renewIfDue(options.hub, options.dir, held, new Date())
-      .then((next) => {
-        if (next !== held) {
-          client.useCredentials(next.cert, next.key);
-          // The relay's certificate also serves its agents: new connections get the renewed one.
-          server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca });
-        }
-        held = next;
-      })
-      .catch((error: unknown) =>
-        log({ level: "warn", msg: "certificate renewal failed", error: String(error) }),
-      );
-  }, 3_600_000);
-  renewal.unref();
+  const stopRenewal = keepRenewed(
+    options.hub,
+    options.dir,
+    credentials,
+    (next) => {
+      client.useCredentials(next.cert, next.key);
+      // The relay's certificate also serves its agents: new connections get the renewed one.
+      server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca });
+    },
+    log,
+  );
   log({ level: "info", msg: "relay serving agents", url });
   return {
     url,
     client,
     counters,
     async stop() {
-      clearInterval(renewal);
+      stopRenewal();
       stopping.abort();
       for (const a of agents.values()) a.close();
       wss.close();

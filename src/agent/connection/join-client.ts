@@ -48,32 +48,10 @@ export async function ensureCredentials(options: JoinOptions): Promise<Credentia
     ...(options.clusterSpec ? { clusterSpec: options.clusterSpec } : {}),
     ...(options.serveAt ? { serveAt: options.serveAt } : {}),
   });
-  const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-    const req = request(
-      new URL("/unitfleet/v1alpha1/join", options.hub),
-      {
-        method: "POST",
-        ca: options.hubCa,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = "";
-        res.on("data", (c: Buffer) => {
-          text += c.toString();
-        });
-        res.on("end", () => {
-          try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
-          } catch {
-            resolve({ status: res.statusCode ?? 0, body: { message: text } });
-          }
-        });
-      },
-    );
-    req.on("error", (e) =>
-      reject(new UserError("ComponentFailed", `cannot reach the hub at ${options.hub}: ${e.message}`)),
-    );
-    req.end(body);
+  const answer = await postJson(new URL("/unitfleet/v1alpha1/join", options.hub), body, {
+    ca: options.hubCa,
+  }).catch((e: Error) => {
+    throw new UserError("ComponentFailed", `cannot reach the hub at ${options.hub}: ${e.message}`);
   });
   if (answer.status !== 201)
     throw new UserError(
@@ -103,14 +81,60 @@ export async function renewIfDue(
   if (!dueForRenewal(current.cert, now)) return current;
   const { csr, key } = await createCertificateRequest("renewal");
   const body = JSON.stringify({ csr });
-  const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+  const answer = await postJson(new URL("/unitfleet/v1alpha1/renew", hub), body, {
+    ca: current.ca,
+    cert: current.cert,
+    key: current.key,
+  });
+  if (answer.status !== 201)
+    throw new UserError(
+      "Unauthorized",
+      `the hub refused to renew the certificate: ${String(answer.body.message)}`,
+    );
+  const renewed = { cert: String(answer.body.certificate), key, ca: String(answer.body.ca) };
+  await writeFile(join(dir, "client.key"), renewed.key, { mode: 0o600 });
+  await writeFile(join(dir, "client.crt"), renewed.cert);
+  return renewed;
+}
+
+/**
+ * Keeps a certificate fresh while a relay or agent runs: checks every hour and hands renewed credentials to
+ * `use` (the tunnel client's next session, a relay's serving context). Returns a function that stops it.
+ */
+export function keepRenewed(
+  hub: string,
+  dir: string,
+  initial: Credentials,
+  use: (next: Credentials) => void,
+  log: (entry: Record<string, unknown>) => void,
+): () => void {
+  let held = initial;
+  const timer = setInterval(() => {
+    void renewIfDue(hub, dir, held, new Date())
+      .then((next) => {
+        if (next !== held) use(next);
+        held = next;
+      })
+      .catch((error: unknown) =>
+        log({ level: "warn", msg: "certificate renewal failed", error: String(error) }),
+      );
+  }, 3_600_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** POSTs JSON over HTTPS (with a client certificate when given) and reads a JSON answer. */
+function postJson(
+  url: URL,
+  body: string,
+  tls: { ca: string; cert?: string; key?: string },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
     const req = request(
-      new URL("/unitfleet/v1alpha1/renew", hub),
+      url,
       {
         method: "POST",
-        ca: current.ca,
-        cert: current.cert,
-        key: current.key,
+        ...tls,
         headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
       },
       (res) => {
@@ -130,13 +154,4 @@ export async function renewIfDue(
     req.on("error", reject);
     req.end(body);
   });
-  if (answer.status !== 201)
-    throw new UserError(
-      "Unauthorized",
-      `the hub refused to renew the certificate: ${String(answer.body.message)}`,
-    );
-  const renewed = { cert: String(answer.body.certificate), key, ca: String(answer.body.ca) };
-  await writeFile(join(dir, "client.key"), renewed.key, { mode: 0o600 });
-  await writeFile(join(dir, "client.crt"), renewed.cert);
-  return renewed;
 }

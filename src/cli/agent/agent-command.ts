@@ -2,24 +2,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command } from "commander";
-import { startAgent } from "../../agent/agent.ts";
+import { type AgentOptions, startAgent } from "../../agent/agent.ts";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
 
-interface AgentFlags {
-  hub: string;
-  relay?: string;
-  hubCa: string;
-  token: string;
-  kubeconfig: string;
-  context?: string;
-  cluster: string;
-  location: string;
-  region?: string;
-  environment: string;
-  business: string;
-  dir?: string;
-}
+/** The flags are the agent's options, with files instead of contents and an optional folder. */
+type AgentFlags = Omit<AgentOptions, "hubCa" | "dir" | "log"> & { hubCa: string; dir?: string };
 
 export function agentCommand(env: Environment): Command {
   return new Command("agent")

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { UserError } from "../../errors/user-error.ts";
-import { type PemPair, signCertificateRequest } from "../../pki/certificates.ts";
+import { type PemPair, type SignedRequest, signCertificateRequest } from "../../pki/certificates.ts";
 import type { Sql } from "../../store/sql.ts";
 import { identityFromSubject, type PeerIdentity, subjectFor } from "./identity.ts";
 
@@ -117,18 +117,7 @@ export async function join(sql: Sql, ca: PemPair, request: JoinRequest, now: Dat
           ),
         }
       : undefined;
-  const signed = await signCertificateRequest(
-    ca,
-    request.csr,
-    subjectFor(identity),
-    now,
-    clientCertificateDays,
-    serving,
-  );
-  if ("refused" in signed)
-    throw new UserError("InvalidInput", signed.refused, {
-      problems: [{ path: "csr", message: signed.refused }],
-    });
+  const signed = await sign(ca, request.csr, identity, now, serving);
   await sql.transaction(async (tx) => {
     const used = await tx.query(
       "update bootstrap_tokens set used_at = $2, used_by = $3 where id = $1 and used_at is null and revoked_at is null and expires_at > $2 returning 1",
@@ -136,24 +125,9 @@ export async function join(sql: Sql, ca: PemPair, request: JoinRequest, now: Dat
     );
     if (used.length === 0)
       throw new UserError("Unauthorized", "the bootstrap token was already used; tokens are single-use");
-    await tx.query(
-      "insert into issued_certificates (serial, role, location, cluster, not_after) values ($1, $2, $3, $4, $5)",
-      [
-        normaliseSerial(signed.serial),
-        identity.role,
-        identity.location,
-        identity.role === "agent" ? identity.cluster : null,
-        signed.notAfter.toISOString(),
-      ],
-    );
+    await record(tx, identity, signed);
   });
-  return {
-    identity,
-    certificate: signed.cert,
-    serial: normaliseSerial(signed.serial),
-    notAfter: signed.notAfter,
-    ca: ca.cert,
-  };
+  return joined(identity, signed, ca);
 }
 
 export async function revokeCertificate(sql: Sql, serial: string, now: Date): Promise<void> {
@@ -226,6 +200,19 @@ export async function renew(
   if (!check.ok) throw new UserError("Unauthorized", `cannot renew: ${check.reason}`);
   const identity = check.identity;
   const serving = identity.role === "relay" ? { names: servingNames(currentCertPem) } : undefined;
+  const signed = await sign(ca, csr, identity, now, serving);
+  await record(sql, identity, signed);
+  return joined(identity, signed, ca);
+}
+
+/** Signs a request's key for an identity; a request that does not verify is refused at `csr`. */
+async function sign(
+  ca: PemPair,
+  csr: string,
+  identity: PeerIdentity,
+  now: Date,
+  serving: { names: Array<{ type: "ip" | "dns"; value: string }> } | undefined,
+): Promise<SignedRequest> {
   const signed = await signCertificateRequest(
     ca,
     csr,
@@ -238,6 +225,11 @@ export async function renew(
     throw new UserError("InvalidInput", signed.refused, {
       problems: [{ path: "csr", message: signed.refused }],
     });
+  return signed;
+}
+
+/** Puts an issued certificate on record: only recorded certificates open a tunnel. */
+async function record(sql: Sql, identity: PeerIdentity, signed: SignedRequest): Promise<void> {
   await sql.query(
     "insert into issued_certificates (serial, role, location, cluster, not_after) values ($1, $2, $3, $4, $5)",
     [
@@ -248,6 +240,9 @@ export async function renew(
       signed.notAfter.toISOString(),
     ],
   );
+}
+
+function joined(identity: PeerIdentity, signed: SignedRequest, ca: PemPair): Joined {
   return {
     identity,
     certificate: signed.cert,
