@@ -4,6 +4,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { UserError } from "../errors/user-error.ts";
+import { type CommandRunner, commandRunner } from "./commands/command-runner.ts";
 import { ensureCredentials, keepRenewed, renewIfDue } from "./connection/join-client.ts";
 import { TunnelClient } from "./connection/tunnel-client.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
@@ -28,6 +29,7 @@ export interface AgentOptions {
 
 export interface RunningAgent {
   client: TunnelClient;
+  commands: CommandRunner;
   stop(): Promise<void>;
 }
 
@@ -59,7 +61,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   // Renew now if the certificate is in the last third of its life; then check every hour.
   const credentials = await renewIfDue(options.hub, options.dir, joined, new Date());
-  const client = new TunnelClient({
+  const log = (entry: Record<string, unknown>) => options.log({ cluster: options.cluster, ...entry });
+  const commands = commandRunner(
+    kc,
+    options.cluster,
+    (type, body) => client.forward(options.cluster, type, body),
+    log,
+  );
+  const client: TunnelClient = new TunnelClient({
     url: new URL(
       "/unitfleet/v1alpha1/tunnel",
       (options.relay ?? options.hub).replace(/^http/, "ws"),
@@ -68,7 +77,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     cert: credentials.cert,
     key: credentials.key,
     hello: { role: "agent", location: options.location, cluster: options.cluster },
-    log: (entry) => options.log({ cluster: options.cluster, ...entry }),
+    log,
+    onMessage: (m) => {
+      if (m.type === "command" && m.body.cluster === options.cluster) void commands.handle(m.body);
+    },
   });
   const source = kubeInventorySource(kc);
   await source.start((items) => client.setInventory(options.cluster, items));
@@ -83,6 +95,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   );
   return {
     client,
+    commands,
     async stop() {
       stopRenewal();
       stopping.abort();

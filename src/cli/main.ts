@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { readEnvironment } from "../config/environment.ts";
 import { UserError } from "../errors/user-error.ts";
 import { agentCommand } from "./agent/agent-command.ts";
+import { logsCommand, pingCommand } from "./cluster/cluster-commands.ts";
 import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
 import { relayCommand } from "./relay/relay-command.ts";
@@ -30,6 +31,8 @@ export function program(): Command {
     .addCommand(describeCommand(env))
     .addCommand(applyCommand(env))
     .addCommand(deleteCommand(env))
+    .addCommand(logsCommand(env))
+    .addCommand(pingCommand(env))
     .addCommand(loginCommand(env))
     .addCommand(apiTokenCommand(env))
     .addCommand(auditCommand(env))

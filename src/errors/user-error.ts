@@ -22,6 +22,7 @@ export const errorCodes = {
   ComponentFailed: 503,
   LabNotRunning: 409,
   LabAlreadyRunning: 409,
+  Timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -21,6 +21,7 @@ import { openapiDocument } from "./api/openapi.ts";
 import { createApiServer } from "./api/server.ts";
 import { listAudit } from "./audit/audit-log.ts";
 import { authenticate, createToken, hasAdminToken, listTokens, revokeToken } from "./auth/tokens.ts";
+import { CommandBus } from "./commands/command-bus.ts";
 import {
   bootstrapTokenLocation,
   createBootstrapToken,
@@ -58,6 +59,8 @@ export interface HubOptions {
   healthGraceMs?: number;
   /** Over how long a stopping hub spreads its clients' reconnections. */
   reconnectWindowMs?: number;
+  /** The Location the hub runs in: pod logs of that Location's clusters may be read through it, no others. */
+  location?: string;
   /** Called when this replica gains or loses the singleton lease. */
   onLeader?: (held: boolean) => void;
 }
@@ -72,6 +75,7 @@ export interface RunningHub {
   sql: Sql;
   store: ResourceStore;
   registry: Registry;
+  commands: CommandBus;
   close(): Promise<void>;
 }
 
@@ -91,6 +95,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   const feed = new ChangeFeed();
   await feed.start(store);
   const metrics = new Metrics();
+  const commands = new CommandBus({ sql, store, metrics, log });
+  await commands.start();
 
   // The CA signs the serving certificate and the client certificates of relays and agents that join.
   const ca = await ensureCertificateAuthority(options.dir);
@@ -100,6 +106,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     authenticate: (token) => authenticate(sql, token, new Date()),
     waitForChange: (after, signal) => feed.wait(after, signal),
     metrics,
+    commands,
     ready: async () => {
       try {
         await sql.query("select 1");
@@ -164,6 +171,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
         replica,
         log,
         heartbeatSeconds: options.heartbeatSeconds ?? defaultHeartbeatSeconds,
+        commands,
+        ...(options.location ? { location: options.location } : {}),
       })
     : undefined;
   tunnel?.attach(server);
@@ -237,6 +246,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     sql,
     store,
     registry,
+    commands,
     async close() {
       if (closed) return;
       closed = true;
@@ -247,6 +257,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       server.close();
       server.closeAllConnections();
       await feed.close();
+      await commands.close();
       await sql.close();
       log({ level: "info", msg: "hub stopped", replica });
     },

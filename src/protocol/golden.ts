@@ -77,7 +77,7 @@ export const goldenMessages: { [T in MessageType]: Envelope<T> } = {
   ),
   "logs.chunk": message(
     "logs.chunk",
-    { cluster: "fra-shop-prod", stream: "cmd-2026-11-25-0001", data: "GET /cart 200 12ms\n", last: true },
+    { cluster: "fra-shop-prod", command: "cmd-2026-11-25-0001", data: "GET /cart 200 12ms\n", last: true },
     { id: "r-7", seq: 7, replyTo: "h-5" },
   ),
   error: message(

@@ -147,6 +147,8 @@ export const messageTypes = {
       idempotencyKey: z.string().min(1).max(128),
       outcome: z.enum(["succeeded", "failed", "expired", "refused"]),
       message: z.string().max(4000).optional(),
+      /** The rule that refused the command (outcome `refused`), e.g. the residency guard's. */
+      rule: z.string().max(128).optional(),
     }),
   },
   /** Client → hub: a piece of a pod's log — user content, which must not leave its Location. */
@@ -154,7 +156,8 @@ export const messageTypes = {
     class: "user-content",
     body: z.strictObject({
       cluster: name,
-      stream: z.string().max(64),
+      /** The idempotency key of the command whose output this is. */
+      command: z.string().min(1).max(128),
       data: z.string().max(512 * 1024),
       last: z.boolean(),
     }),

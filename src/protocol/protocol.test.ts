@@ -163,6 +163,24 @@ describe("sessions", () => {
     expect(await cache.once("k2", 1000, work)).toEqual({ result: "ran 2", replayed: false });
     expect(runs).toBe(2);
   });
+
+  it("runs a key once even when it arrives again while the first run is still going", async () => {
+    const cache = new IdempotencyCache<string>(60_000);
+    let runs = 0;
+    let finish: (value: string) => void = () => {};
+    const work = () => {
+      runs += 1;
+      return new Promise<string>((resolve) => {
+        finish = resolve;
+      });
+    };
+    const first = cache.once("k", 0, work);
+    const second = cache.once("k", 10, work);
+    finish("done");
+    expect(await first).toEqual({ result: "done", replayed: false });
+    expect(await second).toEqual({ result: "done", replayed: true });
+    expect(runs).toBe(1);
+  });
 });
 
 describe("the outbound queue", () => {

@@ -70,9 +70,10 @@ export class OutboundLog<T> {
 /**
  * Commands run at most once per idempotency key: the outcome of a key is remembered (for `ttlMs`) and
  * returned again if the same command arrives again, e.g. resent after a reconnect or through another replica.
+ * A key that arrives again while its first run is still going waits for that run: it never starts a second.
  */
 export class IdempotencyCache<R> {
-  private readonly entries = new Map<string, { result: R; at: number }>();
+  private readonly entries = new Map<string, { result: Promise<R>; at: number }>();
   private readonly ttlMs: number;
 
   constructor(ttlMs = 10 * 60_000) {
@@ -83,9 +84,13 @@ export class IdempotencyCache<R> {
   async once(key: string, now: number, work: () => Promise<R>): Promise<{ result: R; replayed: boolean }> {
     for (const [k, e] of this.entries) if (now - e.at > this.ttlMs) this.entries.delete(k);
     const known = this.entries.get(key);
-    if (known) return { result: known.result, replayed: true };
-    const result = await work();
+    if (known) return { result: await known.result, replayed: true };
+    const result = work();
     this.entries.set(key, { result, at: now });
-    return { result, replayed: false };
+    return { result: await result, replayed: false };
+  }
+
+  get size(): number {
+    return this.entries.size;
   }
 }

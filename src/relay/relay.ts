@@ -13,7 +13,7 @@ import { ensureCredentials, keepRenewed, renewIfDue } from "../agent/connection/
 import { TunnelClient } from "../agent/connection/tunnel-client.ts";
 import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
 import { type Message, type MessageBody, type MessageType, maxFrameBytes } from "../protocol/messages.ts";
-import { residencyVerdict } from "../protocol/residency.ts";
+import { commandResidencyVerdict, residencyVerdict } from "../protocol/residency.ts";
 import { InboundSequence } from "../protocol/session.ts";
 
 export const relayTunnelPath = "/unitfleet/v1alpha1/tunnel";
@@ -51,6 +51,8 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   // Renew now if the certificate is in the last third of its life; then check every hour.
   const credentials = await renewIfDue(options.hub, options.dir, joined, new Date());
   const agents = new Map<string, AgentSession>();
+  /** Commands for agents not connected right now: delivered when they are, unless their deadline passes. */
+  const waiting = new Map<string, Array<MessageBody<"command">>>();
   const counters = { forwarded: 0, residencyRefusals: 0 };
   const log = (entry: Record<string, unknown>) => options.log({ relay: options.location, ...entry });
   const client = new TunnelClient({
@@ -66,8 +68,43 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     },
     onMessage: (m) => {
       if (m.type === "inventory.resync") agents.get(m.body.cluster)?.send("inventory.resync", m.body);
+      if (m.type === "command") passOn(m.body);
     },
   });
+
+  /** A command from the hub, to the agent of its cluster — unless its output could not go back. */
+  function passOn(command: MessageBody<"command">): void {
+    const verdict = commandResidencyVerdict(
+      command.action,
+      options.location,
+      options.hubLocation ?? "(another Location)",
+    );
+    if (!verdict.allowed) {
+      counters.residencyRefusals += 1;
+      log({
+        level: "warn",
+        msg: "residency guard refused a command",
+        rule: verdict.rule,
+        reason: verdict.reason,
+        cluster: command.cluster,
+      });
+      client.forward(command.cluster, "command.result", {
+        idempotencyKey: command.idempotencyKey,
+        outcome: "refused",
+        rule: verdict.rule,
+        message: `${verdict.rule}: ${verdict.reason}`,
+      });
+      return;
+    }
+    const agent = agents.get(command.cluster);
+    if (agent?.greeted) {
+      agent.send("command", command);
+      return;
+    }
+    const queue = (waiting.get(command.cluster) ?? []).filter((c) => c.deadline > Date.now()).slice(-99);
+    queue.push(command);
+    waiting.set(command.cluster, queue);
+  }
 
   const server: Server = createServer({
     cert: credentials.cert,
@@ -92,7 +129,11 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new AgentSession(ws, agent[2]!, options, client, counters, log);
+      const session = new AgentSession(ws, agent[2]!, options, client, counters, log, () => {
+        for (const command of waiting.get(session.cluster) ?? [])
+          if (command.deadline > Date.now()) session.send("command", command);
+        waiting.delete(session.cluster);
+      });
       agents.get(session.cluster)?.close();
       agents.set(session.cluster, session);
       ws.on("close", () => {
@@ -141,8 +182,9 @@ class AgentSession {
   private readonly ws: WebSocket;
   private readonly inbound = new InboundSequence();
   private seq = 0;
-  private greeted = false;
+  greeted = false;
   private readonly client: TunnelClient;
+  private readonly onGreeted: () => void;
 
   constructor(
     ws: WebSocket,
@@ -151,8 +193,10 @@ class AgentSession {
     client: TunnelClient,
     counters: RunningRelay["counters"],
     log: (entry: Record<string, unknown>) => void,
+    onGreeted: () => void,
   ) {
     this.ws = ws;
+    this.onGreeted = onGreeted;
     this.cluster = cluster;
     this.client = client;
     ws.on("error", (error) =>
@@ -211,6 +255,7 @@ class AgentSession {
       { version: 1, session: randomUUID(), resumeFrom: 0, heartbeatSeconds: this.client.heartbeatSeconds },
       m.id,
     );
+    this.onGreeted();
   }
 
   send<T extends MessageType>(type: T, body: MessageBody<T>, replyTo?: string): void {

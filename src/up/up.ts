@@ -31,6 +31,8 @@ export interface UpOptions {
   hubPort: number;
   relayBasePort: number;
   locations: Array<{ name: string; regions: Array<{ name: string; zones: string[] }> }>;
+  /** The Location the hub runs in (default: the first): pod logs can be read only from its clusters. */
+  hubLocation?: string;
   clusters: UpCluster[];
   log: (entry: Record<string, unknown>) => void;
   onProgress: (text: string) => void;
@@ -94,10 +96,12 @@ export function clustersOfKubeconfig(
 export async function upFleet(options: UpOptions): Promise<RunningFleet> {
   const { log, onProgress } = options;
   onProgress("starting the hub");
+  const hubLocation = options.hubLocation ?? options.locations[0]?.name;
   const hub = await startHub({
     dir: join(options.home, "hub"),
     host: options.host,
     port: options.hubPort,
+    ...(hubLocation ? { location: hubLocation } : {}),
     log,
   });
   const relays = new Map<string, RunningRelay>();
@@ -144,6 +148,7 @@ export async function upFleet(options: UpOptions): Promise<RunningFleet> {
           hubCa,
           token,
           location: location.name,
+          ...(hubLocation ? { hubLocation } : {}),
           host: options.host,
           port: options.relayBasePort + i,
           dir: join(options.home, "relays", location.name),

@@ -102,7 +102,7 @@ describe("a relay", () => {
     await until(() => relay.counters.forwarded === 1);
     expect(relay.counters.forwarded).toBe(1);
 
-    send("logs.chunk", { cluster: "fra-web", stream: "s1", data: "a customer's order 1234\n", last: true });
+    send("logs.chunk", { cluster: "fra-web", command: "c1", data: "a customer's order 1234\n", last: true });
     await until(() => replies.some((r) => r.body.code === "residency"));
     expect(replies.find((r) => r.body.code === "residency")?.body.message).toBe(
       'user-content-stays-in-its-location: logs.chunk is user content of Location "frankfurt" and may not be sent to Location "singapore"',

@@ -66,6 +66,7 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
         "0002-audit-tokens-leases.sql",
         "0003-joining.sql",
         "0004-heartbeats.sql",
+        "0005-commands.sql",
       ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {

@@ -72,7 +72,9 @@ export class TunnelClient {
   forward<T extends MessageType>(cluster: string, type: T, body: MessageBody<T>): void {
     this.queue.push({
       cluster,
-      lane: classOf(type) === "control" ? "control" : "metadata",
+      // Command output (user content) travels with the command's control messages, in order, ahead of bulk
+      // metadata: a command's result never overtakes its output.
+      lane: classOf(type) === "metadata" ? "metadata" : "control",
       item: { type, body },
     });
     this.pump();

@@ -224,3 +224,13 @@ function fromStatus(code: number, status: KubeStatusBody): UserError {
     problems: causes.map((c) => ({ path: c.field, message: c.message })),
   });
 }
+
+/** Runs `work` with a client for the hub the CLI is logged in to, and closes it. */
+export async function withHub<T>(env: { home: string }, work: (hub: HubClient) => Promise<T>): Promise<T> {
+  const hub = new HubClient(await resolveConnection(env.home));
+  try {
+    return await work(hub);
+  } finally {
+    hub.close();
+  }
+}

@@ -11,6 +11,7 @@ interface HubFlags {
   databaseUrl?: string;
   insecure?: boolean;
   replica?: string;
+  location?: string;
   leaseTtl: string;
 }
 
@@ -29,6 +30,10 @@ export function hubCommand(env: Environment): Command {
     )
     .option("--insecure", "serve plain HTTP instead of HTTPS")
     .option("--replica <name>", "this replica's name in leases and logs")
+    .option(
+      "--location <location>",
+      "the Location the hub runs in: pod logs of that Location's clusters may be read through it, no others",
+    )
     .option(
       "--lease-ttl <seconds>",
       "how long singleton work waits for a silent replica before another takes over",
@@ -53,6 +58,7 @@ export function hubCommand(env: Environment): Command {
         ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
         ...(options.insecure ? { insecure: true } : {}),
         ...(options.replica ? { replica: options.replica } : {}),
+        ...(options.location ? { location: options.location } : {}),
       });
       process.stdout.write(
         `hub serving at ${hub.url}\nadmin token: ${hub.adminTokenFile}\nkubeconfig:  ${hub.kubeconfigFile}  (kubectl --kubeconfig ${hub.kubeconfigFile} get clusters)\n`,

@@ -2,20 +2,11 @@
 import { Command, Option } from "commander";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { HubClient, resolveConnection } from "../client/hub-client.ts";
+import { withHub } from "../client/hub-client.ts";
 import { type OutputFormat, outputOption, printStructured } from "../output/format.ts";
 import { renderTable } from "../output/table.ts";
 
 const out = (text: string) => process.stdout.write(text);
-
-async function withHub<T>(env: Environment, work: (hub: HubClient) => Promise<T>): Promise<T> {
-  const hub = new HubClient(await resolveConnection(env.home));
-  try {
-    return await work(hub);
-  } finally {
-    hub.close();
-  }
-}
 
 /** "90s", "30m", "12h", "7d" → seconds. */
 export function parseDuration(text: string): number {

@@ -97,7 +97,7 @@ export function upCommand(env: Environment): Command {
       process.stdout.write(
         [
           `unitfleet is up: ${clusters.length} clusters in ${locations.length} Locations, all Ready.`,
-          `  hub API:      ${fleet.hub.url}`,
+          `  hub API:      ${fleet.hub.url}  (in Location ${locations[0]?.name}: pod logs of its clusters only)`,
           `  admin token:  ${fleet.hub.adminTokenFile}`,
           `  kubeconfig:   ${fleet.hub.kubeconfigFile}  (for kubectl against the hub)`,
           ...[...fleet.relays].map(([name, r]) => `  relay:        ${name} at ${r.url}`),
@@ -107,6 +107,8 @@ export function upCommand(env: Environment): Command {
           "  npx unitfleet get clusters -o wide",
           `  npx unitfleet describe cluster ${clusters[0]?.name ?? "NAME"}`,
           "  npx unitfleet get clusters -l environment=prod -w",
+          `  npx unitfleet ping ${clusters[0]?.name ?? "NAME"}`,
+          `  npx unitfleet logs ${clusters[0]?.name ?? "NAME"} NAMESPACE/POD`,
           "",
           "Ctrl-C stops everything this command started.",
           "",

@@ -22,6 +22,21 @@ export class Metrics {
     this.activeWatchers += delta;
   }
 
+  private readonly counters = new Map<string, { help: string; values: Map<string, number> }>();
+
+  /** Adds one to a labelled counter (created on first use). */
+  count(name: string, help: string, labels: Record<string, string>): void {
+    let counter = this.counters.get(name);
+    if (!counter) {
+      counter = { help, values: new Map() };
+      this.counters.set(name, counter);
+    }
+    const key = Object.entries(labels)
+      .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`)
+      .join(",");
+    counter.values.set(key, (counter.values.get(key) ?? 0) + 1);
+  }
+
   /** A gauge read when metrics are scraped. */
   gauge(name: string, read: () => number): void {
     this.gauges.set(name, read);
@@ -50,6 +65,10 @@ export class Metrics {
       `unitfleet_api_watchers ${this.activeWatchers}`,
     );
     for (const [name, read] of this.gauges) lines.push(`# TYPE ${name} gauge`, `${name} ${read()}`);
+    for (const [name, counter] of this.counters) {
+      lines.push(`# HELP ${name} ${counter.help}`, `# TYPE ${name} counter`);
+      for (const [labels, n] of counter.values) lines.push(`${name}{${labels}} ${n}`);
+    }
     return `${lines.join("\n")}\n`;
   }
 }

@@ -12,13 +12,17 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
+import { z } from "zod";
 import { type KindInfo, kindByName } from "../../core/resources/kinds.ts";
 import { matchesSelector, parseLabelSelector } from "../../core/resources/label-selector.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
+import { problemsFromZod } from "../../core/validation/zod-problems.ts";
 import { UserError } from "../../errors/user-error.ts";
+import { messageTypes } from "../../protocol/messages.ts";
 import type { ChangeEvent, StoredObject } from "../../store/resource-store.ts";
 import type { AuditQuery, AuditRecord } from "../audit/audit-log.ts";
 import type { TokenInfo, TokenSpec } from "../auth/tokens.ts";
+import type { CommandBus, CommandRequest } from "../commands/command-bus.ts";
 import type { Joined, JoinRequest } from "../joining/joining.ts";
 import { type Caller, hasRole } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
@@ -33,6 +37,8 @@ export interface ApiDependencies {
   /** Resolves when a change newer than the given resourceVersion may exist (or after a while). */
   waitForChange: (afterVersion: string, signal: AbortSignal) => Promise<void>;
   metrics: Metrics;
+  /** Commands to clusters through the tunnel (ping, logs). */
+  commands: CommandBus;
   ready: () => Promise<boolean>;
   log: (entry: Record<string, unknown>) => void;
   hubVersion: string;
@@ -65,6 +71,8 @@ export const renewPath = "/unitfleet/v1alpha1/renew";
 export const bootstrapTokensPath = "/unitfleet/v1alpha1/bootstrap-tokens";
 export const certificatesPath = "/unitfleet/v1alpha1/certificates";
 export const tokensPath = "/unitfleet/v1alpha1/api-tokens";
+/** Sends a command to a cluster and answers with its outcome (and output, for logs). */
+export const commandsPath = "/unitfleet/v1alpha1/commands";
 
 const maxBody = 4 * 1024 * 1024;
 /** Applies several documents in one transaction (what `unitfleet apply -f` uses): all or nothing. */
@@ -274,6 +282,9 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
     }
     throw methodNotAllowed(req.method ?? "GET");
   }
+
+  if (req.method === "POST" && path === commandsPath)
+    return send(res, 200, await deps.commands.submit(caller, commandRequest(await body(req))));
 
   if (req.method === "POST" && path === applyPath) {
     const request = (await body(req)) as {
@@ -526,4 +537,24 @@ function send(res: ServerResponse, code: number, value: unknown): void {
 function sendText(res: ServerResponse, code: number, text: string, type = "text/plain"): void {
   res.writeHead(code, { "content-type": type, "content-length": Buffer.byteLength(text) });
   res.end(text);
+}
+
+const commandRequestSchema = z.strictObject({
+  cluster: messageTypes.command.body.shape.cluster,
+  action: messageTypes.command.body.shape.action,
+  idempotencyKey: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1 to 128 letters, digits or . _ : -")
+    .optional(),
+  timeoutSeconds: z.number().int().min(1).max(300).optional(),
+});
+
+/** Checks a command request's shape (the protocol's own schema for the action); every problem listed. */
+function commandRequest(input: unknown): CommandRequest {
+  const parsed = commandRequestSchema.safeParse(input);
+  if (!parsed.success)
+    throw new UserError("InvalidInput", "the command request is invalid", {
+      problems: problemsFromZod(parsed.error),
+    });
+  return parsed.data as CommandRequest;
 }

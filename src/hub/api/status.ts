@@ -19,6 +19,7 @@ const reasons: Record<keyof typeof errorCodes, string> = {
   ComponentFailed: "ServiceUnavailable",
   LabNotRunning: "Conflict",
   LabAlreadyRunning: "Conflict",
+  Timeout: "Timeout",
 };
 
 export interface KubeStatus {

@@ -1,4 +1,7 @@
-/** Reading the audit log: every change made through the API, allowed or refused, newest first. */
+/**
+ * The audit log: every change made through the API and every command sent to a cluster, allowed or refused.
+ * Resource changes are recorded by the store in their own transaction; commands through `recordAudit`.
+ */
 import type { Sql } from "../../store/sql.ts";
 
 export interface AuditQuery {
@@ -37,5 +40,23 @@ export async function listAudit(sql: Sql, query: AuditQuery): Promise<AuditRecor
             result, reason, before, after
      from audit_log ${where.length > 0 ? `where ${where.join(" and ")}` : ""} order by id desc limit $${params.length}`,
     params,
+  );
+}
+
+/** Records one audit entry that belongs to no resource change (a command sent to a cluster). */
+export async function recordAudit(
+  sql: Sql,
+  entry: {
+    actor: string;
+    verb: string;
+    kind: string;
+    name: string;
+    result: "allowed" | "refused";
+    reason?: string;
+  },
+): Promise<void> {
+  await sql.query(
+    "insert into audit_log (actor, verb, kind, name, result, reason) values ($1, $2, $3, $4, $5, $6)",
+    [entry.actor, entry.verb, entry.kind, entry.name, entry.result, entry.reason ?? null],
   );
 }

@@ -21,10 +21,12 @@ import {
   type MessageType,
   maxFrameBytes,
 } from "../../protocol/messages.ts";
+import { commandResidencyVerdict, residencyVerdict } from "../../protocol/residency.ts";
 import { InboundSequence } from "../../protocol/session.ts";
 import type { ResourceStore } from "../../store/resource-store.ts";
 import type { Sql } from "../../store/sql.ts";
 import type { Metrics } from "../api/metrics.ts";
+import type { CommandBus } from "../commands/command-bus.ts";
 import type { PeerIdentity } from "../joining/identity.ts";
 import { maySpeakFor } from "../joining/identity.ts";
 import { checkPeerCertificate } from "../joining/joining.ts";
@@ -44,6 +46,9 @@ export interface TunnelDependencies {
   replica: string;
   /** How often clients send heartbeats (told in `welcome`). */
   heartbeatSeconds: number;
+  commands: CommandBus;
+  /** The Location the hub runs in: user content of that Location's clusters may reach it, no other. */
+  location?: string;
   log: (entry: Record<string, unknown>) => void;
 }
 
@@ -151,6 +156,18 @@ export class TunnelServer {
   get heartbeatSeconds(): number {
     return this.deps.heartbeatSeconds;
   }
+
+  get commands(): CommandBus {
+    return this.deps.commands;
+  }
+
+  get location(): string | undefined {
+    return this.deps.location;
+  }
+
+  get metrics(): Metrics {
+    return this.deps.metrics;
+  }
 }
 
 /** One relay's or agent's session. */
@@ -163,6 +180,8 @@ class Session {
   private greeted = false;
   private readonly helloTimer: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
+  private detach: (() => void) | undefined;
+  private closed = false;
 
   constructor(ws: WebSocket, identity: PeerIdentity, server: TunnelServer) {
     this.ws = ws;
@@ -177,7 +196,11 @@ class Session {
           server.log({ level: "error", msg: "tunnel message failed", error: String(error) });
         });
     });
-    ws.on("close", () => clearTimeout(this.helloTimer));
+    ws.on("close", () => {
+      clearTimeout(this.helloTimer);
+      this.closed = true;
+      this.detach?.();
+    });
     // An oversized or broken frame errors this socket only: log it; ws closes the connection.
     ws.on("error", (error) =>
       server.log({
@@ -227,7 +250,7 @@ class Session {
     if (this.inbound.handled % 32 === 0) this.send("ack", { upTo: this.inbound.handled });
   }
 
-  private hello(m: Message): void {
+  private async hello(m: Message): Promise<void> {
     clearTimeout(this.helloTimer);
     if (m.type !== "hello") {
       this.fail("malformed", "the first message must be hello");
@@ -254,6 +277,26 @@ class Session {
       m.id,
     );
     this.server.log({ level: "info", msg: "tunnel session open", peer: describe(id) });
+    // From now on this session carries commands for the clusters it reaches, starting with pending ones.
+    const detach = await this.server.commands.attach({
+      identity: id,
+      deliver: (command) => {
+        // An agent that dialled the hub directly has no relay to guard its Location: the hub does.
+        const verdict =
+          id.role === "agent"
+            ? commandResidencyVerdict(command.action, id.location, this.server.location ?? "(unknown)")
+            : { allowed: true as const };
+        if (verdict.allowed) return this.send("command", command);
+        void this.server.commands.complete(id, {
+          idempotencyKey: command.idempotencyKey,
+          outcome: "refused",
+          rule: verdict.rule,
+          message: `${verdict.rule}: ${verdict.reason}`,
+        });
+      },
+    });
+    if (this.closed) detach();
+    else this.detach = detach;
   }
 
   private async allowed(cluster: string): Promise<boolean> {
@@ -294,12 +337,27 @@ class Session {
         return;
       }
       case "ack":
+        return;
       case "command.result":
+        await this.server.commands.complete(this.identity, m.body);
         return;
-      case "logs.chunk":
-        // Pod logs are user content: they stay in their Location (the relay's guard), never reach the hub.
-        this.send("error", { code: "residency", message: "user content is not accepted by the hub" });
+      case "logs.chunk": {
+        // Pod logs are user content: the relay's guard keeps them in their Location; the hub checks again.
+        if (!(await this.allowed(m.body.cluster))) return;
+        const location = (await this.server.clusterLocation(m.body.cluster)) ?? this.identity.location;
+        const verdict = residencyVerdict(m.type, location, this.server.location ?? "(unknown)");
+        if (!verdict.allowed) {
+          this.server.metrics.count(
+            "unitfleet_residency_refusals_total",
+            "Commands refused because their output may not leave its Location, by Location and rule.",
+            { location, rule: verdict.rule },
+          );
+          this.send("error", { code: "residency", message: `${verdict.rule}: ${verdict.reason}` });
+          return;
+        }
+        await this.server.commands.appendOutput(this.identity, m.body);
         return;
+      }
       default:
         this.send("error", { code: "malformed", message: `${(m as Envelope).type} is not sent to the hub` });
     }
