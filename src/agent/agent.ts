@@ -2,9 +2,11 @@
  * The agent of one cluster: joins the hub (once), then reports the cluster's inventory from watches and sends
  * heartbeats through the tunnel until stopped.
  */
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { UserError } from "../errors/user-error.ts";
 import { type CommandRunner, commandRunner } from "./commands/command-runner.ts";
+import { DiskBuffer } from "./connection/disk-buffer.ts";
 import { ensureCredentials, keepRenewed, renewIfDue } from "./connection/join-client.ts";
 import { TunnelClient } from "./connection/tunnel-client.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
@@ -77,6 +79,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     cert: credentials.cert,
     key: credentials.key,
     hello: { role: "agent", location: options.location, cluster: options.cluster },
+    buffer: new DiskBuffer(join(options.dir, "metadata-buffer.jsonl")),
     log,
     onMessage: (m) => {
       if (m.type === "command" && m.body.cluster === options.cluster) void commands.handle(m.body);

@@ -76,6 +76,7 @@ export interface RunningHub {
   store: ResourceStore;
   registry: Registry;
   commands: CommandBus;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -247,6 +248,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     store,
     registry,
     commands,
+    metrics,
     async close() {
       if (closed) return;
       closed = true;

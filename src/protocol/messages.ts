@@ -18,7 +18,7 @@ export const maxFrameBytes = 1024 * 1024;
 
 const name = z
   .string()
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lower-case letters, digits, -)")
   .max(63);
 const quantityMap = z.record(z.string().max(253), z.string().max(64));
 
@@ -132,9 +132,12 @@ export const messageTypes = {
         z.strictObject({ type: z.literal("ping") }),
         z.strictObject({
           type: z.literal("logs"),
-          namespace: z.string().max(63),
-          pod: z.string().max(253),
-          container: z.string().max(63).optional(),
+          namespace: name,
+          pod: z
+            .string()
+            .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a pod name")
+            .max(253),
+          container: name.optional(),
           tailLines: z.number().int().min(1).max(100_000).optional(),
         }),
       ]),

@@ -7,8 +7,10 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
+import { DiskBuffer } from "../agent/connection/disk-buffer.ts";
 import { ensureCredentials, keepRenewed, renewIfDue } from "../agent/connection/join-client.ts";
 import { TunnelClient } from "../agent/connection/tunnel-client.ts";
 import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
@@ -61,6 +63,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     cert: credentials.cert,
     key: credentials.key,
     hello: { role: "relay", location: options.location },
+    buffer: new DiskBuffer(join(options.dir, "metadata-buffer.jsonl")),
     log,
     // A new session with the hub starts from nothing: every agent sends its whole inventory again.
     onOpen: () => {

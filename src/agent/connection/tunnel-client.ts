@@ -1,8 +1,9 @@
 /**
- * The client end of the tunnel (an agent today; the relay reuses it): dials the hub over mutual TLS, says
- * hello, then keeps the hub's copy of each cluster's inventory current — a snapshot when a session opens or the
- * hub asks for one, deltas afterwards — and sends heartbeats. It reconnects with jittered exponential backoff,
- * or after the delay a `goaway` names.
+ * The client end of the tunnel (an agent dialling its relay or the hub; a relay dialling the hub): dials over
+ * mutual TLS, says hello, then keeps the hub's copy of each cluster's inventory current — a snapshot first or
+ * when the hub asks for one, deltas afterwards — and sends heartbeats. It reconnects with jittered exponential
+ * backoff, or after the delay a `goaway` names. While the tunnel is down, metadata goes to a bounded buffer on
+ * disk and is delivered, oldest first, when the next session opens.
  */
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
@@ -11,6 +12,14 @@ import { reconnectDelay } from "../../protocol/backoff.ts";
 import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
 import { classOf, type Message, type MessageBody, type MessageType } from "../../protocol/messages.ts";
 import { OutboundQueue } from "../../protocol/outbound-queue.ts";
+import type { DiskBuffer } from "./disk-buffer.ts";
+
+/** A metadata message kept while the tunnel was down. */
+export interface BufferedMessage {
+  cluster: string;
+  type: MessageType;
+  body: unknown;
+}
 
 export interface TunnelClientOptions {
   url: string;
@@ -24,11 +33,16 @@ export interface TunnelClientOptions {
   onOpen?: () => void;
   /** Messages the client does not handle itself (a relay routes them to its agents). */
   onMessage?: (message: Message) => void;
+  /** Where metadata waits while the tunnel is down; without it, only the latest inventory is kept. */
+  buffer?: DiskBuffer<BufferedMessage>;
 }
 
 interface ClusterState {
   latest: Map<string, InventoryItem>;
-  /** What the hub has, as far as this session knows, and its version. */
+  /**
+   * What the hub has (or will have, once buffered deltas arrive) and its version. Kept across sessions: after
+   * a short outage the hub still holds it and takes deltas; a hub that lost it asks for a snapshot.
+   */
   sent?: { items: Map<string, InventoryItem>; version: number };
 }
 
@@ -62,7 +76,17 @@ export class TunnelClient {
     const state = this.clusters.get(cluster) ?? { latest: items };
     state.latest = items;
     this.clusters.set(cluster, state);
-    if (this.open) this.sendInventory(cluster, state);
+    if (this.open) this.sendInventory(cluster, state, (type, body) => this.send(type, body));
+    else if (this.options.buffer && state.sent)
+      this.sendInventory(cluster, state, (type, body) =>
+        this.options.buffer?.append({ cluster, type, body }),
+      );
+  }
+
+  /** Metadata waiting on disk for the tunnel, and how much was dropped because the buffer was full. */
+  get buffered(): { entries: number; bytes: number; dropped: number } {
+    const buffer = this.options.buffer;
+    return buffer ? { ...buffer.size, dropped: buffer.dropped } : { entries: 0, bytes: 0, dropped: 0 };
   }
 
   /**
@@ -70,6 +94,10 @@ export class TunnelClient {
    * it waits in the bounded queue and goes out, control first, when the next session opens.
    */
   forward<T extends MessageType>(cluster: string, type: T, body: MessageBody<T>): void {
+    if (!this.open && this.options.buffer && classOf(type) === "metadata" && type !== "heartbeat") {
+      this.options.buffer.append({ cluster, type, body });
+      return;
+    }
     this.queue.push({
       cluster,
       // Command output (user content) travels with the command's control messages, in order, ahead of bulk
@@ -137,7 +165,6 @@ export class TunnelClient {
         signal.removeEventListener("abort", abort);
         this.open = false;
         if (this.heartbeat) clearInterval(this.heartbeat);
-        for (const state of this.clusters.values()) delete state.sent;
         resolve();
       });
     });
@@ -160,7 +187,9 @@ export class TunnelClient {
         this.attempt = 0;
         this.sessions += 1;
         this.options.log({ level: "info", msg: "tunnel open", session: m.body.session });
-        for (const [cluster, state] of this.clusters) this.sendInventory(cluster, state);
+        this.deliverBuffered();
+        for (const [cluster, state] of this.clusters)
+          this.sendInventory(cluster, state, (type, body) => this.send(type, body));
         this.heartbeatSeconds = m.body.heartbeatSeconds;
         this.heartbeat = setInterval(() => this.beat(), m.body.heartbeatSeconds * 1000);
         this.beat();
@@ -171,7 +200,7 @@ export class TunnelClient {
         const state = this.clusters.get(m.body.cluster);
         if (state) {
           delete state.sent;
-          this.sendInventory(m.body.cluster, state);
+          this.sendInventory(m.body.cluster, state, (type, body) => this.send(type, body));
         } else this.options.onMessage?.(m);
         return;
       }
@@ -209,10 +238,29 @@ export class TunnelClient {
     this.send("heartbeat", { clusters: [...this.clusters.keys()].map((cluster) => ({ cluster, at })) });
   }
 
-  private sendInventory(cluster: string, state: ClusterState): void {
+  /** What waited on disk goes first, in order, before anything newer. */
+  private deliverBuffered(): void {
+    const buffer = this.options.buffer;
+    if (!buffer || buffer.size.entries === 0) return;
+    const items = buffer.drain();
+    for (const item of items) this.send(item.type, item.body as MessageBody<MessageType>);
+    this.options.log({
+      level: "info",
+      msg: "delivered metadata buffered while the tunnel was down",
+      messages: items.length,
+      dropped: buffer.dropped,
+    });
+  }
+
+  private sendInventory(
+    cluster: string,
+    state: ClusterState,
+    emit: <T extends "inventory.snapshot" | "inventory.delta">(type: T, body: MessageBody<T>) => void,
+  ): void {
     if (!state.sent) {
-      const version = 1;
-      this.send("inventory.snapshot", {
+      // A snapshot's version starts a new line of numbering, different from what a hub may hold from before.
+      const version = Date.now();
+      emit("inventory.snapshot", {
         cluster,
         version,
         items: [...state.latest].map(([key, value]) => ({ key, value })),
@@ -223,7 +271,7 @@ export class TunnelClient {
     const changes = diffInventory(state.sent.items, state.latest);
     if (changes.length === 0) return;
     const version = state.sent.version + 1;
-    this.send("inventory.delta", {
+    emit("inventory.delta", {
       cluster,
       baseVersion: state.sent.version,
       version,

@@ -309,6 +309,9 @@ class Session {
   }
 
   private async handle(m: Message): Promise<void> {
+    this.server.metrics.count("unitfleet_tunnel_messages_total", "Tunnel messages received, by type.", {
+      type: m.type,
+    });
     switch (m.type) {
       case "heartbeat":
         for (const beat of m.body.clusters)
