@@ -177,6 +177,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       })
     : undefined;
   tunnel?.attach(server);
+  await tunnel?.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());

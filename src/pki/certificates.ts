@@ -189,3 +189,8 @@ export function dueForRenewal(certPem: string, now: Date): boolean {
   const to = Date.parse(cert.validTo);
   return now.getTime() > to - (to - from) / 3;
 }
+
+/** A certificate serial as the hub records it: lower-case hexadecimal without leading zeros. */
+export function normaliseSerial(serial: string): string {
+  return serial.toLowerCase().replace(/^0+/, "");
+}

@@ -80,6 +80,7 @@ export const goldenMessages: { [T in MessageType]: Envelope<T> } = {
     { cluster: "fra-shop-prod", command: "cmd-2026-11-25-0001", data: "GET /cart 200 12ms\n", last: true },
     { id: "r-7", seq: 7, replyTo: "h-5" },
   ),
+  revocations: message("revocations", { serials: ["3f9a1c0e5b7d2461", "7e01"] }, { id: "h-6", seq: 6 }),
   error: message(
     "error",
     { code: "residency", message: "logs.chunk may not leave Location frankfurt" },

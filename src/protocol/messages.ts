@@ -165,6 +165,14 @@ export const messageTypes = {
       last: z.boolean(),
     }),
   },
+  /**
+   * Hub → relay: every revoked, unexpired certificate serial of the relay's Location (the whole list, on each
+   * session and on each change). The relay refuses agents presenting one and cuts off those connected.
+   */
+  revocations: {
+    class: "control",
+    body: z.strictObject({ serials: z.array(z.string().regex(/^[0-9a-f]{1,64}$/)).max(100_000) }),
+  },
   /** Either way: a message could not be accepted, with a code a program can match on. */
   error: {
     class: "control",

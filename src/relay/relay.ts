@@ -5,6 +5,7 @@
  * guard: user content from its clusters never goes out of the Location.
  */
 import { randomUUID } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { DiskBuffer } from "../agent/connection/disk-buffer.ts";
 import { ensureCredentials, keepRenewed, renewIfDue } from "../agent/connection/join-client.ts";
 import { TunnelClient } from "../agent/connection/tunnel-client.ts";
+import { normaliseSerial } from "../pki/certificates.ts";
 import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
 import { type Message, type MessageBody, type MessageType, maxFrameBytes } from "../protocol/messages.ts";
 import { commandResidencyVerdict, residencyVerdict } from "../protocol/residency.ts";
@@ -53,6 +55,11 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   // Renew now if the certificate is in the last third of its life; then check every hour.
   const credentials = await renewIfDue(options.hub, options.dir, joined, new Date());
   const agents = new Map<string, AgentSession>();
+  // Agent certificates the hub revoked: kept on disk, so that a relay cut off from the hub still refuses them.
+  const revokedFile = join(options.dir, "revoked-serials.json");
+  let revoked = new Set<string>(
+    JSON.parse(await readFile(revokedFile, "utf8").catch(() => "[]")) as string[],
+  );
   /** Commands for agents not connected right now: delivered when they are, unless their deadline passes. */
   const waiting = new Map<string, Array<MessageBody<"command">>>();
   const counters = { forwarded: 0, residencyRefusals: 0 };
@@ -72,6 +79,19 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     onMessage: (m) => {
       if (m.type === "inventory.resync") agents.get(m.body.cluster)?.send("inventory.resync", m.body);
       if (m.type === "command") passOn(m.body);
+      if (m.type === "revocations") {
+        revoked = new Set(m.body.serials);
+        void writeFile(revokedFile, JSON.stringify(m.body.serials), { mode: 0o600 }).catch(() => {});
+        for (const session of agents.values())
+          if (revoked.has(session.serial)) {
+            log({
+              level: "warn",
+              msg: "cut off an agent whose certificate was revoked",
+              cluster: session.cluster,
+            });
+            session.close();
+          }
+      }
     },
   });
 
@@ -118,7 +138,15 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes });
   server.on("upgrade", (req, socket, head) => {
-    const subject = (socket as TLSSocket).getPeerCertificate?.()?.subject?.CN;
+    const peer = (socket as TLSSocket).getPeerCertificate?.();
+    const subject = peer?.subject?.CN;
+    const serial = normaliseSerial(peer?.serialNumber ?? "");
+    if (revoked.has(serial)) {
+      log({ level: "warn", msg: "refused an agent with a revoked certificate", subject, serial });
+      socket.write("HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\nthe certificate has been revoked\n");
+      socket.destroy();
+      return;
+    }
     const agent = /^agent:([a-z0-9-]+):([a-z0-9-]+)$/.exec(typeof subject === "string" ? subject : "");
     if (
       new URL(req.url ?? "/", "http://relay").pathname !== relayTunnelPath ||
@@ -132,7 +160,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new AgentSession(ws, agent[2]!, options, client, counters, log, () => {
+      const session = new AgentSession(ws, agent[2]!, serial, options, client, counters, log, () => {
         for (const command of waiting.get(session.cluster) ?? [])
           if (command.deadline > Date.now()) session.send("command", command);
         waiting.delete(session.cluster);
@@ -182,6 +210,8 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
 /** One agent's session with the relay. */
 class AgentSession {
   readonly cluster: string;
+  /** The serial of the agent's certificate, to cut it off if the certificate is revoked. */
+  readonly serial: string;
   private readonly ws: WebSocket;
   private readonly inbound = new InboundSequence();
   private seq = 0;
@@ -192,6 +222,7 @@ class AgentSession {
   constructor(
     ws: WebSocket,
     cluster: string,
+    serial: string,
     options: RelayOptions,
     client: TunnelClient,
     counters: RunningRelay["counters"],
@@ -199,6 +230,7 @@ class AgentSession {
     onGreeted: () => void,
   ) {
     this.ws = ws;
+    this.serial = serial;
     this.onGreeted = onGreeted;
     this.cluster = cluster;
     this.client = client;

@@ -1,7 +1,8 @@
 /**
  * A relay between its agents and the hub (all in this process, real TLS and WebSockets): it forwards an
  * agent's metadata, refuses user content leaving the Location (naming the rule, counting the refusal) and
- * refuses an agent speaking for another cluster.
+ * refuses an agent speaking for another cluster. A certificate the hub revokes is refused by the relay too,
+ * and an agent connected with it is cut off.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
-import { createBootstrapToken, join as joinHub } from "../../src/hub/joining/joining.ts";
+import { createBootstrapToken, join as joinHub, revokeCertificate } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
 import { createCertificateRequest } from "../../src/pki/certificates.ts";
 import { encodeFrame, message } from "../../src/protocol/codec.ts";
@@ -21,6 +22,7 @@ let dir: string;
 let hub: RunningHub;
 let relay: RunningRelay;
 let agent: { cert: string; key: string; ca: string };
+let agentSerial: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "unitfleet-relay-"));
@@ -61,6 +63,7 @@ beforeAll(async () => {
     new Date(),
   );
   agent = { cert: joined.certificate, key, ca: hubCa };
+  agentSerial = joined.serial;
 }, 60_000);
 
 afterAll(async () => {
@@ -116,5 +119,38 @@ describe("a relay", () => {
     );
     expect(relay.counters.forwarded).toBe(1);
     ws.close();
+  });
+
+  it("cuts off an agent whose certificate the hub revokes, and refuses it from then on", async () => {
+    const url = `${relay.url.replace(/^https/, "wss")}/unitfleet/v1alpha1/tunnel`;
+    const ws = new WebSocket(url, agent);
+    await new Promise<void>((resolve, reject) => {
+      ws.on("open", () =>
+        ws.send(
+          encodeFrame(
+            message(
+              "hello",
+              { role: "agent", location: "frankfurt", cluster: "fra-web", versions: [1], resumeFrom: 0 },
+              { id: randomUUID(), seq: 1 },
+            ),
+          ),
+        ),
+      );
+      ws.on("message", (d: Buffer) => {
+        if ((JSON.parse(d.toString()) as { type: string }).type === "welcome") resolve();
+      });
+      ws.on("error", reject);
+    });
+    const closed = new Promise<void>((resolve) => ws.on("close", () => resolve()));
+    await revokeCertificate(hub.sql, agentSerial, new Date());
+    await closed;
+
+    const status = await new Promise<number>((resolve) => {
+      const again = new WebSocket(url, agent);
+      again.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      again.on("open", () => resolve(101));
+      again.on("error", () => {});
+    });
+    expect(status).toBe(403);
   });
 });

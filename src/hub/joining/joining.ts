@@ -5,7 +5,12 @@
  */
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { UserError } from "../../errors/user-error.ts";
-import { type PemPair, type SignedRequest, signCertificateRequest } from "../../pki/certificates.ts";
+import {
+  normaliseSerial,
+  type PemPair,
+  type SignedRequest,
+  signCertificateRequest,
+} from "../../pki/certificates.ts";
 import type { Sql } from "../../store/sql.ts";
 import { identityFromSubject, type PeerIdentity, subjectFor } from "./identity.ts";
 
@@ -130,12 +135,26 @@ export async function join(sql: Sql, ca: PemPair, request: JoinRequest, now: Dat
   return joined(identity, signed, ca);
 }
 
+/** Where revocations are announced (payload: the Location), so that each replica tells its relays. */
+export const revocationsChannel = "unitfleet_revocations";
+
 export async function revokeCertificate(sql: Sql, serial: string, now: Date): Promise<void> {
-  const rows = await sql.query(
-    "update issued_certificates set revoked_at = $2 where serial = $1 and revoked_at is null returning 1",
+  const rows = await sql.query<{ location: string }>(
+    "update issued_certificates set revoked_at = $2 where serial = $1 and revoked_at is null returning location",
     [normaliseSerial(serial), now.toISOString()],
   );
   if (rows.length === 0) throw new UserError("NotFound", `no active certificate with serial ${serial}`);
+  await sql.query("select pg_notify($1, $2)", [revocationsChannel, rows[0]!.location]);
+}
+
+/** Serials of a Location's revoked certificates that have not expired yet: what its relay must refuse. */
+export async function revokedSerials(sql: Sql, location: string, now: Date): Promise<string[]> {
+  const rows = await sql.query<{ serial: string }>(
+    `select serial from issued_certificates
+     where location = $1 and revoked_at is not null and not_after > $2 order by serial`,
+    [location, now.toISOString()],
+  );
+  return rows.map((r) => r.serial);
 }
 
 export type PeerCheck = { ok: true; identity: PeerIdentity; serial: string } | { ok: false; reason: string };
@@ -179,10 +198,6 @@ export async function checkPeerCertificate(
   if (record[0]!.revoked_at)
     return { ok: false, reason: `the client certificate was revoked at ${record[0]!.revoked_at}` };
   return { ok: true, identity, serial };
-}
-
-function normaliseSerial(serial: string): string {
-  return serial.toLowerCase().replace(/^0+/, "");
 }
 
 /**

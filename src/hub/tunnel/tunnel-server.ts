@@ -29,7 +29,7 @@ import type { Metrics } from "../api/metrics.ts";
 import type { CommandBus } from "../commands/command-bus.ts";
 import type { PeerIdentity } from "../joining/identity.ts";
 import { maySpeakFor } from "../joining/identity.ts";
-import { checkPeerCertificate } from "../joining/joining.ts";
+import { checkPeerCertificate, revocationsChannel, revokedSerials } from "../joining/joining.ts";
 import { systemCaller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
 
@@ -70,6 +70,19 @@ export class TunnelServer {
     deps.metrics.gauge("unitfleet_tunnel_sessions", () => this.sessions.size);
   }
 
+  private unlisten: (() => Promise<void>) | undefined;
+
+  /** Listens for revocations, to pass them on to the relays of their Location. */
+  async start(): Promise<void> {
+    this.unlisten = await this.deps.sql.listen(revocationsChannel, (location) => {
+      for (const session of this.sessions) if (session.relayOf === location) void session.sendRevocations();
+    });
+  }
+
+  revokedSerials(location: string): Promise<string[]> {
+    return revokedSerials(this.deps.sql, location, new Date());
+  }
+
   /** Takes WebSocket upgrades on the tunnel path of the API server. */
   attach(server: Server): void {
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -107,6 +120,7 @@ export class TunnelServer {
     await new Promise((r) => setTimeout(r, 100));
     for (const s of sessions) s.close();
     this.wss.close();
+    await this.unlisten?.();
   }
 
   /** Records a heartbeat (a row per cluster, no resource event: cheap at fleet scale). */
@@ -221,6 +235,20 @@ class Session {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeFrame(m));
   }
 
+  /** The Location whose relay this session is, if it is a relay's. */
+  get relayOf(): string | undefined {
+    return this.greeted && this.identity.role === "relay" ? this.identity.location : undefined;
+  }
+
+  /** Tells a relay which agent certificates of its Location are revoked. */
+  async sendRevocations(): Promise<void> {
+    try {
+      this.send("revocations", { serials: await this.server.revokedSerials(this.identity.location) });
+    } catch (error) {
+      this.server.log({ level: "error", msg: "could not send revocations", error: String(error) });
+    }
+  }
+
   goAway(retryAfterMs: number): void {
     this.send("goaway", { reason: "hub stopping", retryAfterMs });
   }
@@ -277,6 +305,7 @@ class Session {
       m.id,
     );
     this.server.log({ level: "info", msg: "tunnel session open", peer: describe(id) });
+    if (id.role === "relay") await this.sendRevocations();
     // From now on this session carries commands for the clusters it reaches, starting with pending ones.
     const detach = await this.server.commands.attach({
       identity: id,
