@@ -5,8 +5,12 @@ import type { Topology } from "../../src/core/topology/topology.ts";
 import type { LabContext } from "../../src/lab/lab.ts";
 import { labPaths } from "../../src/lab/paths.ts";
 
-/** Ports of the test lab: away from the default ones so that a developer's own lab is left alone. */
-export const e2ePorts = { etcd: 24790, apiServers: 17440 };
+/**
+ * Ports of the test lab: away from the default ones so that a developer's own lab is left alone.
+ * `UNITFLEET_E2E_PORT_SHIFT=N` moves them by N, so that two end-to-end runs can share a machine.
+ */
+const shift = Number(readEnvironment().inherited.UNITFLEET_E2E_PORT_SHIFT ?? 0);
+export const e2ePorts = { etcd: 24790 + shift, apiServers: 17440 + shift };
 
 export interface SharedLab {
   home: string;
