@@ -81,6 +81,67 @@ export const goldenMessages: { [T in MessageType]: Envelope<T> } = {
     { id: "r-7", seq: 7, replyTo: "h-5" },
   ),
   revocations: message("revocations", { serials: ["3f9a1c0e5b7d2461", "7e01"] }, { id: "h-6", seq: 6 }),
+  "work.apply": message(
+    "work.apply",
+    {
+      cluster: "fra-shop-prod",
+      application: "storefront",
+      generation: 3,
+      manifests: [
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } },
+        {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: { name: "storefront", namespace: "shop" },
+          spec: { replicas: 7 },
+        },
+      ],
+    },
+    { id: "h-7", seq: 7 },
+  ),
+  "work.remove": message(
+    "work.remove",
+    { cluster: "fra-shop-dev", application: "storefront" },
+    { id: "h-8", seq: 8 },
+  ),
+  "work.sync": message(
+    "work.sync",
+    { cluster: "fra-shop-prod", works: [{ application: "storefront", generation: 2 }] },
+    { id: "r-9", seq: 9 },
+  ),
+  "work.status": message(
+    "work.status",
+    {
+      cluster: "fra-shop-prod",
+      application: "storefront",
+      generation: 3,
+      objects: [
+        { apiVersion: "v1", kind: "Namespace", name: "shop", state: "Applied", healthy: true },
+        {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          namespace: "shop",
+          name: "storefront",
+          state: "Applied",
+          replicas: { desired: 7, ready: 5, updated: 7, available: 5 },
+          conditions: [{ type: "Available", status: "True", reason: "MinimumReplicasAvailable" }],
+          healthy: false,
+        },
+      ],
+      drift: [
+        {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          namespace: "shop",
+          name: "storefront",
+          at: "2026-11-25T18:03:00Z",
+          message: "deleted outside unitfleet; recreated",
+        },
+      ],
+      appliedAt: "2026-11-25T18:03:01Z",
+    },
+    { id: "r-10", seq: 10 },
+  ),
   error: message(
     "error",
     { code: "residency", message: "logs.chunk may not leave Location frankfurt" },

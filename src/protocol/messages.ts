@@ -53,6 +53,46 @@ const inventoryChange = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("delete"), key: z.string().max(600) }),
 ]);
 
+/** A Kubernetes object as written in an Application's manifests (checked by the agent's API server). */
+const manifest = z.record(z.string().max(253), z.unknown());
+
+const objectRef = {
+  apiVersion: z.string().max(253),
+  kind: z.string().max(63),
+  namespace: z.string().max(63).optional(),
+  name: z.string().max(253),
+};
+
+/** How one delivered object is doing in its cluster. */
+const objectStatus = z.strictObject({
+  ...objectRef,
+  /** Applied: the cluster has it as desired; Failed: it could not be applied (see message). */
+  state: z.enum(["Applied", "Failed"]),
+  message: z.string().max(2000).optional(),
+  /** Replica counts of workloads (Deployment, StatefulSet, DaemonSet; Job: completions as desired/ready). */
+  replicas: z
+    .strictObject({
+      desired: z.number().int().min(0),
+      ready: z.number().int().min(0),
+      updated: z.number().int().min(0).optional(),
+      available: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  conditions: z
+    .array(
+      z.strictObject({
+        type: z.string().max(128),
+        status: z.string().max(16),
+        reason: z.string().max(256).optional(),
+        message: z.string().max(2000).optional(),
+      }),
+    )
+    .max(20)
+    .optional(),
+  /** True when the object is as it should be: applied and, for workloads, all replicas ready. */
+  healthy: z.boolean(),
+});
+
 /** The message bodies by type, each with its fixed data class and a comment saying what it means. */
 export const messageTypes = {
   /** Client → hub, first message of a session: who I am, which versions I speak, what I last received. */
@@ -172,6 +212,50 @@ export const messageTypes = {
   revocations: {
     class: "control",
     body: z.strictObject({ serials: z.array(z.string().regex(/^[0-9a-f]{1,64}$/)).max(100_000) }),
+  },
+  /**
+   * Hub → agent: the desired state of one Application in this cluster, replacing any earlier generation. The
+   * agent applies it (server-side apply, field manager `unitfleet`), keeps it on disk, applies it again while
+   * cut off, and prunes what an earlier generation had and this one has not.
+   */
+  "work.apply": {
+    class: "control",
+    body: z.strictObject({
+      cluster: name,
+      application: name,
+      generation: z.number().int().min(1),
+      manifests: z.array(manifest).max(1000),
+    }),
+  },
+  /** Hub → agent: the Application no longer runs here; the agent deletes what it applied for it. */
+  "work.remove": { class: "control", body: z.strictObject({ cluster: name, application: name }) },
+  /**
+   * Agent → hub, when a session opens: the works it holds and their generations. The hub answers with
+   * `work.apply` for what is missing or older and `work.remove` for what should not be there.
+   */
+  "work.sync": {
+    class: "control",
+    body: z.strictObject({
+      cluster: name,
+      works: z.array(z.strictObject({ application: name, generation: z.number().int().min(1) })).max(10_000),
+    }),
+  },
+  /** Agent → hub: how an Application's objects are doing in the cluster, and drift it put back. */
+  "work.status": {
+    class: "metadata",
+    body: z.strictObject({
+      cluster: name,
+      application: name,
+      /** The generation these objects were applied from. */
+      generation: z.number().int().min(1),
+      objects: z.array(objectStatus).max(1000),
+      /** Objects changed or deleted by someone else and put back since the last report. */
+      drift: z
+        .array(z.strictObject({ ...objectRef, at: z.string().max(40), message: z.string().max(2000) }))
+        .max(100),
+      /** When the agent last applied the work (ISO 8601). */
+      appliedAt: z.string().max(40),
+    }),
   },
   /** Either way: a message could not be accepted, with a code a program can match on. */
   error: {
