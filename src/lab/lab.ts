@@ -18,9 +18,11 @@ import {
   type ClusterPlan,
   componentOrder,
   kubeconfigFor,
+  kwokClusterConfig,
   type LabPlan,
   type ProcessSpec,
   planLab,
+  podLogText,
 } from "./plan.ts";
 import {
   isRunning,
@@ -139,7 +141,7 @@ export async function labStartCluster(context: LabContext, name: string): Promis
     const { state, cluster, plan } = await requireCluster(context, name);
     await assertPortsFree(plan, state, [cluster.name]);
     await ensureEtcd(context, plan, state);
-    await startCluster(context, cluster, state, pkiFiles(context.paths.pkiDir));
+    await startCluster(context, cluster, state, await ensurePki(context.paths.pkiDir, new Date()));
   });
 }
 
@@ -298,6 +300,7 @@ async function startCluster(
     return record !== undefined && isRunning(record);
   });
   await ensureServiceAccountKeys(paths.pkiDir, cluster.name);
+  await writeKwokFiles(cluster, new Date());
   const watched: Array<[ProcessSpec, Started | undefined]> = [];
   const api = new KubeHttp(cluster.apiUrl, pki);
   try {
@@ -465,6 +468,13 @@ async function writeKubeconfigs(plan: LabPlan, paths: LabPaths): Promise<void> {
   }
 }
 
+/** The pod log kwok serves for the cluster's pods, and kwok's config that points at it. */
+async function writeKwokFiles(cluster: ClusterPlan, now: Date): Promise<void> {
+  await mkdir(cluster.dir, { recursive: true });
+  await writeFile(cluster.podLogFile, podLogText(cluster.name, now));
+  await writeFile(cluster.kwokConfig, stringify(kwokClusterConfig(cluster)));
+}
+
 /** Fails, listing every busy port and its intended owner, when a port the lab needs is taken. */
 async function assertPortsFree(plan: LabPlan, state: LabState, only?: string[]): Promise<void> {
   const runningOwners = new Set<string>();
@@ -475,6 +485,8 @@ async function assertPortsFree(plan: LabPlan, state: LabState, only?: string[]):
   for (const cluster of plan.clusters) {
     const record = state.processes[cluster.components["kube-apiserver"].name];
     if (record && isRunning(record)) runningOwners.add(`${cluster.name} API server`);
+    const kwok = state.processes[cluster.components.kwok.name];
+    if (kwok && isRunning(kwok)) runningOwners.add(`${cluster.name} kwok server`);
   }
   const wanted = plan.ports.filter(
     (p) =>

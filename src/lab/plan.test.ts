@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { labPaths } from "./paths.ts";
-import { planLab } from "./plan.ts";
+import { kwokClusterConfig, planLab, podLogText } from "./plan.ts";
 import { defaultTopologyPath, parseTopology } from "./topology-file.ts";
 
 const topology = parseTopology(readFileSync(defaultTopologyPath, "utf8"), "default.yaml");
@@ -13,7 +13,10 @@ describe("planLab on the default topology", () => {
   it("gives every cluster its own loopback port and etcd prefix, one after the other", () => {
     expect(plan.clusters.map((c) => c.apiPort)).toEqual([16441, 16442, 16443, 16444, 16445, 16446]);
     expect(new Set(plan.clusters.map((c) => c.etcdPrefix)).size).toBe(plan.clusters.length);
-    expect(plan.ports.map((p) => p.port)).toEqual([23790, 23791, 16441, 16442, 16443, 16444, 16445, 16446]);
+    expect(plan.ports.map((p) => p.port)).toEqual([
+      23790, 23791, 16441, 16442, 16443, 16444, 16445, 16446, 23792, 23793, 23794, 23795, 23796, 23797,
+    ]);
+    expect(new Set(plan.ports.map((p) => p.port)).size).toBe(plan.ports.length);
     const api = plan.clusters[0]!.components["kube-apiserver"].args;
     expect(api).toContain("--secure-port=16441");
     expect(api).toContain("--etcd-prefix=/unitfleet-lab/fra-shop-prod/registry");
@@ -49,5 +52,53 @@ describe("planLab on the default topology", () => {
     const kwok = plan.clusters[0]!.components.kwok;
     expect(kwok.env.HOME).toBe("/home/u/.unitfleet/lab/clusters/fra-shop-prod");
     expect(kwok.args).toContain(`--config=${paths.kwokStages}`);
+  });
+
+  it("runs each cluster's kwok server on its own loopback port after etcd's, with a lab certificate", () => {
+    expect(plan.clusters.map((c) => c.kwokPort)).toEqual([23792, 23793, 23794, 23795, 23796, 23797]);
+    const prod = plan.clusters[0]!;
+    expect(plan.ports).toContainEqual({ port: 23792, owner: "fra-shop-prod kwok server" });
+    expect(prod.components.kwok.args).toEqual(
+      expect.arrayContaining([
+        "--config=/home/u/.unitfleet/lab/clusters/fra-shop-prod/kwok.yaml",
+        "--node-port=23792",
+        "--server-address=127.0.0.1:23792",
+        "--tls-cert-file=/home/u/.unitfleet/lab/pki/kwok-server.crt",
+        "--tls-private-key-file=/home/u/.unitfleet/lab/pki/kwok-server.key",
+      ]),
+    );
+  });
+
+  it("lets the API server reach kwok's server at the node's InternalIP, checking it against the lab CA", () => {
+    expect(plan.clusters[0]!.components["kube-apiserver"].args).toEqual(
+      expect.arrayContaining([
+        "--kubelet-preferred-address-types=InternalIP",
+        "--kubelet-certificate-authority=/home/u/.unitfleet/lab/pki/ca.crt",
+        "--kubelet-client-certificate=/home/u/.unitfleet/lab/pki/apiserver-kubelet-client.crt",
+        "--kubelet-client-key=/home/u/.unitfleet/lab/pki/apiserver-kubelet-client.key",
+      ]),
+    );
+  });
+
+  it("points every pod of a cluster at that cluster's own pod log", () => {
+    const prod = plan.clusters[0]!;
+    expect(kwokClusterConfig(prod)).toEqual({
+      apiVersion: "kwok.x-k8s.io/v1alpha1",
+      kind: "ClusterLogs",
+      metadata: { name: "unitfleet-lab-pod-log" },
+      spec: { logs: [{ logsFile: "/home/u/.unitfleet/lab/clusters/fra-shop-prod/pod.log" }] },
+    });
+    expect(new Set(plan.clusters.map((c) => c.podLogFile)).size).toBe(plan.clusters.length);
+  });
+});
+
+describe("podLogText", () => {
+  it("writes lines naming the cluster in the CRI log format, one second apart, ending now", () => {
+    expect(podLogText("fra-shop-prod", new Date("2026-03-01T12:00:00Z")).split("\n")).toEqual([
+      "2026-03-01T11:59:58.000Z stdout F fra-shop-prod: listening on :8080",
+      "2026-03-01T11:59:59.000Z stdout F fra-shop-prod: GET /healthz 200",
+      "2026-03-01T12:00:00.000Z stdout F fra-shop-prod: request served in 12ms",
+      "",
+    ]);
   });
 });

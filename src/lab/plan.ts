@@ -4,7 +4,10 @@
  */
 import { join } from "node:path";
 import {
+  apiServerPort,
   clusterZones,
+  kwokServerPort,
+  type LabBasePorts,
   type Topology,
   type TopologyCluster,
   type TopologyNodePool,
@@ -43,8 +46,14 @@ export interface ClusterPlan {
   zones: string[];
   apiPort: number;
   apiUrl: string;
+  /** Port of the cluster's kwok server: the kubelet endpoint of all its fake nodes, on 127.0.0.1. */
+  kwokPort: number;
   etcdPrefix: string;
   dir: string;
+  /** kwok's own config for this cluster (a ClusterLogs object), read after the lab's stages. */
+  kwokConfig: string;
+  /** The log every pod of the cluster shows (`kubectl logs`), in the CRI log format. */
+  podLogFile: string;
   /** Kubeconfig the cluster's own components use (one context). */
   componentKubeconfig: string;
   components: Record<ComponentName, ProcessSpec>;
@@ -87,9 +96,7 @@ export function planLab(topology: Topology, paths: LabPaths): LabPlan {
     peerPort: ports.etcd + 1,
     url: etcdUrl,
   };
-  const clusters = topology.spec.clusters.map((c, i) =>
-    planCluster(topology, c, i, ports.apiServers + i + 1, etcdUrl, paths),
-  );
+  const clusters = topology.spec.clusters.map((c, i) => planCluster(topology, c, i, ports, etcdUrl, paths));
   return {
     etcd,
     clusters,
@@ -97,6 +104,7 @@ export function planLab(topology: Topology, paths: LabPaths): LabPlan {
       { port: etcd.clientPort, owner: "etcd (client)" },
       { port: etcd.peerPort, owner: "etcd (peer)" },
       ...clusters.map((c) => ({ port: c.apiPort, owner: `${c.name} API server` })),
+      ...clusters.map((c) => ({ port: c.kwokPort, owner: `${c.name} kwok server` })),
     ],
   };
 }
@@ -105,11 +113,14 @@ function planCluster(
   topology: Topology,
   c: TopologyCluster,
   index: number,
-  apiPort: number,
+  ports: LabBasePorts,
   etcdUrl: string,
   paths: LabPaths,
 ): ClusterPlan {
+  const apiPort = apiServerPort(ports, index);
+  const kwokPort = kwokServerPort(ports, index);
   const dir = join(paths.stateDir, "clusters", c.name);
+  const kwokConfig = join(dir, "kwok.yaml");
   const pki = pkiFiles(paths.pkiDir);
   const sa = serviceAccountFiles(paths.pkiDir, c.name);
   const componentKubeconfig = join(dir, "kubeconfig");
@@ -131,8 +142,11 @@ function planCluster(
     zones,
     apiPort,
     apiUrl: `https://127.0.0.1:${apiPort}`,
+    kwokPort,
     etcdPrefix: `/unitfleet-lab/${c.name}/registry`,
     dir,
+    kwokConfig,
+    podLogFile: join(dir, "pod.log"),
     componentKubeconfig,
     components: {
       "kube-apiserver": spec("kube-apiserver", [
@@ -154,6 +168,12 @@ function planCluster(
         "--allow-privileged=true",
         "--profiling=false",
         `--cert-dir=${join(dir, "certs")}`,
+        // pods/log (and exec, port-forward) are proxied to the node's kubelet endpoint: kwok's server, at the
+        // node's InternalIP (127.0.0.1) and daemonEndpoints port, checked against the lab's CA.
+        "--kubelet-preferred-address-types=InternalIP",
+        `--kubelet-certificate-authority=${pki.caCert}`,
+        `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+        `--kubelet-client-key=${pki.kubeletClientKey}`,
       ]),
       "kube-controller-manager": spec("kube-controller-manager", [
         `--kubeconfig=${componentKubeconfig}`,
@@ -179,10 +199,17 @@ function planCluster(
         [
           `--kubeconfig=${componentKubeconfig}`,
           `--config=${paths.kwokStages}`,
+          `--config=${kwokConfig}`,
           "--manage-all-nodes=true",
           "--node-lease-duration-seconds=40",
           `--cidr=10.${100 + (index % 150)}.0.0/16`,
           "--node-ip=127.0.0.1",
+          // The node stages write this port into every node's daemonEndpoints.kubeletEndpoint.
+          `--node-port=${kwokPort}`,
+          // Without it kwok would listen on every interface.
+          `--server-address=127.0.0.1:${kwokPort}`,
+          `--tls-cert-file=${pki.kwokServerCert}`,
+          `--tls-private-key-file=${pki.kwokServerKey}`,
         ],
         { HOME: dir },
       ),
@@ -192,6 +219,34 @@ function planCluster(
       deployment(w.namespace, w.name, w.replicas, { cpu: String(w.cpu), memory: String(w.memory) }),
     ),
   };
+}
+
+/** kwok's per-cluster config: every pod of the cluster (any container) shows the cluster's pod log. */
+export function kwokClusterConfig(cluster: Pick<ClusterPlan, "podLogFile">) {
+  return {
+    apiVersion: "kwok.x-k8s.io/v1alpha1",
+    kind: "ClusterLogs",
+    metadata: { name: "unitfleet-lab-pod-log" },
+    spec: { logs: [{ logsFile: cluster.podLogFile }] },
+  };
+}
+
+/**
+ * The few lines every pod of a cluster shows in `kubectl logs`, each naming the cluster, in the CRI log format
+ * kwok reads (`<RFC 3339 time> stdout F <line>`), one second apart and ending at `now`.
+ */
+export function podLogText(cluster: string, now: Date): string {
+  const lines = [
+    `${cluster}: listening on :8080`,
+    `${cluster}: GET /healthz 200`,
+    `${cluster}: request served in 12ms`,
+  ];
+  return lines
+    .map((line, i) => {
+      const at = new Date(now.getTime() - (lines.length - 1 - i) * 1000).toISOString();
+      return `${at} stdout F ${line}\n`;
+    })
+    .join("");
 }
 
 export interface NodeManifest {

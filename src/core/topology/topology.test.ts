@@ -121,4 +121,26 @@ describe("validateTopology", () => {
     if (result.ok) throw new Error("expected problems");
     expect(result.problems.map((p) => p.path)).toEqual(["spec.ports.apiServers", "spec.ports.etcd"]);
   });
+
+  it("keeps the kwok servers after etcd in range and away from the API servers' ports", () => {
+    const t = minimal();
+    (t.spec as Loose).ports = { etcd: 32766, apiServers: 16440 };
+    const high = validateTopology(t);
+    expect(high.ok ? [] : high.problems).toEqual([
+      {
+        path: "spec.ports.etcd",
+        message: "etcd, its peer and 1 kwok servers need ports up to 32768, above 32767",
+      },
+    ]);
+    (t.spec as Loose).ports = { etcd: 16439, apiServers: 16440 };
+    const overlapping = validateTopology(t);
+    expect(overlapping.ok ? [] : overlapping.problems).toEqual([
+      {
+        path: "spec.ports",
+        message: "etcd and the kwok servers (16439–16441) overlap the API servers (16441)",
+      },
+    ]);
+    (t.spec as Loose).ports = { etcd: 16438, apiServers: 16440 };
+    expect(validateTopology(t).ok).toBe(true);
+  });
 });

@@ -55,6 +55,42 @@ const port = z
     `must be at most ${highestLabPort}: ports from 32768 up are handed to outgoing connections`,
   );
 
+/** The base ports of a lab: see {@link labPortLayout}. */
+export interface LabBasePorts {
+  etcd: number;
+  apiServers: number;
+}
+
+/** Where a lab's loopback ports lie, as inclusive ranges. */
+export interface LabPortLayout {
+  /** etcd's client port, then its peer port, then one kwok server per cluster. */
+  etcdAndKwok: { first: number; last: number };
+  apiServers: { first: number; last: number };
+}
+
+/**
+ * The ports a lab with `clusters` clusters listens on: etcd on `etcd` (client) and `etcd + 1` (peer); cluster i
+ * (from 0, in topology order) serves its API on `apiServers + 1 + i` and its kwok server, the kubelet endpoint
+ * of its fake nodes, on `etcd + 2 + i`. Two labs with the same API server ports but different etcd ports
+ * therefore share no port.
+ */
+export function labPortLayout(ports: LabBasePorts, clusters: number): LabPortLayout {
+  return {
+    etcdAndKwok: { first: ports.etcd, last: ports.etcd + 1 + clusters },
+    apiServers: { first: ports.apiServers + 1, last: ports.apiServers + clusters },
+  };
+}
+
+/** The port of cluster `index`'s API server (index from 0). */
+export function apiServerPort(ports: LabBasePorts, index: number): number {
+  return ports.apiServers + 1 + index;
+}
+
+/** The port of cluster `index`'s kwok server, the kubelet endpoint of its fake nodes (index from 0). */
+export function kwokServerPort(ports: LabBasePorts, index: number): number {
+  return ports.etcd + 2 + index;
+}
+
 const taint = z.strictObject({
   key: z.string().superRefine((value, ctx) => {
     const problem = labelKeyProblem(value);
@@ -124,7 +160,10 @@ const topologySchema = z.strictObject({
     annotations: z.record(z.string(), z.string()).optional(),
   }),
   spec: z.strictObject({
-    /** Loopback ports: etcd uses `etcd` and `etcd + 1`; cluster i's API server uses `apiServers + i`. */
+    /**
+     * Loopback ports: etcd uses `etcd` and `etcd + 1`, cluster i's kwok server (its fake kubelets) `etcd + 1 + i`,
+     * cluster i's API server `apiServers + i` (i from 1). See {@link labPortLayout}.
+     */
     ports: z.strictObject({ etcd: port, apiServers: port }).optional(),
     locations: z.array(location).min(1),
     clusters: z.array(cluster).min(1),
@@ -205,12 +244,7 @@ function referenceProblems(input: unknown): Problem[] {
     locationZones.set(locName, new Set([...ownZones, ...[...regions.values()].flatMap((z) => [...z])]));
   });
 
-  const ports = record(spec.ports);
-  if (typeof ports?.apiServers === "number" && ports.apiServers + clusters.length > highestLabPort)
-    problems.push({
-      path: "spec.ports.apiServers",
-      message: `${clusters.length} clusters need ports up to ${ports.apiServers + clusters.length}, above ${highestLabPort}`,
-    });
+  problems.push(...portProblems(record(spec.ports), clusters.length));
   duplicates(clusters, ["spec", "clusters"], problems);
   clusters.forEach((raw, ci) => {
     const c = record(raw);
@@ -278,6 +312,45 @@ function referenceProblems(input: unknown): Problem[] {
     });
   });
   return problems;
+}
+
+// Ports out of range on their own were reported by the schema pass; here only what the cluster count adds.
+function portProblems(ports: Record<string, unknown> | undefined, clusters: number): Problem[] {
+  const problems: Problem[] = [];
+  const etcd = validPort(ports?.etcd);
+  const apiServers = validPort(ports?.apiServers);
+  const layout = labPortLayout({ etcd: etcd ?? 0, apiServers: apiServers ?? 0 }, clusters);
+  if (apiServers !== undefined && layout.apiServers.last > highestLabPort)
+    problems.push({
+      path: "spec.ports.apiServers",
+      message: `${clusters} clusters need ports up to ${layout.apiServers.last}, above ${highestLabPort}`,
+    });
+  if (etcd !== undefined && layout.etcdAndKwok.last > highestLabPort)
+    problems.push({
+      path: "spec.ports.etcd",
+      message: `etcd, its peer and ${clusters} kwok servers need ports up to ${layout.etcdAndKwok.last}, above ${highestLabPort}`,
+    });
+  if (
+    etcd !== undefined &&
+    apiServers !== undefined &&
+    layout.etcdAndKwok.first <= layout.apiServers.last &&
+    layout.apiServers.first <= layout.etcdAndKwok.last
+  )
+    problems.push({
+      path: "spec.ports",
+      message: `etcd and the kwok servers (${describeRange(layout.etcdAndKwok)}) overlap the API servers (${describeRange(layout.apiServers)})`,
+    });
+  return problems;
+}
+
+function validPort(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 1024 && value <= highestLabPort
+    ? value
+    : undefined;
+}
+
+function describeRange(range: { first: number; last: number }): string {
+  return range.first === range.last ? String(range.first) : `${range.first}–${range.last}`;
 }
 
 function duplicates(items: unknown[], path: ReadonlyArray<string | number>, problems: Problem[]): void {
