@@ -18,38 +18,46 @@ export interface Division {
  * the larger weight, then to the earlier item (callers list clusters in name order). Exact in integers.
  */
 export function divide(total: number, weights: readonly number[], caps: readonly number[]): Division {
-  const shares = weights.map(() => 0);
-  const quotas = weights.map(() => 0);
-  let active = weights.flatMap((w, i) => (w > 0 && caps[i]! > 0 ? [i] : []));
+  const n = weights.length;
+  const shares = new Array<number>(n).fill(0);
+  const quotas = new Array<number>(n).fill(0);
+  let active: number[] = [];
+  for (let i = 0; i < n; i++) if (weights[i]! > 0 && caps[i]! > 0) active.push(i);
   let remaining = total;
   while (remaining > 0 && active.length > 0) {
     let sum = 0;
     for (const i of active) sum += weights[i]!;
-    const capped = active.filter((i) => remaining * weights[i]! >= caps[i]! * sum);
-    if (capped.length > 0) {
-      for (const i of capped) {
+    const uncapped: number[] = [];
+    let capped = 0;
+    for (const i of active) {
+      if (remaining * weights[i]! >= caps[i]! * sum) {
         shares[i] = caps[i]!;
         quotas[i] = caps[i]!;
-        remaining -= caps[i]!;
-      }
-      const done = new Set(capped);
-      active = active.filter((i) => !done.has(i));
+        capped += caps[i]!;
+      } else uncapped.push(i);
+    }
+    if (uncapped.length < active.length) {
+      remaining -= capped;
+      active = uncapped;
       continue;
     }
-    const remainders = new Map<number, number>();
+    const remainders = new Array<number>(n).fill(0);
     let given = 0;
     for (const i of active) {
       const product = remaining * weights[i]!;
       const floor = Math.floor(product / sum);
       shares[i] = floor;
       quotas[i] = product / sum;
-      remainders.set(i, product - floor * sum);
+      remainders[i] = product - floor * sum;
       given += floor;
     }
-    const order = [...active].sort(
-      (a, b) => remainders.get(b)! - remainders.get(a)! || weights[b]! - weights[a]! || a - b,
-    );
-    for (let k = 0; k < remaining - given; k++) shares[order[k]!]! += 1;
+    const left = remaining - given;
+    if (left > 0) {
+      const order = active.sort(
+        (a, b) => remainders[b]! - remainders[a]! || weights[b]! - weights[a]! || a - b,
+      );
+      for (let k = 0; k < left; k++) shares[order[k]!]! += 1;
+    }
     remaining = 0;
   }
   return { shares, quotas, unplaced: remaining };

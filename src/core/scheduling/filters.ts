@@ -39,6 +39,8 @@ export interface FilterInput {
   rules: Rules;
   /** Replicas of the application the cluster runs now. */
   running: number;
+  /** `replicasThatFit(cluster.free, demand.perReplica)`, worked out once per cluster. */
+  room: number;
 }
 
 export type Verdict =
@@ -84,12 +86,25 @@ export function selection({ cluster: c, rules: r }: FilterInput): Verdict {
   return reasons.length > 0 ? { verdict: "unfit", reasons } : fit;
 }
 
+/** True when Selection would pass; the same test without building reasons, for the many clusters it skips. */
+export function isSelected(c: ClusterFacts, r: Rules): boolean {
+  if (r.names && !r.names.has(c.name)) return false;
+  if (r.locations && !r.locations.has(c.location)) return false;
+  if (r.regions && !(c.region !== undefined && r.regions.has(c.region))) return false;
+  const env = c.labels.environment;
+  if (r.environments && !(env !== undefined && r.environments.has(env))) return false;
+  const business = c.labels.business;
+  if (r.businesses && !(business !== undefined && r.businesses.has(business))) return false;
+  return r.requirements.length === 0 || matchesSelector(r.requirements, c.labels);
+}
+
 /**
  * Taints: a NoExecute taint the placement does not tolerate rejects the cluster; an untolerated NoSchedule
  * taint lets it keep the replicas it runs (as Kubernetes keeps running pods) but gives it no new ones.
  * PreferNoSchedule only lowers the TaintPreference score.
  */
 export function taints({ cluster: c, rules: r, running }: FilterInput): Verdict {
+  if (c.taints.length === 0) return fit;
   const tolerations = r.placement.tolerations ?? [];
   const noExecute: string[] = [];
   const noSchedule: string[] = [];
@@ -115,10 +130,12 @@ export function taints({ cluster: c, rules: r, running }: FilterInput): Verdict 
 /** ApiResources: every kind the application's manifests use must be served (unknown counts as served). */
 export function apiResources({ apiResources: served, rules: r }: FilterInput): Verdict {
   if (!served) return fit;
-  const missing = r.demand.kinds.filter((k) => !served.has(k));
-  return missing.length > 0
-    ? { verdict: "unfit", reasons: [`ApiResources: does not serve ${missing.join(", ")}`] }
-    : fit;
+  for (const k of r.demand.kinds)
+    if (!served.has(k)) {
+      const missing = r.demand.kinds.filter((kind) => !served.has(kind));
+      return { verdict: "unfit", reasons: [`ApiResources: does not serve ${missing.join(", ")}`] };
+    }
+  return fit;
 }
 
 /**
@@ -167,14 +184,19 @@ export function health({ cluster: c, rules: r, running }: FilterInput): Verdict 
 export const unboundedFit = 1_000_000;
 
 /**
- * How many more replicas fit in `free`: the scarcest resource decides. Negative when the cluster is
- * overcommitted (nodes lost): that many of its replicas no longer fit.
+ * How many more replicas fit in the free cpu (millicores), memory (bytes) and pods: the scarcest resource
+ * decides. Negative when the cluster is overcommitted (nodes lost): that many of its replicas no longer fit.
  */
-export function replicasThatFit(free: ClusterFacts["free"], per: Demand["perReplica"]): number {
+export function replicasThatFit(
+  cpuMilli: number,
+  memoryBytes: number,
+  pods: number,
+  per: Demand["perReplica"],
+): number {
   let n = unboundedFit;
-  if (per.cpuMilli > 0) n = Math.min(n, Math.floor(free.cpuMilli / per.cpuMilli));
-  if (per.memoryBytes > 0) n = Math.min(n, Math.floor(free.memoryBytes / per.memoryBytes));
-  if (per.pods > 0) n = Math.min(n, Math.floor(free.pods / per.pods));
+  if (per.cpuMilli > 0) n = Math.min(n, Math.floor(cpuMilli / per.cpuMilli));
+  if (per.memoryBytes > 0) n = Math.min(n, Math.floor(memoryBytes / per.memoryBytes));
+  if (per.pods > 0) n = Math.min(n, Math.floor(pods / per.pods));
   return n;
 }
 
@@ -182,9 +204,9 @@ export function replicasThatFit(free: ClusterFacts["free"], per: Demand["perRepl
  * Resources: the replicas a cluster must hold (one when Divided, the count when Duplicated) fit in its free
  * capacity plus what the replicas it already runs use.
  */
-export function resources({ cluster: c, rules: r, running }: FilterInput): Verdict {
+export function resources({ cluster: c, rules: r, running, room }: FilterInput): Verdict {
   const per = r.demand.perReplica;
-  if (running + replicasThatFit(c.free, per) >= r.need) return fit;
+  if (running + room >= r.need) return fit;
   const reasons: string[] = [];
   const dims = [
     ["cpu", per.cpuMilli, c.free.cpuMilli, (m: number) => signed(m / 1000, formatCores)],

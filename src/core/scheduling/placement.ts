@@ -232,27 +232,34 @@ export function validatePlacementSpec(
   prefix: ReadonlyArray<string | number> = ["spec"],
 ): Validated<PlacementSpec> {
   const parsed = placementSpec.safeParse(input);
-  if (!parsed.success) return { ok: false, problems: problemsFromZod(parsed.error, prefix) };
-  const problems = crossFieldProblems(parsed.data, prefix);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, value: parsed.data };
+  const problems = [
+    ...(parsed.success ? [] : problemsFromZod(parsed.error, prefix)),
+    ...crossFieldProblems(input, prefix),
+  ].sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
+  return parsed.success && problems.length === 0 ? { ok: true, value: parsed.data } : { ok: false, problems };
 }
 
-function crossFieldProblems(spec: PlacementSpec, prefix: ReadonlyArray<string | number>): Problem[] {
+// Rules across fields, read leniently from the raw input so that they are reported with the others.
+function crossFieldProblems(input: unknown, prefix: ReadonlyArray<string | number>): Problem[] {
   const problems: Problem[] = [];
-  const seen = new Map<string, number>();
-  const listed = spec.locations?.length ?? 0;
-  (spec.spread ?? []).forEach((s, i) => {
-    const first = seen.get(s.by);
-    if (first !== undefined)
+  const raw = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>;
+  const spread = Array.isArray(raw.spread) ? (raw.spread as unknown[]) : [];
+  const listed = Array.isArray(raw.locations) ? raw.locations.length : 0;
+  const seen = new Map<unknown, number>();
+  spread.forEach((item, i) => {
+    if (typeof item !== "object" || item === null) return;
+    const { by, minGroups } = item as { by?: unknown; minGroups?: unknown };
+    const first = seen.get(by);
+    if (typeof by === "string" && first !== undefined)
       problems.push({
         path: fieldPath([...prefix, "spread", i, "by"]),
-        message: `"${s.by}" is already constrained by ${fieldPath([...prefix, "spread", first])}`,
+        message: `"${by}" is already constrained by ${fieldPath([...prefix, "spread", first])}`,
       });
-    else seen.set(s.by, i);
-    if (s.by === "location" && (s.minGroups ?? 1) > 1 && (s.minGroups ?? 1) > listed)
+    else seen.set(by, i);
+    if (by === "location" && typeof minGroups === "number" && minGroups > 1 && minGroups > listed)
       problems.push({
         path: fieldPath([...prefix, "spread", i, "minGroups"]),
-        message: `spreading over ${s.minGroups} Locations needs ${fieldPath([...prefix, "locations"])} to list at least ${s.minGroups} (an application stays in one Location unless several are listed)`,
+        message: `spreading over ${minGroups} Locations needs ${fieldPath([...prefix, "locations"])} to list at least ${minGroups} (an application stays in one Location unless several are listed)`,
       });
   });
   return problems;
