@@ -1,6 +1,7 @@
 /**
  * The agent of one cluster: joins the hub (once), then reports the cluster's inventory from watches and sends
- * heartbeats through the tunnel until stopped.
+ * heartbeats through the tunnel until stopped. It runs the hub's commands and applies the works the hub
+ * delivers (kept on disk and applied again while the tunnel is down).
  */
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -9,6 +10,7 @@ import { type CommandRunner, commandRunner } from "./commands/command-runner.ts"
 import { DiskBuffer } from "./connection/disk-buffer.ts";
 import { ensureCredentials, keepRenewed, renewIfDue } from "./connection/join-client.ts";
 import { TunnelClient } from "./connection/tunnel-client.ts";
+import { type Applier, startApplier } from "./delivery/applier.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
 
 export interface AgentOptions {
@@ -24,14 +26,18 @@ export interface AgentOptions {
   region?: string;
   environment: string;
   business: string;
-  /** Where the agent keeps its key and certificate. */
+  /** Where the agent keeps its key and certificate, and the works it holds. */
   dir: string;
+  /** How often every held work is applied again, putting back drift (default 30 s). */
+  resyncSeconds?: number;
   log: (entry: Record<string, unknown>) => void;
 }
 
 export interface RunningAgent {
   client: TunnelClient;
   commands: CommandRunner;
+  /** The works delivered to the cluster. */
+  delivery: Applier;
   stop(): Promise<void>;
 }
 
@@ -81,9 +87,31 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     hello: { role: "agent", location: options.location, cluster: options.cluster },
     buffer: new DiskBuffer(join(options.dir, "metadata-buffer.jsonl")),
     log,
+    // Each session starts by telling the hub which works the agent holds; it answers with what to change.
+    onOpen: () =>
+      client.forward(options.cluster, "work.sync", { cluster: options.cluster, works: delivery.held() }),
     onMessage: (m) => {
       if (m.type === "command" && m.body.cluster === options.cluster) void commands.handle(m.body);
+      if (m.type === "work.apply" && m.body.cluster === options.cluster) {
+        const { application, generation, manifests } = m.body;
+        void delivery
+          .set({ application, generation, manifests })
+          .catch((error: Error) =>
+            log({ level: "warn", msg: "work refused", application, error: error.message }),
+          );
+      }
+      if (m.type === "work.remove" && m.body.cluster === options.cluster)
+        void delivery.remove(m.body.application);
     },
+  });
+  // Created after the client (it reports through it) and before the tunnel runs (which hands it works).
+  const delivery = await startApplier({
+    kc,
+    cluster: options.cluster,
+    dir: options.dir,
+    ...(options.resyncSeconds !== undefined ? { resyncSeconds: options.resyncSeconds } : {}),
+    report: (body) => client.forward(options.cluster, "work.status", body),
+    log,
   });
   const source = kubeInventorySource(kc);
   await source.start((items) => client.setInventory(options.cluster, items));
@@ -99,11 +127,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   return {
     client,
     commands,
+    delivery,
     async stop() {
       stopRenewal();
       stopping.abort();
       await running;
       await source.stop();
+      await delivery.stop();
     },
   };
 }

@@ -79,6 +79,19 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     onMessage: (m) => {
       if (m.type === "inventory.resync") agents.get(m.body.cluster)?.send("inventory.resync", m.body);
       if (m.type === "command") passOn(m.body);
+      // Works go to a connected agent only: one that is not sends `work.sync` when it connects, and the hub
+      // answers it with what it missed.
+      if (m.type === "work.apply" || m.type === "work.remove") {
+        const agent = agents.get(m.body.cluster);
+        if (agent?.greeted) agent.send(m.type, m.body);
+        else
+          log({
+            level: "info",
+            msg: "dropped a work for an agent not connected",
+            type: m.type,
+            cluster: m.body.cluster,
+          });
+      }
       if (m.type === "revocations") {
         revoked = new Set(m.body.serials);
         void writeFile(revokedFile, JSON.stringify(m.body.serials), { mode: 0o600 }).catch(() => {});

@@ -7,6 +7,7 @@
 import { CoreV1Api, type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import type { MessageBody, MessageType } from "../../protocol/messages.ts";
 import { IdempotencyCache } from "../../protocol/session.ts";
+import { apiErrorMessage } from "../kube/api-error.ts";
 
 type Outcome = Pick<MessageBody<"command.result">, "outcome" | "message"> & { output?: string };
 
@@ -96,18 +97,4 @@ export function commandRunner(
       });
     },
   };
-}
-
-/** The API server's own message (e.g. `pods "x" not found`) rather than client-node's wrapping. */
-function apiErrorMessage(error: unknown): string {
-  const e = error as { code?: number; body?: unknown; message?: string };
-  if (typeof e.body === "string") {
-    try {
-      const status = JSON.parse(e.body) as { message?: string };
-      if (status.message) return status.message;
-    } catch {
-      // not JSON: fall through to the error's message
-    }
-  }
-  return (e.message ?? String(error)).split("\n")[0]!.slice(0, 500);
 }

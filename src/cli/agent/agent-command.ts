@@ -7,7 +7,11 @@ import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
 
 /** The flags are the agent's options, with files instead of contents and an optional folder. */
-type AgentFlags = Omit<AgentOptions, "hubCa" | "dir" | "log"> & { hubCa: string; dir?: string };
+type AgentFlags = Omit<AgentOptions, "hubCa" | "dir" | "log" | "resyncSeconds"> & {
+  hubCa: string;
+  dir?: string;
+  resyncSeconds: string;
+};
 
 export function agentCommand(env: Environment): Command {
   return new Command("agent")
@@ -24,7 +28,22 @@ export function agentCommand(env: Environment): Command {
     .requiredOption("--environment <environment>", "prod, staging, dev…")
     .requiredOption("--business <business>")
     .option("--dir <folder>", "where the agent keeps its credentials (default: ~/.unitfleet/agents/CLUSTER)")
+    .option(
+      "--resync-seconds <seconds>",
+      "how often delivered works are applied again, putting back drift",
+      "30",
+    )
     .action(async (flags: AgentFlags) => {
+      const resyncSeconds = Number(flags.resyncSeconds);
+      if (!Number.isFinite(resyncSeconds) || resyncSeconds < 1)
+        throw new UserError("BadRequest", "invalid flags", {
+          problems: [
+            {
+              path: "--resync-seconds",
+              message: `must be a number of seconds, at least 1, got "${flags.resyncSeconds}"`,
+            },
+          ],
+        });
       const hubCa = await readFile(flags.hubCa, "utf8").catch(() => {
         throw new UserError("NotFound", `cannot read the hub's CA certificate ${flags.hubCa}`);
       });
@@ -43,6 +62,7 @@ export function agentCommand(env: Environment): Command {
         environment: flags.environment,
         business: flags.business,
         dir: flags.dir ?? join(env.home, "agents", flags.cluster),
+        resyncSeconds,
         log,
       });
       process.stdout.write(`agent of ${flags.cluster} running\n`);
