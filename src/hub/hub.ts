@@ -22,6 +22,8 @@ import { createApiServer } from "./api/server.ts";
 import { listAudit } from "./audit/audit-log.ts";
 import { authenticate, createToken, hasAdminToken, listTokens, revokeToken } from "./auth/tokens.ts";
 import { CommandBus } from "./commands/command-bus.ts";
+import { DeliveryController } from "./delivery/delivery-controller.ts";
+import { WorkDispatcher } from "./delivery/work-dispatcher.ts";
 import {
   bootstrapTokenLocation,
   createBootstrapToken,
@@ -76,6 +78,7 @@ export interface RunningHub {
   store: ResourceStore;
   registry: Registry;
   commands: CommandBus;
+  delivery: DeliveryController;
   metrics: Metrics;
   close(): Promise<void>;
 }
@@ -98,6 +101,9 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   const metrics = new Metrics();
   const commands = new CommandBus({ sql, store, metrics, log });
   await commands.start();
+  const works = new WorkDispatcher({ sql, log });
+  await works.start();
+  const delivery = new DeliveryController({ sql, store, registry, log });
 
   // The CA signs the serving certificate and the client certificates of relays and agents that join.
   const ca = await ensureCertificateAuthority(options.dir);
@@ -173,6 +179,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
         log,
         heartbeatSeconds: options.heartbeatSeconds ?? defaultHeartbeatSeconds,
         commands,
+        works,
         ...(options.location ? { location: options.location } : {}),
       })
     : undefined;
@@ -238,6 +245,44 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     },
     stopping.signal,
   );
+  // Delivery: on one replica at a time, on every registry change and every second otherwise.
+  let delivering = false;
+  const deliveryLease = runUnderLease(
+    sql,
+    {
+      name: "delivery",
+      holder: replica,
+      ttlMs: options.leaseTtlMs ?? 15_000,
+      now: () => new Date(),
+      intervalMs: 3_600_000,
+      work: async () => {},
+      onChange: (held) => {
+        delivering = held;
+      },
+    },
+    stopping.signal,
+  );
+  const deliveryLoop = (async () => {
+    let seen = "0";
+    while (!stopping.signal.aborted) {
+      if (delivering) {
+        try {
+          seen = (await store.list("Application", { limit: 1 })).resourceVersion;
+          await delivery.reconcile();
+        } catch (error) {
+          if (!stopping.signal.aborted)
+            log({ level: "error", msg: "delivery pass failed", error: String(error) });
+        }
+      }
+      const pause = AbortSignal.any([stopping.signal, AbortSignal.timeout(1000)]);
+      // A replica without the lease just waits; the holder wakes on the next change, or after a second.
+      // At most ten passes a second, and never without giving timers and I/O their turn (PGlite answers in
+      // microtasks: a pass that always finds a change would otherwise starve the process).
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (delivering) await feed.wait(seen, pause);
+      else await new Promise((resolve) => pause.addEventListener("abort", resolve, { once: true }));
+    }
+  })();
   log({ level: "info", msg: "hub serving", url, replica, store: sql.driver });
 
   let closed = false;
@@ -249,6 +294,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     store,
     registry,
     commands,
+    delivery,
     metrics,
     async close() {
       if (closed) return;
@@ -256,11 +302,12 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       // Relays and agents are told when to come back, spread over a window: no reconnect storm.
       await tunnel?.goAway(options.reconnectWindowMs ?? 10_000);
       stopping.abort();
-      await Promise.all([leaderLoop, healthLoop]);
+      await Promise.all([leaderLoop, healthLoop, deliveryLease, deliveryLoop]);
       server.close();
       server.closeAllConnections();
       await feed.close();
       await commands.close();
+      await works.close();
       await sql.close();
       log({ level: "info", msg: "hub stopped", replica });
     },

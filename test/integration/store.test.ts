@@ -67,6 +67,7 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
         "0003-joining.sql",
         "0004-heartbeats.sql",
         "0005-commands.sql",
+        "0006-works.sql",
       ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {

@@ -78,7 +78,11 @@ describe("validateInput", () => {
     if (result.ok) throw new Error("expected problems");
     expect(result.problems).toEqual([
       { path: "apiVersion", message: "must be unitfleet.io/v1alpha1" },
-      { path: "kind", message: 'unknown kind "Clustre" (known: Location, Region, Cluster)' },
+      {
+        path: "kind",
+        message:
+          'unknown kind "Clustre" (known: Location, Region, Cluster, Application, Placement, Override)',
+      },
     ]);
   });
 

@@ -1,8 +1,18 @@
 /**
- * The fleet registry's kinds — Location, Region, Cluster — with their schemas, the labels the hub derives
- * from their specs, their reference rules and the columns kubectl prints for them.
+ * The fleet registry's kinds — Location, Region, Cluster, and for delivery Application, Placement, Override —
+ * with their schemas, the labels the hub derives from their specs, their reference rules and the columns
+ * kubectl prints for them.
  */
 import { z } from "zod";
+import {
+  type ApplicationClusterStatus,
+  type ApplicationPlacementStatus,
+  type ApplicationSpec,
+  applicationSpec,
+  type OverrideSpec,
+  overrideSpec,
+} from "../delivery/application.ts";
+import { type PlacementSpec, placementSpec } from "../scheduling/placement.ts";
 import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "../validation/names.ts";
 import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
 import { problemsFromZod } from "../validation/zod-problems.ts";
@@ -88,13 +98,29 @@ export interface ClusterStatus {
   observedZones?: string[];
   namespaces?: Record<string, { requested: Record<string, string>; pods: number }>;
   lastHeartbeatTime?: string;
+  /** When the cluster last stopped being Ready (absent: never, since it joined). */
+  lastNotReadyTime?: string;
   conditions?: Condition[];
 }
 
 export type Location = Resource<"Location", LocationSpec, { conditions?: Condition[] }>;
 export type Region = Resource<"Region", RegionSpec, { conditions?: Condition[] }>;
 export type Cluster = Resource<"Cluster", ClusterSpec, ClusterStatus>;
-export type FleetResource = Location | Region | Cluster;
+/** What the delivery controller and the agents report of an Application. */
+export interface ApplicationStatus {
+  observedGeneration?: number;
+  placement?: ApplicationPlacementStatus;
+  clusters?: ApplicationClusterStatus[];
+  summary?: { clusters: number; replicas: string; ready: number; desired: number };
+  conditions?: Condition[];
+  /** The latest notable happenings (failover moves, drift put back), newest last. */
+  events?: Array<{ at: string; type: "Normal" | "Warning"; reason: string; message: string }>;
+}
+
+export type Application = Resource<"Application", ApplicationSpec, ApplicationStatus>;
+export type Placement = Resource<"Placement", PlacementSpec, { conditions?: Condition[] }>;
+export type Override = Resource<"Override", OverrideSpec, { conditions?: Condition[] }>;
+export type FleetResource = Location | Region | Cluster | Application | Placement | Override;
 
 /** A column kubectl prints, read from the object by a JSONPath-like accessor. */
 export interface PrinterColumn {
@@ -237,6 +263,73 @@ export const kinds: Record<FleetResource["kind"], KindInfo> = {
         jsonPath: ".status.pods",
         description: "running pods of its workloads",
         wide: true,
+      },
+      age,
+    ],
+  },
+  Application: {
+    kind: "Application",
+    plural: "applications",
+    singular: "application",
+    shortNames: ["app"],
+    spec: applicationSpec,
+    derivedLabels: () => ({}),
+    columns: [
+      {
+        name: "Clusters",
+        type: "integer",
+        jsonPath: ".status.summary.clusters",
+        description: "clusters it runs in",
+      },
+      {
+        name: "Replicas",
+        type: "string",
+        jsonPath: ".status.summary.replicas",
+        description: "ready/desired replicas over all its clusters",
+      },
+      {
+        name: "Ready",
+        type: "string",
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: "every object healthy in every chosen cluster",
+      },
+      {
+        name: "Placement",
+        type: "string",
+        jsonPath: ".status.placement.clusters",
+        description: "where it runs",
+        wide: true,
+      },
+      age,
+    ],
+  },
+  Placement: {
+    kind: "Placement",
+    plural: "placements",
+    singular: "placement",
+    shortNames: ["pl"],
+    spec: placementSpec,
+    derivedLabels: () => ({}),
+    columns: [
+      { name: "Mode", type: "string", jsonPath: ".spec.replicas.mode", description: "Duplicated or Divided" },
+      { name: "Count", type: "integer", jsonPath: ".spec.replicas.count", description: "replicas" },
+      { name: "Locations", type: "string", jsonPath: ".spec.locations", description: "Locations allowed" },
+      age,
+    ],
+  },
+  Override: {
+    kind: "Override",
+    plural: "overrides",
+    singular: "override",
+    shortNames: ["ov"],
+    spec: overrideSpec,
+    derivedLabels: () => ({}),
+    columns: [
+      {
+        name: "Applications",
+        type: "string",
+        jsonPath: ".spec.applications",
+        description: "the Applications it changes (all when empty)",
       },
       age,
     ],

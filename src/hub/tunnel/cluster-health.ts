@@ -28,10 +28,18 @@ export async function updateClusterHealth(
     const last = beats.get(cluster.metadata.name);
     const next = clusterConditions({ now, lastHeartbeat: last, nodes: status.nodes, current, graceMs });
     if (!conditionsChanged(current, next)) continue;
+    // When a Ready cluster stops being Ready, say when: delivery waits a stable period after such a failure
+    // before giving the cluster new work; a cluster that never failed needs no wait.
+    const wasReady = current.some((c) => c.type === "Ready" && c.status === "True");
+    const isReady = next.some((c) => c.type === "Ready" && c.status === "True");
     await registry.mergeStatus(
       kinds.Cluster,
       cluster.metadata.name,
-      { conditions: next, ...(last ? { lastHeartbeatTime: last.toISOString() } : {}) },
+      {
+        conditions: next,
+        ...(last ? { lastHeartbeatTime: last.toISOString() } : {}),
+        ...(wasReady && !isReady ? { lastNotReadyTime: now.toISOString() } : {}),
+      },
       systemCaller,
     );
     changed += 1;

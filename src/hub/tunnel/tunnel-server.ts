@@ -27,6 +27,7 @@ import type { ResourceStore } from "../../store/resource-store.ts";
 import type { Sql } from "../../store/sql.ts";
 import type { Metrics } from "../api/metrics.ts";
 import type { CommandBus } from "../commands/command-bus.ts";
+import type { WorkDispatcher, WorkRoute } from "../delivery/work-dispatcher.ts";
 import type { PeerIdentity } from "../joining/identity.ts";
 import { maySpeakFor } from "../joining/identity.ts";
 import { checkPeerCertificate, revocationsChannel, revokedSerials } from "../joining/joining.ts";
@@ -47,6 +48,7 @@ export interface TunnelDependencies {
   /** How often clients send heartbeats (told in `welcome`). */
   heartbeatSeconds: number;
   commands: CommandBus;
+  works: WorkDispatcher;
   /** The Location the hub runs in: user content of that Location's clusters may reach it, no other. */
   location?: string;
   log: (entry: Record<string, unknown>) => void;
@@ -175,6 +177,10 @@ export class TunnelServer {
     return this.deps.commands;
   }
 
+  get works(): WorkDispatcher {
+    return this.deps.works;
+  }
+
   get location(): string | undefined {
     return this.deps.location;
   }
@@ -195,12 +201,15 @@ class Session {
   private readonly helloTimer: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
   private detach: (() => void) | undefined;
+  /** This session as a route for works (the dispatcher remembers what it sent through it). */
+  private readonly workRoute: WorkRoute;
   private closed = false;
 
   constructor(ws: WebSocket, identity: PeerIdentity, server: TunnelServer) {
     this.ws = ws;
     this.identity = identity;
     this.server = server;
+    this.workRoute = { identity, send: (type, body) => this.send(type, body) };
     this.helloTimer = setTimeout(() => this.fail("malformed", "no hello within 10 s"), helloTimeoutMs);
     ws.on("message", (data: Buffer) => {
       // Frames are handled one after another, in order, whatever their handlers await.
@@ -324,8 +333,15 @@ class Session {
         });
       },
     });
-    if (this.closed) detach();
-    else this.detach = detach;
+    const detachWorks = this.server.works.attach(this.workRoute);
+    if (this.closed) {
+      detach();
+      detachWorks();
+    } else
+      this.detach = () => {
+        detach();
+        detachWorks();
+      };
   }
 
   private async allowed(cluster: string): Promise<boolean> {
@@ -372,6 +388,15 @@ class Session {
         return;
       case "command.result":
         await this.server.commands.complete(this.identity, m.body);
+        return;
+      case "work.sync":
+        if (!(await this.allowed(m.body.cluster))) return;
+        await this.server.works.sync(this.workRoute, m.body);
+        return;
+      case "work.status":
+        if (!(await this.allowed(m.body.cluster))) return;
+        await this.server.works.report(m.body);
+        this.send("credit", { cluster: m.body.cluster, messages: 1 });
         return;
       case "logs.chunk": {
         // Pod logs are user content: the relay's guard keeps them in their Location; the hub checks again.
