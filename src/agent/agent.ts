@@ -4,7 +4,7 @@
  * delivers (kept on disk and applied again while the tunnel is down).
  */
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { UserError } from "../errors/user-error.ts";
 import { type CommandRunner, commandRunner } from "./commands/command-runner.ts";
 import { DiskBuffer } from "./connection/disk-buffer.ts";
@@ -76,6 +76,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     (type, body) => client.forward(options.cluster, type, body),
     log,
   );
+  let apiAnswers = true;
   const client: TunnelClient = new TunnelClient({
     url: new URL(
       "/unitfleet/v1alpha1/tunnel",
@@ -86,6 +87,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     key: credentials.key,
     hello: { role: "agent", location: options.location, cluster: options.cluster },
     buffer: new DiskBuffer(join(options.dir, "metadata-buffer.jsonl")),
+    // A cluster whose API server does not answer is not alive: its heartbeats stop, and after the grace
+    // period the hub marks it Unreachable (and delivery fails its work over).
+    alive: () => apiAnswers,
     log,
     // Each session starts by telling the hub which works the agent holds; it answers with what to change.
     onOpen: () =>
@@ -116,6 +120,22 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const source = kubeInventorySource(kc);
   await source.start((items) => client.setInventory(options.cluster, items));
   const stopping = new AbortController();
+  const probe = setInterval(() => {
+    const version = kc.makeApiClient(VersionApi).getCode();
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error("no answer in 4 s")), 4000),
+    );
+    void Promise.race([version, timeout]).then(
+      () => {
+        if (!apiAnswers) log({ level: "info", msg: "the API server answers again" });
+        apiAnswers = true;
+      },
+      (error: Error) => {
+        if (apiAnswers) log({ level: "warn", msg: "the API server does not answer", error: error.message });
+        apiAnswers = false;
+      },
+    );
+  }, 5000);
   const running = client.run(stopping.signal);
   const stopRenewal = keepRenewed(
     options.hub,
@@ -130,6 +150,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     delivery,
     async stop() {
       stopRenewal();
+      clearInterval(probe);
       stopping.abort();
       await running;
       await source.stop();

@@ -312,6 +312,44 @@ describe("agents on the lab's clusters", () => {
         );
       }
 
+      // Frankfurt's pod logs come back to the hub in Frankfurt, read by the agent from the real API server.
+      const fra = lab.topology.spec.clusters.find((c) => c.location === "frankfurt" && c.workloads?.length)!;
+      const fraPod = (
+        await kubectlJson<{ items: Array<{ metadata: { name: string; namespace: string } }> }>(
+          lab,
+          fra.name,
+          ["get", "pods", "-n", fra.workloads![0]!.namespace],
+        )
+      ).items[0]!.metadata;
+      const logs = await sendCommand(
+        client,
+        { cluster: fra.name, action: { type: "logs", namespace: fraPod.namespace, pod: fraPod.name } },
+        30,
+      );
+      expect(logs.outcome).toBe("succeeded");
+      expect(logs.output).toContain(`${fra.name}: request served in 12ms`);
+      expect(
+        logs
+          .output!.trim()
+          .split("\n")
+          .every((line) => line.startsWith(`${fra.name}: `)),
+      ).toBe(true);
+      const tail = await sendCommand(
+        client,
+        {
+          cluster: fra.name,
+          action: { type: "logs", namespace: fraPod.namespace, pod: fraPod.name, tailLines: 1 },
+        },
+        30,
+      );
+      expect(tail.output!.trim().split("\n")).toHaveLength(1);
+      // The output is handed over once: the hub keeps no copy of it.
+      const kept = await hub.sql.query<{ output: string | null }>(
+        "select output from commands where key = $1",
+        [logs.key],
+      );
+      expect(kept).toEqual([{ output: null }]);
+
       // Singapore's pod logs may not leave Singapore: its relay refuses before anything is read.
       const sgp = lab.topology.spec.clusters.find((c) => c.location === "singapore")!;
       const pods = await kubectlJson<{ items: Array<{ metadata: { name: string; namespace: string } }> }>(

@@ -33,6 +33,8 @@ export interface TunnelClientOptions {
   onOpen?: () => void;
   /** Messages the client does not handle itself (a relay routes them to its agents). */
   onMessage?: (message: Message) => void;
+  /** Whether a cluster should be reported alive in heartbeats (an agent: its API server answers). */
+  alive?: (cluster: string) => boolean;
   /** Where metadata waits while the tunnel is down; without it, only the latest inventory is kept. */
   buffer?: DiskBuffer<BufferedMessage>;
 }
@@ -235,7 +237,9 @@ export class TunnelClient {
   private beat(): void {
     if (this.clusters.size === 0) return;
     const at = new Date().toISOString();
-    this.send("heartbeat", { clusters: [...this.clusters.keys()].map((cluster) => ({ cluster, at })) });
+    const alive = [...this.clusters.keys()].filter((cluster) => this.options.alive?.(cluster) ?? true);
+    if (alive.length === 0) return;
+    this.send("heartbeat", { clusters: alive.map((cluster) => ({ cluster, at })) });
   }
 
   /** What waited on disk goes first, in order, before anything newer. */

@@ -48,8 +48,28 @@ export class WorkDispatcher {
     await this.unlisten?.();
   }
 
+  /**
+   * A session opened: it gets the works of every cluster it reaches (after a hub restart or a relay's
+   * reconnection its agents hold what they had; a work they already hold at that generation changes nothing).
+   */
   attach(route: WorkRoute): () => void {
-    this.routes.set(route, new Map());
+    const sent = new Map<string, number>();
+    this.routes.set(route, sent);
+    void (async () => {
+      const id = route.identity;
+      const rows = await this.sql.query<WorkRow>(
+        `select application, cluster, location, generation, manifests, removed from works
+         where location = $1 ${id.role === "agent" ? "and cluster = $2" : ""} order by cluster, application`,
+        id.role === "agent" ? [id.location, id.cluster] : [id.location],
+      );
+      for (const row of rows) {
+        if (!this.routes.has(route)) return;
+        this.send(route, row);
+        sent.set(`${row.cluster}/${row.application}`, row.removed ? 0 : row.generation);
+      }
+    })().catch((error: unknown) =>
+      this.log({ level: "error", msg: "work dispatch on session open failed", error: String(error) }),
+    );
     return () => this.routes.delete(route);
   }
 
