@@ -4,6 +4,7 @@ import { readEnvironment } from "../config/environment.ts";
 import { UserError } from "../errors/user-error.ts";
 import { agentCommand } from "./agent/agent-command.ts";
 import { logsCommand, pingCommand } from "./cluster/cluster-commands.ts";
+import { explainCommand, rolloutCommand } from "./delivery/delivery-commands.ts";
 import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
 import { relayCommand } from "./relay/relay-command.ts";
@@ -30,6 +31,8 @@ export function program(): Command {
     .addCommand(getCommand(env))
     .addCommand(describeCommand(env))
     .addCommand(applyCommand(env))
+    .addCommand(explainCommand(env))
+    .addCommand(rolloutCommand(env))
     .addCommand(deleteCommand(env))
     .addCommand(logsCommand(env))
     .addCommand(pingCommand(env))

@@ -16,6 +16,7 @@ import { createBootstrapToken } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
 import { labStartCluster, labStopCluster } from "../../src/lab/lab.ts";
 import { type RunningRelay, startRelay } from "../../src/relay/relay.ts";
+import { unitfleetCli } from "./cli.ts";
 import { kubectl, kubectlJson } from "./kubectl.ts";
 import { sharedLab } from "./shared-lab.ts";
 
@@ -262,6 +263,32 @@ describe("delivery on the lab", () => {
     }>(lab, "fra-shop-prod", ["get", "deployment", "-n", "web", "web"]);
     expect(deployment.spec.template.spec.containers[0]!.image).toBe("registry.fra.example/shop/web:1.0");
     expect(deployment.metadata.labels["unitfleet.io/application"]).toBe("web");
+
+    // What a user sees with the CLI.
+    const home = join(dir, "cli-home");
+    const login = await unitfleetCli(home, [
+      "login",
+      "--server",
+      hub.url,
+      "--token",
+      (await readFile(hub.adminTokenFile, "utf8")).trim(),
+      "--certificate-authority",
+      hub.caFile,
+    ]);
+    expect(login.code, login.stderr).toBe(0);
+    const rollout = await unitfleetCli(home, ["rollout", "status", "application", "web", "--timeout", "30"]);
+    expect(rollout.code, rollout.stderr).toBe(0);
+    expect(rollout.stdout).toContain('application "web" successfully rolled out');
+    const described = await unitfleetCli(home, ["describe", "application", "web"]);
+    expect(described.stdout).toMatch(/fra-shop-prod\s+5\s+5\/5\s+1\/1\s+3\s+0\s+yes/);
+    const explained = await unitfleetCli(home, ["explain", "application", "web"]);
+    expect(explained.code, explained.stderr).toBe(0);
+    expect(explained.stdout).toMatch(/fra-shop-prod\s+frankfurt\s+(chosen|kept)\s+5/);
+    expect(explained.stdout).toMatch(/sgp-shop-prod\s+singapore\s+rejected/);
+    expect(explained.stdout).toContain("10 replicas on 4 clusters");
+    console.log(`explain application web:\n${explained.stdout}`);
+    const listed = await unitfleetCli(home, ["get", "applications"]);
+    expect(listed.stdout).toMatch(/web\s+4\s+10\/10\s+True/);
   });
 
   it("moves when the placement's selection changes", async () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { readEnvironment } from "../../src/config/environment.ts";
 import { binaryPath, labPaths } from "../../src/lab/paths.ts";
+import { unitfleetCli } from "./cli.ts";
 import { sharedLab } from "./shared-lab.ts";
 
 const run = promisify(execFile);
@@ -22,18 +23,7 @@ let home: string;
 let hub: ChildProcess;
 let kubectlBin: string;
 
-async function unitfleet(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(cli, args, {
-      cwd: root,
-      env: { ...env.inherited, UNITFLEET_HOME: home },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const unitfleet = (args: string[]) => unitfleetCli(home, args);
 
 async function kubectl(args: string[]) {
   const { stdout } = await run(kubectlBin, ["--kubeconfig", join(home, "hub", "kubeconfig"), ...args]);

@@ -3,10 +3,11 @@ import { Command, Option } from "commander";
 import { stringify } from "yaml";
 import type { Environment } from "../../config/environment.ts";
 import { columnValue } from "../../core/resources/columns.ts";
-import { type KindInfo, kindByName, kinds } from "../../core/resources/kinds.ts";
+import { type Application, type KindInfo, kindByName, kinds } from "../../core/resources/kinds.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { HubClient, resolveConnection } from "../client/hub-client.ts";
+import { applicationClustersTable } from "../delivery/delivery-commands.ts";
 import { type OutputFormat, outputOption, printStructured } from "../output/format.ts";
 import { renderTable } from "../output/table.ts";
 import { readDocuments } from "./documents.ts";
@@ -148,6 +149,21 @@ export function describeCommand(env: Environment): Command {
               )
             : "  <none>\n",
         ];
+        if (kind.kind === "Application") {
+          const app = object as unknown as Application;
+          lines.push("Clusters:", `${indent(applicationClustersTable(app))}\n`, "Events:");
+          const events = app.status?.events ?? [];
+          lines.push(
+            events.length > 0
+              ? `${indent(
+                  renderTable(
+                    ["time", "type", "reason", "message"],
+                    events.map((e) => [e.at, e.type, e.reason, e.message]),
+                  ),
+                )}\n`
+              : "  <none>\n",
+          );
+        }
         out(lines.join("\n"));
       } finally {
         hub.close();

@@ -7,9 +7,9 @@
  */
 import { createHash } from "node:crypto";
 import type { Manifest, OverrideRule } from "../../core/delivery/application.ts";
-import { demandOf } from "../../core/delivery/demand.ts";
 import { clusterFacts } from "../../core/delivery/fleet-facts.ts";
 import { renderWork } from "../../core/delivery/render.ts";
+import { currentAssignments, scheduleApplication } from "../../core/delivery/schedule-application.ts";
 import { applicationStatus, type WorkRecord } from "../../core/delivery/status.ts";
 import { canonicalJson } from "../../core/resources/canonical-json.ts";
 import {
@@ -19,7 +19,7 @@ import {
   type Override,
   type Placement,
 } from "../../core/resources/kinds.ts";
-import { type Assignment, type ClusterFacts, schedule } from "../../core/scheduling/scheduler.ts";
+import type { Assignment, ClusterFacts } from "../../core/scheduling/scheduler.ts";
 import type { ResourceStore } from "../../store/resource-store.ts";
 import type { Sql } from "../../store/sql.ts";
 import { systemCaller } from "../registry/caller.ts";
@@ -133,10 +133,7 @@ export class DeliveryController {
   ): Promise<void> {
     const name = app.metadata.name;
     const spec = app.spec;
-    const previous: Assignment[] = (app.status?.placement?.clusters ?? []).map((c) => ({
-      cluster: c.name,
-      replicas: c.replicas,
-    }));
+    const previous = currentAssignments(app);
     const placement =
       spec.placement ?? (spec.placementRef ? placements.get(spec.placementRef.name) : undefined);
     let decisions: Assignment[] = previous;
@@ -149,25 +146,7 @@ export class DeliveryController {
       };
     } else {
       const manifests = spec.manifests as Manifest[];
-      const demand = demandOf(manifests);
-      // The application's own replicas count in a cluster's requests: give them back to it.
-      const running = new Map(previous.map((p) => [p.cluster, p.replicas]));
-      const adjusted = fleet.map((c) => {
-        const n = running.get(c.name) ?? 0;
-        return n === 0
-          ? c
-          : {
-              ...c,
-              free: {
-                cpuMilli: c.free.cpuMilli + n * demand.perReplica.cpuMilli,
-                memoryBytes: c.free.memoryBytes + n * demand.perReplica.memoryBytes,
-                pods: c.free.pods + n * demand.perReplica.pods,
-              },
-            };
-      });
-      const outcome = schedule({ placement, fleet: adjusted, demand, previous, now }, undefined, {
-        trace: "placed",
-      });
+      const outcome = scheduleApplication(app, placement, fleet, now, "placed");
       decisions = outcome.decisions.filter((d) => d.replicas > 0 || placement.replicas.mode === "Duplicated");
       unschedulable = outcome.unschedulable?.reason;
       const rules: Array<{ source: string; rule: OverrideRule }> = [

@@ -1,0 +1,126 @@
+/**
+ * `unitfleet explain application X` — for every cluster, why it was chosen or rejected, with its scores: the
+ * controller's own computation (core/delivery/schedule-application) run on the registry as it is now.
+ * `unitfleet rollout status application X` — waits until the Application is Ready at its current generation;
+ * exits non-zero when applying fails or the timeout passes.
+ */
+import { Command } from "commander";
+import type { Environment } from "../../config/environment.ts";
+import { factsOf, scheduleApplication } from "../../core/delivery/schedule-application.ts";
+import type { Application, Cluster, Placement } from "../../core/resources/kinds.ts";
+import { apiVersion } from "../../core/resources/meta.ts";
+import { explainTable } from "../../core/scheduling/explain.ts";
+import { UserError } from "../../errors/user-error.ts";
+import { type HubClient, withHub } from "../client/hub-client.ts";
+import { renderTable } from "../output/table.ts";
+
+const out = (text: string) => process.stdout.write(text);
+const base = `/apis/${apiVersion}`;
+
+function onlyApplications(type: string): void {
+  if (!["application", "applications", "app"].includes(type.toLowerCase()))
+    throw new UserError(
+      "BadRequest",
+      `"${type}" cannot be explained here: only applications (explain application NAME)`,
+    );
+}
+
+async function readApplication(hub: HubClient, name: string): Promise<Application> {
+  return hub.send<Application>("GET", `${base}/applications/${encodeURIComponent(name)}`);
+}
+
+export function explainCommand(env: Environment): Command {
+  return new Command("explain")
+    .description("why an application runs where it runs: every cluster, chosen or rejected, with its scores")
+    .argument("<type>", "application")
+    .argument("<name>")
+    .option("-o, --output <format>", "wide: add the score breakdown", "table")
+    .action(async (type: string, name: string, options: { output: string }) => {
+      onlyApplications(type);
+      const { app, placement, clusters } = await withHub(env, async (hub) => {
+        const app = await readApplication(hub, name);
+        const placement = app.spec.placement
+          ? app.spec.placement
+          : (
+              await hub.send<Placement>(
+                "GET",
+                `${base}/placements/${encodeURIComponent(app.spec.placementRef!.name)}`,
+              )
+            ).spec;
+        const clusters = (await hub.send<{ items: Cluster[] }>("GET", `${base}/clusters`)).items;
+        return { app, placement, clusters };
+      });
+      const outcome = scheduleApplication(app, placement, factsOf(clusters, Date.now()), Date.now(), "all");
+      const table = explainTable(outcome, { wide: options.output === "wide" });
+      out(`${renderTable([...table.headers], table.rows)}\n${table.summary}\n`);
+    });
+}
+
+export function rolloutCommand(env: Environment): Command {
+  const rollout = new Command("rollout").description("follow an application's rollout");
+  rollout
+    .command("status")
+    .description(
+      "wait until the application is Ready everywhere it is placed; non-zero on failure or timeout",
+    )
+    .argument("<type>", "application")
+    .argument("<name>")
+    .option("--timeout <seconds>", "how long to wait", "300")
+    .action(async (type: string, name: string, options: { timeout: string }) => {
+      onlyApplications(type);
+      const deadline = Date.now() + Number(options.timeout) * 1000;
+      let last = "";
+      await withHub(env, async (hub) => {
+        for (;;) {
+          const app = await readApplication(hub, name);
+          const status = app.status;
+          const current = status?.observedGeneration === app.metadata.generation;
+          const condition = (t: string) => status?.conditions?.find((c) => c.type === t);
+          const line = current
+            ? `${status?.summary?.replicas ?? "0/0"} replicas ready on ${status?.summary?.clusters ?? 0} clusters: ${condition("Ready")?.message ?? ""}`
+            : "waiting for the controller to see the latest change";
+          if (line !== last) out(`${line}\n`);
+          last = line;
+          if (current && condition("Ready")?.status === "True") {
+            out(`application "${name}" successfully rolled out\n`);
+            return;
+          }
+          if (current && condition("Scheduled")?.status === "False")
+            throw new UserError(
+              "ComponentFailed",
+              `application "${name}" cannot be placed: ${condition("Scheduled")!.message}`,
+            );
+          if (current && condition("Applied")?.reason === "ApplyFailed")
+            throw new UserError(
+              "ComponentFailed",
+              `application "${name}" failed to apply: ${condition("Applied")!.message}`,
+            );
+          if (Date.now() > deadline)
+            throw new UserError(
+              "Timeout",
+              `application "${name}" is not ready after ${options.timeout} s: ${line}`,
+            );
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      });
+    });
+  return rollout;
+}
+
+/** The per-cluster table `describe application` shows. */
+export function applicationClustersTable(app: Application): string {
+  const placed = new Map((app.status?.placement?.clusters ?? []).map((c) => [c.name, c.replicas]));
+  const rows = (app.status?.clusters ?? []).map((c) => [
+    c.name,
+    String(placed.get(c.name) ?? 0),
+    `${c.replicas.ready}/${c.replicas.desired}`,
+    `${c.appliedGeneration ?? "-"}/${c.generation}`,
+    String(c.objects),
+    String(c.failed),
+    c.healthy ? "yes" : "no",
+    c.message ?? "",
+  ]);
+  return rows.length === 0
+    ? "<placed nowhere yet>"
+    : renderTable(["cluster", "share", "ready", "applied", "objects", "failed", "healthy", "message"], rows);
+}
