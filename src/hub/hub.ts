@@ -276,9 +276,9 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       }
       const pause = AbortSignal.any([stopping.signal, AbortSignal.timeout(1000)]);
       // A replica without the lease just waits; the holder wakes on the next change, or after a second.
-      // At most ten passes a second, and never without giving timers and I/O their turn (PGlite answers in
-      // microtasks: a pass that always finds a change would otherwise starve the process).
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Never without giving timers and I/O their turn (PGlite answers in microtasks: a pass that always
+      // found a change would otherwise starve the process).
+      await new Promise((resolve) => setImmediate(resolve));
       if (delivering) await feed.wait(seen, pause);
       else await new Promise((resolve) => pause.addEventListener("abort", resolve, { once: true }));
     }

@@ -59,6 +59,27 @@ export function clustersOfTopology(topology: Topology, kubeconfig: string): UpCl
   }));
 }
 
+/** The Location and Region documents of a fleet's places, as `applyAll` takes them. */
+export function placeDocuments(locations: UpOptions["locations"]): Array<{ source: string; body: unknown }> {
+  return [
+    ...locations.map((l) => ({
+      source: "up",
+      body: { apiVersion: "unitfleet.io/v1alpha1", kind: "Location", metadata: { name: l.name }, spec: {} },
+    })),
+    ...locations.flatMap((l) =>
+      l.regions.map((r) => ({
+        source: "up",
+        body: {
+          apiVersion: "unitfleet.io/v1alpha1",
+          kind: "Region",
+          metadata: { name: r.name },
+          spec: { location: l.name, zones: r.zones },
+        },
+      })),
+    ),
+  ];
+}
+
 export function locationsOfTopology(topology: Topology): UpOptions["locations"] {
   return topology.spec.locations.map((l) => ({
     name: l.name,
@@ -112,31 +133,7 @@ export async function upFleet(options: UpOptions): Promise<RunningFleet> {
     await hub.close();
   };
   try {
-    await hub.registry.applyAll(
-      [
-        ...options.locations.map((l) => ({
-          source: "up",
-          body: {
-            apiVersion: "unitfleet.io/v1alpha1",
-            kind: "Location",
-            metadata: { name: l.name },
-            spec: {},
-          },
-        })),
-        ...options.locations.flatMap((l) =>
-          l.regions.map((r) => ({
-            source: "up",
-            body: {
-              apiVersion: "unitfleet.io/v1alpha1",
-              kind: "Region",
-              metadata: { name: r.name },
-              spec: { location: l.name, zones: r.zones },
-            },
-          })),
-        ),
-      ],
-      systemCaller,
-    );
+    await hub.registry.applyAll(placeDocuments(options.locations), systemCaller);
     const hubCa = await readFile(hub.caFile, "utf8");
     for (const [i, location] of options.locations.entries()) {
       onProgress(`starting the relay of ${location.name}`);

@@ -21,6 +21,7 @@ import { type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { createBootstrapToken } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
 import { type RunningRelay, startRelay } from "../../src/relay/relay.ts";
+import { locationsOfTopology, placeDocuments } from "../../src/up/up.ts";
 import { kubectl, kubectlJson } from "./kubectl.ts";
 import { sharedLab } from "./shared-lab.ts";
 
@@ -113,26 +114,7 @@ beforeAll(async () => {
   hub = await startTheHub(0);
   hubPort = Number(new URL(hub.url).port);
   const topology = lab.topology;
-  await hub.registry.applyAll(
-    [
-      ...topology.spec.locations.map((l) => ({
-        source: "topology",
-        body: { apiVersion: "unitfleet.io/v1alpha1", kind: "Location", metadata: { name: l.name }, spec: {} },
-      })),
-      ...topology.spec.locations.flatMap((l) =>
-        (l.regions ?? []).map((r) => ({
-          source: "topology",
-          body: {
-            apiVersion: "unitfleet.io/v1alpha1",
-            kind: "Region",
-            metadata: { name: r.name },
-            spec: { location: l.name, zones: r.zones },
-          },
-        })),
-      ),
-    ],
-    systemCaller,
-  );
+  await hub.registry.applyAll(placeDocuments(locationsOfTopology(topology)), systemCaller);
   hubCa = await readFile(hub.caFile, "utf8");
   for (const l of topology.spec.locations) {
     const { token } = await createBootstrapToken(hub.sql, l.name, 600_000, new Date());

@@ -16,6 +16,7 @@ import { createBootstrapToken } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
 import { labStartCluster, labStopCluster } from "../../src/lab/lab.ts";
 import { type RunningRelay, startRelay } from "../../src/relay/relay.ts";
+import { locationsOfTopology, placeDocuments } from "../../src/up/up.ts";
 import { unitfleetCli } from "./cli.ts";
 import { kubectl, kubectlJson } from "./kubectl.ts";
 import { sharedLab } from "./shared-lab.ts";
@@ -149,26 +150,7 @@ beforeAll(async () => {
     heartbeatSeconds: 1,
   });
   const topology = lab.topology;
-  await hub.registry.applyAll(
-    [
-      ...topology.spec.locations.map((l) => ({
-        source: "topology",
-        body: { apiVersion: "unitfleet.io/v1alpha1", kind: "Location", metadata: { name: l.name }, spec: {} },
-      })),
-      ...topology.spec.locations.flatMap((l) =>
-        (l.regions ?? []).map((r) => ({
-          source: "topology",
-          body: {
-            apiVersion: "unitfleet.io/v1alpha1",
-            kind: "Region",
-            metadata: { name: r.name },
-            spec: { location: l.name, zones: r.zones },
-          },
-        })),
-      ),
-    ],
-    systemCaller,
-  );
+  await hub.registry.applyAll(placeDocuments(locationsOfTopology(topology)), systemCaller);
   hubCa = await readFile(hub.caFile, "utf8");
   for (const l of topology.spec.locations) {
     const { token } = await createBootstrapToken(hub.sql, l.name, 600_000, new Date());
@@ -289,6 +271,56 @@ describe("delivery on the lab", () => {
     console.log(`explain application web:\n${explained.stdout}`);
     const listed = await unitfleetCli(home, ["get", "applications"]);
     expect(listed.stdout).toMatch(/web\s+4\s+10\/10\s+True/);
+  });
+
+  it("reports a kind the cluster does not serve, per cluster, and rollout status fails with it", async () => {
+    await hub.registry.applyAll(
+      [
+        {
+          source: "test",
+          body: {
+            apiVersion: "unitfleet.io/v1alpha1",
+            kind: "Application",
+            metadata: { name: "widgets" },
+            spec: {
+              manifests: [
+                { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "widgets", namespace: "default" } },
+                {
+                  apiVersion: "example.com/v1",
+                  kind: "Widget",
+                  metadata: { name: "w", namespace: "default" },
+                },
+              ],
+              placement: { clusterNames: ["fra-shop-dev"], replicas: { mode: "Duplicated", count: 1 } },
+            },
+          },
+        },
+      ],
+      systemCaller,
+    );
+    const home = join(dir, "cli-home");
+    const rollout = await unitfleetCli(home, [
+      "rollout",
+      "status",
+      "application",
+      "widgets",
+      "--timeout",
+      "60",
+    ]);
+    expect(rollout.code).toBe(1);
+    expect(rollout.stderr).toMatch(/application "widgets" failed to apply: fra-shop-dev: Widget w: .*Widget/);
+    const widgets = (await hub.registry.get(
+      kinds.Application,
+      "widgets",
+      systemCaller,
+    )) as unknown as Application;
+    expect(widgets.status?.clusters?.[0]).toMatchObject({
+      name: "fra-shop-dev",
+      objects: 2,
+      failed: 1,
+      healthy: false,
+    });
+    await hub.registry.delete(kinds.Application, "widgets", systemCaller);
   });
 
   it("moves when the placement's selection changes", async () => {

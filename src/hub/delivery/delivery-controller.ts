@@ -117,8 +117,17 @@ export class DeliveryController {
           changedClusters.add(w.cluster);
         }
     }
-    for (const cluster of changedClusters)
-      await this.sql.query("select pg_notify($1, $2)", [worksChannel, cluster]);
+    // The changed clusters, comma-separated, a few hundred per notification (payloads stay under 8,000 bytes).
+    let batch: string[] = [];
+    const flush = async () => {
+      if (batch.length > 0) await this.sql.query("select pg_notify($1, $2)", [worksChannel, batch.join(",")]);
+      batch = [];
+    };
+    for (const cluster of changedClusters) {
+      if (batch.join(",").length + cluster.length > 7000) await flush();
+      batch.push(cluster);
+    }
+    await flush();
   }
 
   private async reconcileApplication(
@@ -158,6 +167,13 @@ export class DeliveryController {
           ),
       ];
       const facts = new Map(fleet.map((c) => [c.name, c]));
+      const writes: Array<{
+        cluster: string;
+        location: string;
+        generation: number;
+        manifests: string;
+        hash: string;
+      }> = [];
       for (const d of decisions) {
         const cluster = facts.get(d.cluster)!;
         const rendered = renderWork(manifests, rules, cluster, d.replicas);
@@ -169,13 +185,13 @@ export class DeliveryController {
         const existing = works.get(d.cluster);
         if (existing && !existing.removed && existing.hash === hash) continue;
         const generation = (existing?.generation ?? 0) + 1;
-        await this.sql.query(
-          `insert into works (application, cluster, location, generation, manifests, hash)
-           values ($1, $2, $3, $4, $5::jsonb, $6)
-           on conflict (application, cluster) do update set generation = excluded.generation,
-             manifests = excluded.manifests, hash = excluded.hash, removed = false, updated_at = now()`,
-          [name, d.cluster, cluster.location, generation, JSON.stringify(rendered.manifests), hash],
-        );
+        writes.push({
+          cluster: d.cluster,
+          location: cluster.location,
+          generation,
+          manifests: JSON.stringify(rendered.manifests),
+          hash,
+        });
         works.set(d.cluster, {
           ...(existing ?? emptyWork(name, d.cluster)),
           generation,
@@ -185,6 +201,23 @@ export class DeliveryController {
         this.counters.worksWritten += 1;
         changedClusters.add(d.cluster);
       }
+      // One statement for all of this application's changed works, however many clusters.
+      if (writes.length > 0)
+        await this.sql.query(
+          `insert into works (application, cluster, location, generation, manifests, hash)
+           select $1, c, l, g, m::jsonb, h
+           from unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) as w(c, l, g, m, h)
+           on conflict (application, cluster) do update set generation = excluded.generation,
+             manifests = excluded.manifests, hash = excluded.hash, removed = false, updated_at = now()`,
+          [
+            name,
+            writes.map((w) => w.cluster),
+            writes.map((w) => w.location),
+            writes.map((w) => w.generation),
+            writes.map((w) => w.manifests),
+            writes.map((w) => w.hash),
+          ],
+        );
       const chosen = new Set(decisions.map((d) => d.cluster));
       for (const w of works.values())
         if (!chosen.has(w.cluster) && !w.removed && locationOf.has(w.cluster)) {

@@ -41,7 +41,7 @@ export class WorkDispatcher {
   }
 
   async start(): Promise<void> {
-    this.unlisten = await this.sql.listen(worksChannel, (cluster) => void this.changed(cluster));
+    this.unlisten = await this.sql.listen(worksChannel, (clusters) => void this.changed(clusters.split(",")));
   }
 
   async close(): Promise<void> {
@@ -73,14 +73,18 @@ export class WorkDispatcher {
     return () => this.routes.delete(route);
   }
 
-  /** The works of a cluster changed: send what changed through the routes that reach it. */
-  private async changed(cluster: string): Promise<void> {
+  /** The works of these clusters changed: send what changed through the routes that reach them. */
+  private async changed(clusters: string[]): Promise<void> {
+    if (this.routes.size === 0) return;
     try {
-      const rows = await this.rows(cluster);
-      if (rows.length === 0) return;
+      const rows = await this.sql.query<WorkRow>(
+        `select application, cluster, location, generation, manifests, removed from works
+         where cluster = any($1::text[]) order by cluster, application`,
+        [clusters],
+      );
       for (const [route, sent] of this.routes) {
-        if (!reaches(route.identity, rows[0]!)) continue;
         for (const row of rows) {
+          if (!reaches(route.identity, row)) continue;
           const key = `${row.cluster}/${row.application}`;
           const generation = row.removed ? 0 : row.generation;
           if (sent.get(key) === generation) continue;
@@ -89,7 +93,12 @@ export class WorkDispatcher {
         }
       }
     } catch (error) {
-      this.log({ level: "error", msg: "work dispatch failed", cluster, error: String(error) });
+      this.log({
+        level: "error",
+        msg: "work dispatch failed",
+        clusters: clusters.length,
+        error: String(error),
+      });
     }
   }
 
