@@ -255,13 +255,17 @@ describe("delivery by the agent, on fra-shop-dev", () => {
     await until("2/2 again", () => allHealthy(2));
   });
 
-  it("fails an object of a kind the cluster does not serve, and applies the others", async () => {
+  it("applies nothing of a generation with a kind the cluster does not serve, and says which", async () => {
     await applier!.set(work(3, [namespaceManifest, deployment, widget]));
     const last = await until("a report of generation 3", () => reports.findLast((r) => r.generation === 3));
     expect(objectIn(last, "Widget")).toMatchObject({ state: "Failed", healthy: false, name: "gadget" });
     expect(objectIn(last, "Widget")?.message).toContain('kind "Widget" in version "example.com/v1"');
-    expect(objectIn(last, "Namespace")?.state).toBe("Applied");
-    expect(objectIn(last, "Deployment")?.state).toBe("Applied");
+    for (const kind of ["Namespace", "Deployment"])
+      expect(objectIn(last, kind)).toMatchObject({
+        state: "Failed",
+        message: "not applied, because Widget gadget is of a kind this cluster does not serve",
+      });
+    // The objects stay as generation 2 left them.
     const annotations = await kubectl(lab, context, [
       "get",
       "deployment",
@@ -271,10 +275,11 @@ describe("delivery by the agent, on fra-shop-dev", () => {
       "-o",
       "jsonpath={.metadata.annotations.unitfleet\\.io/generation}",
     ]);
-    expect(annotations).toBe("3");
+    expect(annotations).toBe("2");
   });
 
   it("holds its work across a restart: a new applier on the same dir applies it again", async () => {
+    await applier!.set(work(4, [namespaceManifest, deployment]));
     await applier!.stop();
     applier = undefined;
     // While the agent is down, someone deletes the Deployment.
@@ -282,7 +287,7 @@ describe("delivery by the agent, on fra-shop-dev", () => {
     const from = reports.length;
     const restarted = performance.now();
     applier = await start();
-    expect(applier.held()).toEqual([{ application, generation: 3 }]);
+    expect(applier.held()).toEqual([{ application, generation: 4 }]);
     await until("the deletion to be put back and reported", () =>
       driftSince(from, "Deployment", "deleted outside unitfleet; recreated"),
     );

@@ -273,7 +273,7 @@ describe("delivery on the lab", () => {
     expect(listed.stdout).toMatch(/web\s+4\s+10\/10\s+True/);
   });
 
-  it("reports a kind the cluster does not serve, per cluster, and rollout status fails with it", async () => {
+  it("applies nothing where a kind is not served, says so per cluster, and rollout status fails with it", async () => {
     await hub.registry.applyAll(
       [
         {
@@ -308,7 +308,9 @@ describe("delivery on the lab", () => {
       "60",
     ]);
     expect(rollout.code).toBe(1);
-    expect(rollout.stderr).toMatch(/application "widgets" failed to apply: fra-shop-dev: Widget w: .*Widget/);
+    expect(rollout.stderr).toContain(
+      'application "widgets" failed to apply: fra-shop-dev: ConfigMap widgets: not applied, because Widget w is of a kind this cluster does not serve',
+    );
     const widgets = (await hub.registry.get(
       kinds.Application,
       "widgets",
@@ -317,9 +319,20 @@ describe("delivery on the lab", () => {
     expect(widgets.status?.clusters?.[0]).toMatchObject({
       name: "fra-shop-dev",
       objects: 2,
-      failed: 1,
+      failed: 2,
       healthy: false,
     });
+    // Nothing of it was applied.
+    expect(
+      await kubectl(lab, "fra-shop-dev", [
+        "get",
+        "configmap",
+        "widgets",
+        "-n",
+        "default",
+        "--ignore-not-found",
+      ]),
+    ).toBe("");
     await hub.registry.delete(kinds.Application, "widgets", systemCaller);
   });
 

@@ -9,7 +9,7 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { MessageBody } from "../../protocol/messages.ts";
 import { apiErrorMessage } from "../kube/api-error.ts";
-import { ObjectApi } from "../kube/object-api.ts";
+import { KindNotServed, ObjectApi } from "../kube/object-api.ts";
 import {
   applicationLabel,
   applyPhases,
@@ -132,6 +132,26 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
       const ref = refOf(manifest, index);
       return { manifest, ref, kind: ref.kind, problem: manifestProblem(manifest) };
     });
+    // Nothing half-applied: when an object's kind is not served here (and no CRD of this work brings it), no
+    // object of this generation is applied; what the previous generation applied stays as it is.
+    const unserved = await unservedKinds(items);
+    if (unserved.length > 0) {
+      const names = unserved.map((i) => `${i.ref.kind} ${i.ref.name}`).join(", ");
+      h.objects = items.map((i) =>
+        unserved.includes(i)
+          ? failedStatus(i.ref, new KindNotServed(i.ref.apiVersion, i.ref.kind).message)
+          : failedStatus(i.ref, `not applied, because ${names} is of a kind this cluster does not serve`),
+      );
+      log({
+        level: "warn",
+        msg: "work not applied: kinds not served",
+        application,
+        generation,
+        kinds: names,
+      });
+      report(h);
+      return;
+    }
     const statuses = new Map<(typeof items)[number], ObjectStatus>();
     const appliedNow = new Map<string, AppliedObject>();
     for (const phase of applyPhases(items)) {
@@ -206,6 +226,36 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
     });
     report(h);
     schedulePoll(h);
+  }
+
+  /** The items whose apiVersion and kind the cluster does not serve and no CRD among the items provides. */
+  async function unservedKinds<T extends { manifest: unknown; ref: ObjectRef; problem?: string | undefined }>(
+    items: T[],
+  ): Promise<T[]> {
+    const provided = new Set<string>();
+    for (const i of items) {
+      const crd = i.manifest as {
+        kind?: string;
+        spec?: { group?: string; names?: { kind?: string }; versions?: Array<{ name?: string }> };
+      };
+      if (crd.kind !== "CustomResourceDefinition") continue;
+      for (const v of crd.spec?.versions ?? [])
+        provided.add(`${crd.spec?.group}/${v.name}/${crd.spec?.names?.kind}`);
+    }
+    const answers = new Map<string, Promise<boolean>>();
+    const unserved: T[] = [];
+    for (const i of items) {
+      if (i.problem) continue;
+      const key = `${i.ref.apiVersion}/${i.ref.kind}`;
+      if (provided.has(key)) continue;
+      if (!answers.has(key))
+        answers.set(
+          key,
+          api.served(i.ref.apiVersion, i.ref.kind).catch(() => true), // unknown: let the apply say
+        );
+      if (!(await answers.get(key))) unserved.push(i);
+    }
+    return unserved;
   }
 
   /** Waits (bounded) for a CRD to be Established; its status either way. */
