@@ -123,5 +123,8 @@ export function upCommand(env: Environment): Command {
       if (startedLab) await labDown({ paths, environment: env.inherited }, false);
       logStream.end();
       process.stderr.write("stopped\n");
+      // Everything this command started is stopped; a handle some library left open must not keep the
+      // terminal waiting (found once after Ctrl-C: the process lingered without sockets).
+      setTimeout(() => process.exit(0), 1000).unref();
     });
 }
