@@ -7,6 +7,7 @@ import { logsCommand, pingCommand } from "./cluster/cluster-commands.ts";
 import { explainCommand, rolloutCommand } from "./delivery/delivery-commands.ts";
 import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
+import { planCommand } from "./planning/plan-commands.ts";
 import { relayCommand } from "./relay/relay-command.ts";
 import {
   apiTokenCommand,
@@ -16,6 +17,7 @@ import {
 } from "./resources/admin-commands.ts";
 import { loginCommand } from "./resources/login-command.ts";
 import { applyCommand, deleteCommand, describeCommand, getCommand } from "./resources/resource-commands.ts";
+import { snapshotCommand } from "./snapshot/snapshot-command.ts";
 import { upCommand } from "./up/up-command.ts";
 
 export function program(): Command {
@@ -33,6 +35,8 @@ export function program(): Command {
     .addCommand(applyCommand(env))
     .addCommand(explainCommand(env))
     .addCommand(rolloutCommand(env))
+    .addCommand(snapshotCommand(env))
+    .addCommand(planCommand(env))
     .addCommand(deleteCommand(env))
     .addCommand(logsCommand(env))
     .addCommand(pingCommand(env))

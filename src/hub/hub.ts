@@ -36,6 +36,7 @@ import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { runUnderLease } from "./replicas/lease.ts";
 import { updateClusterHealth } from "./tunnel/cluster-health.ts";
+import { loadInventories } from "./tunnel/cluster-inventories.ts";
 import { defaultHeartbeatSeconds, TunnelServer } from "./tunnel/tunnel-server.ts";
 
 export const hubVersion = "0.1.0";
@@ -114,6 +115,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     waitForChange: (after, signal) => feed.wait(after, signal),
     metrics,
     commands,
+    inventories: (clusters) => loadInventories(sql, clusters),
     ready: async () => {
       try {
         await sql.query("select 1");

@@ -34,6 +34,8 @@ const node = z.strictObject({
   labels: z.record(z.string().max(317), z.string().max(63)).optional(),
 });
 
+const placementTopologyKey = z.enum(["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+
 const workload = z.strictObject({
   namespace: z.string().max(63),
   kind: z.string().max(63),
@@ -41,6 +43,14 @@ const workload = z.strictObject({
   replicas: z.number().int().min(0),
   podRequests: quantityMap,
   pods: z.number().int().min(0),
+  // Placement constraints of its pod template, for the consolidation planner (all optional: older agents omit them).
+  nodeSelector: z.record(z.string().max(317), z.string().max(63)).optional(),
+  podAntiAffinity: z.strictObject({ topologyKey: placementTopologyKey }).optional(),
+  topologySpread: z
+    .array(z.strictObject({ topologyKey: placementTopologyKey, maxSkew: z.number().int().min(1) }))
+    .max(8)
+    .optional(),
+  application: z.string().max(253).optional(),
 });
 
 /** One change to a cluster's inventory: the key says what (cluster, node/NAME, workload/NS/KIND/NAME). */

@@ -3,6 +3,8 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { InventoryItem } from "../../src/core/inventory/inventory.ts";
+import { inventoryText, loadInventories, saveInventory } from "../../src/hub/tunnel/cluster-inventories.ts";
 import { migrate } from "../../src/store/migrations.ts";
 import { openPglite } from "../../src/store/pglite-sql.ts";
 import { openPostgres } from "../../src/store/postgres-sql.ts";
@@ -68,6 +70,7 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
         "0004-heartbeats.sql",
         "0005-commands.sql",
         "0006-works.sql",
+        "0007-inventories.sql",
       ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {
@@ -191,6 +194,42 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
       await expect(store.eventsSince("1")).rejects.toBeInstanceOf(WatchExpiredError);
       const recent = await store.eventsSince("3");
       expect(recent.map((e) => e.object.metadata.name)).toEqual(["c3", "c4"]);
+    } finally {
+      await sql.close();
+    }
+  });
+
+  it("keeps each cluster's last inventory items, replaced whole, read for the clusters asked", async () => {
+    const { sql } = await fresh();
+    try {
+      const items = (replicas: number) =>
+        new Map<string, InventoryItem>([
+          ["cluster", { kubernetesVersion: "v1.36.3" }],
+          [
+            "workload/shop/Deployment/storefront",
+            {
+              namespace: "shop",
+              kind: "Deployment",
+              name: "storefront",
+              replicas,
+              podRequests: { cpu: "2", memory: "4Gi" },
+              pods: replicas,
+              topologySpread: [{ topologyKey: "topology.kubernetes.io/zone", maxSkew: 1 }],
+            },
+          ],
+        ]);
+      await saveInventory(sql, "fra-shop-prod", 1, inventoryText(items(12)));
+      await saveInventory(
+        sql,
+        "sgp-shop-dev",
+        1,
+        inventoryText(new Map([["cluster", { kubernetesVersion: "v1.35.2" }]])),
+      );
+      await saveInventory(sql, "fra-shop-prod", 2, inventoryText(items(14)));
+      const read = await loadInventories(sql, ["fra-shop-prod", "fra-shop-dev"]);
+      expect([...read.keys()]).toEqual(["fra-shop-prod"]);
+      expect(Object.fromEntries(read.get("fra-shop-prod")!)).toEqual(Object.fromEntries(items(14)));
+      expect(await loadInventories(sql, [])).toEqual(new Map());
     } finally {
       await sql.close();
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { nodeItem, podRequests, workloadItem } from "./inventory-items.ts";
+import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
+import { nodeItem, podRequests, type WorkloadObject, workloadItem } from "./inventory-items.ts";
 
 describe("inventory items from Kubernetes objects", () => {
   it("reads a node's zone, readiness, capacity and versions", () => {
@@ -62,5 +63,173 @@ describe("inventory items from Kubernetes objects", () => {
       replicas: 4,
       pods: 4,
     });
+  });
+
+  it("keeps a node's labels that workloads select nodes by, and no other foreign ones", () => {
+    const node = {
+      metadata: {
+        name: "n1",
+        labels: { "kubernetes.io/os": "linux", disktype: "ssd", team: "a", "unitfleet.io/node-pool": "gpu" },
+      },
+    };
+    expect(nodeItem(node).labels).toEqual({ "unitfleet.io/node-pool": "gpu" });
+    expect(nodeItem(node, new Set(["disktype", "kubernetes.io/os"])).labels).toEqual({
+      "kubernetes.io/os": "linux",
+      disktype: "ssd",
+      "unitfleet.io/node-pool": "gpu",
+    });
+  });
+});
+
+describe("a workload's placement constraints", () => {
+  const own = { app: "ledger", tier: "db" };
+  const statefulSet = (spec: Record<string, unknown>, labels: Record<string, string> = {}): WorkloadObject =>
+    ({
+      metadata: { name: "ledger", namespace: "payments", labels },
+      spec: {
+        replicas: 3,
+        template: {
+          metadata: { labels: own },
+          spec: { containers: [{ resources: { requests: { cpu: "2", memory: "8Gi" } } }], ...spec },
+        },
+      },
+    }) as WorkloadObject;
+  const term = (topologyKey: string, labelSelector: unknown, extra: Record<string, unknown> = {}) => ({
+    affinity: {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey, labelSelector, ...extra }],
+      },
+    },
+  });
+
+  it("reads the nodeSelector, required anti-affinity, DoNotSchedule spread and the Application label", () => {
+    const item = workloadItem(
+      "StatefulSet",
+      statefulSet(
+        {
+          nodeSelector: { "node.kubernetes.io/instance-type": "r6.2xlarge", disktype: "ssd" },
+          ...term("kubernetes.io/hostname", { matchLabels: { app: "ledger" } }),
+          topologySpreadConstraints: [
+            {
+              topologyKey: "topology.kubernetes.io/zone",
+              maxSkew: 1,
+              whenUnsatisfiable: "DoNotSchedule",
+              labelSelector: { matchExpressions: [{ key: "tier", operator: "In", values: ["db", "cache"] }] },
+            },
+            // Not kept: only a preference, a key that is neither node nor zone, or other pods than its own.
+            {
+              topologyKey: "kubernetes.io/hostname",
+              maxSkew: 1,
+              whenUnsatisfiable: "ScheduleAnyway",
+              labelSelector: { matchLabels: own },
+            },
+            {
+              topologyKey: "topology.kubernetes.io/region",
+              maxSkew: 1,
+              whenUnsatisfiable: "DoNotSchedule",
+              labelSelector: { matchLabels: own },
+            },
+            {
+              topologyKey: "kubernetes.io/hostname",
+              maxSkew: 2,
+              whenUnsatisfiable: "DoNotSchedule",
+              labelSelector: { matchLabels: { app: "other" } },
+            },
+          ],
+        },
+        { "unitfleet.io/application": "payments-ledger" },
+      ),
+    );
+    expect(item).toEqual({
+      namespace: "payments",
+      kind: "StatefulSet",
+      name: "ledger",
+      replicas: 3,
+      podRequests: { cpu: "2", memory: "8Gi" },
+      pods: 0,
+      nodeSelector: { disktype: "ssd", "node.kubernetes.io/instance-type": "r6.2xlarge" },
+      podAntiAffinity: { topologyKey: "kubernetes.io/hostname" },
+      topologySpread: [{ topologyKey: "topology.kubernetes.io/zone", maxSkew: 1 }],
+      application: "payments-ledger",
+    });
+  });
+
+  it("leaves out what a template does not constrain, so that the item stays small", () => {
+    const item = workloadItem("Deployment", statefulSet({ nodeSelector: {}, topologySpreadConstraints: [] }));
+    expect(Object.keys(item).sort()).toEqual([
+      "kind",
+      "name",
+      "namespace",
+      "podRequests",
+      "pods",
+      "replicas",
+    ]);
+  });
+
+  it("keeps only anti-affinity with its own pods, on nodes or zones, zone first", () => {
+    const antiAffinity = (spec: Record<string, unknown>) =>
+      workloadItem("StatefulSet", statefulSet(spec)).podAntiAffinity;
+    // Other pods, no selector (selects none), another namespace, a key that is neither node nor zone.
+    expect(antiAffinity(term("kubernetes.io/hostname", { matchLabels: { app: "web" } }))).toBeUndefined();
+    expect(antiAffinity(term("kubernetes.io/hostname", undefined))).toBeUndefined();
+    expect(
+      antiAffinity(term("kubernetes.io/hostname", { matchLabels: own }, { namespaces: ["shop"] })),
+    ).toBeUndefined();
+    expect(antiAffinity(term("topology.kubernetes.io/region", { matchLabels: own }))).toBeUndefined();
+    // Its own pods: by labels, by expressions, in its namespace named, or in namespaces chosen by a selector.
+    expect(antiAffinity(term("kubernetes.io/hostname", { matchLabels: own }))).toEqual({
+      topologyKey: "kubernetes.io/hostname",
+    });
+    expect(
+      antiAffinity(
+        term(
+          "topology.kubernetes.io/zone",
+          { matchExpressions: [{ key: "app", operator: "Exists" }] },
+          { namespaces: ["payments"] },
+        ),
+      ),
+    ).toEqual({ topologyKey: "topology.kubernetes.io/zone" });
+    expect(antiAffinity(term("kubernetes.io/hostname", {}, { namespaceSelector: {} }))).toEqual({
+      topologyKey: "kubernetes.io/hostname",
+    });
+    expect(
+      antiAffinity({
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [
+              { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: own } },
+              {
+                topologyKey: "topology.kubernetes.io/zone",
+                labelSelector: { matchLabels: { app: "ledger" } },
+              },
+            ],
+          },
+        },
+      }),
+    ).toEqual({ topologyKey: "topology.kubernetes.io/zone" });
+  });
+
+  it("travels in an inventory delta the hub accepts", () => {
+    const value = workloadItem(
+      "Deployment",
+      statefulSet(
+        { nodeSelector: { disktype: "ssd" }, ...term("kubernetes.io/hostname", { matchLabels: own }) },
+        { "unitfleet.io/application": "ledger" },
+      ),
+    );
+    const frame = encodeFrame(
+      message(
+        "inventory.delta",
+        {
+          cluster: "fra-payments-prod",
+          baseVersion: 1,
+          version: 2,
+          changes: [{ op: "upsert", key: "workload/x", value }],
+        },
+        { id: "a-1", seq: 1 },
+      ),
+    );
+    const decoded = decodeFrame(frame);
+    expect(decoded.ok).toBe(true);
   });
 });

@@ -1,10 +1,14 @@
 /**
  * Kubernetes objects → inventory items (pure). A workload's per-pod requests are the sum of its containers'
- * requests (init containers counted as Kubernetes does: the larger of their maximum and the sum).
+ * requests (init containers counted as Kubernetes does: the larger of their maximum and the sum). A workload
+ * also carries the placement constraints of its pod template that the consolidation planner packs by: its
+ * nodeSelector, a required anti-affinity with its own pods, DoNotSchedule spread over its own pods (on nodes or
+ * zones), and the Application that delivers it. Empty ones are left out: the inventory travels as deltas.
  */
 
-import type { NodeItem, WorkloadItem } from "../../core/inventory/inventory.ts";
+import type { NodeItem, PlacementTopologyKey, WorkloadItem } from "../../core/inventory/inventory.ts";
 import { formatBytes, formatCores, parseQuantity } from "../../core/quantity/quantity.ts";
+import { matchesSelector, type Requirement } from "../../core/resources/label-selector.ts";
 
 interface Meta {
   name?: string;
@@ -14,9 +18,39 @@ interface Meta {
 interface Container {
   resources?: { requests?: Record<string, string | number> };
 }
-interface PodTemplate {
-  spec?: { containers?: Container[]; initContainers?: Container[] };
+interface LabelSelector {
+  matchLabels?: Record<string, string> | null;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] | null }> | null;
 }
+interface PodAffinityTerm {
+  labelSelector?: LabelSelector | null;
+  namespaces?: string[] | null;
+  namespaceSelector?: LabelSelector | null;
+  topologyKey?: string;
+}
+interface TopologySpreadConstraint {
+  topologyKey?: string;
+  maxSkew?: number;
+  whenUnsatisfiable?: string;
+  labelSelector?: LabelSelector | null;
+}
+interface PodTemplate {
+  metadata?: Meta;
+  spec?: {
+    containers?: Container[];
+    initContainers?: Container[];
+    nodeSelector?: Record<string, string> | null;
+    affinity?: {
+      podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[] | null } | null;
+    } | null;
+    topologySpreadConstraints?: TopologySpreadConstraint[] | null;
+  };
+}
+
+/** The label unitfleet's delivery sets on every object of an Application. */
+export const applicationLabel = "unitfleet.io/application";
+const hostname: PlacementTopologyKey = "kubernetes.io/hostname";
+const zone: PlacementTopologyKey = "topology.kubernetes.io/zone";
 
 export interface NodeObject {
   metadata?: Meta;
@@ -28,20 +62,25 @@ export interface NodeObject {
   };
 }
 
-export function nodeItem(node: NodeObject): NodeItem {
+/**
+ * A node's item. Of its labels it keeps the topology, node and unitfleet ones, and those whose keys are in
+ * `selectedKeys` (the keys workloads of the cluster select nodes by), so that a plan can match nodeSelectors.
+ */
+export function nodeItem(node: NodeObject, selectedKeys: ReadonlySet<string> = new Set()): NodeItem {
   const labels = node.metadata?.labels ?? {};
-  const zone = labels["topology.kubernetes.io/zone"];
+  const nodeZone = labels[zone];
   const kept = Object.fromEntries(
     Object.entries(labels).filter(
       ([k]) =>
         k.startsWith("topology.kubernetes.io/") ||
         k.startsWith("node.kubernetes.io/") ||
-        k.startsWith("unitfleet.io/"),
+        k.startsWith("unitfleet.io/") ||
+        selectedKeys.has(k),
     ),
   );
   return {
     name: node.metadata?.name ?? "",
-    ...(zone ? { zone } : {}),
+    ...(nodeZone ? { zone: nodeZone } : {}),
     ready: node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
     capacity: node.status?.capacity ?? {},
     allocatable: node.status?.allocatable ?? {},
@@ -70,14 +109,92 @@ export function workloadItem(
   const replicas =
     kind === "DaemonSet" ? (object.status?.desiredNumberScheduled ?? 0) : (object.spec?.replicas ?? 1);
   const pods = kind === "DaemonSet" ? (object.status?.numberReady ?? 0) : (object.status?.readyReplicas ?? 0);
+  const template = object.spec?.template;
+  const namespace = object.metadata?.namespace ?? "";
+  const nodeSelector = template?.spec?.nodeSelector ?? {};
+  const antiAffinity = ownAntiAffinity(template, namespace);
+  const spread = ownTopologySpread(template);
+  const application = object.metadata?.labels?.[applicationLabel];
   return {
-    namespace: object.metadata?.namespace ?? "",
+    namespace,
     kind,
     name: object.metadata?.name ?? "",
     replicas,
-    podRequests: podRequests(object.spec?.template),
+    podRequests: podRequests(template),
     pods,
+    ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector: sortedRecord(nodeSelector) } : {}),
+    ...(antiAffinity ? { podAntiAffinity: { topologyKey: antiAffinity } } : {}),
+    ...(spread.length > 0 ? { topologySpread: spread } : {}),
+    ...(application ? { application } : {}),
   };
+}
+
+/**
+ * The topology key of a required anti-affinity of the template's pods with each other: a term whose label
+ * selector matches the template's own labels (in its own namespace), on nodes or zones. Zone wins when both
+ * are there: one pod per zone is also one per node.
+ */
+export function ownAntiAffinity(
+  template: PodTemplate | undefined,
+  namespace: string,
+): PlacementTopologyKey | undefined {
+  const own = template?.metadata?.labels ?? {};
+  const keys = (
+    template?.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []
+  )
+    .filter((term) => selectsOwn(term.labelSelector, own) && coversOwnNamespace(term, namespace))
+    .map((term) => term.topologyKey);
+  if (keys.includes(zone)) return zone;
+  if (keys.includes(hostname)) return hostname;
+  return undefined;
+}
+
+/** DoNotSchedule spread constraints over the template's own pods, on nodes or zones. */
+export function ownTopologySpread(
+  template: PodTemplate | undefined,
+): Array<{ topologyKey: PlacementTopologyKey; maxSkew: number }> {
+  const own = template?.metadata?.labels ?? {};
+  return (template?.spec?.topologySpreadConstraints ?? [])
+    .filter(
+      (c) =>
+        (c.whenUnsatisfiable ?? "DoNotSchedule") === "DoNotSchedule" &&
+        (c.topologyKey === hostname || c.topologyKey === zone) &&
+        Number.isInteger(c.maxSkew) &&
+        (c.maxSkew ?? 0) >= 1 &&
+        selectsOwn(c.labelSelector, own),
+    )
+    .map((c) => ({ topologyKey: c.topologyKey as PlacementTopologyKey, maxSkew: c.maxSkew as number }))
+    .slice(0, 8);
+}
+
+// A missing selector selects no pods (Kubernetes' rule for affinity terms and spread constraints); an
+// expression with an operator this build does not know selects none either.
+function selectsOwn(selector: LabelSelector | null | undefined, own: Record<string, string>): boolean {
+  if (selector == null) return false;
+  const requirements: Requirement[] = Object.entries(selector.matchLabels ?? {}).map(([key, value]) => ({
+    key,
+    op: "in",
+    values: [value],
+  }));
+  for (const e of selector.matchExpressions ?? []) {
+    const values = e.values ?? [];
+    if (e.operator === "In") requirements.push({ key: e.key, op: "in", values });
+    else if (e.operator === "NotIn") requirements.push({ key: e.key, op: "notin", values });
+    else if (e.operator === "Exists") requirements.push({ key: e.key, op: "exists" });
+    else if (e.operator === "DoesNotExist") requirements.push({ key: e.key, op: "doesnotexist" });
+    else return false;
+  }
+  return matchesSelector(requirements, own);
+}
+
+function coversOwnNamespace(term: PodAffinityTerm, namespace: string): boolean {
+  if (term.namespaceSelector != null) return true;
+  const namespaces = term.namespaces ?? [];
+  return namespaces.length === 0 || namespaces.includes(namespace);
+}
+
+function sortedRecord(map: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export function podRequests(template: PodTemplate | undefined): Record<string, string> {

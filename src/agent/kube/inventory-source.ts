@@ -43,17 +43,21 @@ export function kubeInventorySource(kc: KubeConfig, debounceMs = 500): Inventory
   const snapshot = () => {
     const items = new Map<string, InventoryItem>();
     if (version) items.set("cluster", { kubernetesVersion: version });
-    for (const n of nodes.list()) items.set(nodeKey(n.metadata?.name ?? ""), nodeItem(n as NodeObject));
     const workloads: Array<["Deployment" | "StatefulSet" | "DaemonSet", readonly KubernetesObject[]]> = [
       ["Deployment", deployments.list()],
       ["StatefulSet", statefulSets.list()],
       ["DaemonSet", daemonSets.list()],
     ];
-    for (const [kind, list] of workloads)
-      for (const o of list) {
-        const item = workloadItem(kind, o as WorkloadObject);
-        items.set(workloadKey(item), item);
-      }
+    // Nodes keep the labels workloads select them by, so that a plan can match their nodeSelectors.
+    const selectedKeys = new Set<string>();
+    const workloadItems = workloads.flatMap(([kind, list]) =>
+      list.map((o) => workloadItem(kind, o as WorkloadObject)),
+    );
+    for (const item of workloadItems)
+      for (const key of Object.keys(item.nodeSelector ?? {})) selectedKeys.add(key);
+    for (const n of nodes.list())
+      items.set(nodeKey(n.metadata?.name ?? ""), nodeItem(n as NodeObject, selectedKeys));
+    for (const item of workloadItems) items.set(workloadKey(item), item);
     return items;
   };
 

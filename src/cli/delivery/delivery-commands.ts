@@ -13,16 +13,18 @@ import { explainTable } from "../../core/scheduling/explain.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { type HubClient, withHub } from "../client/hub-client.ts";
 import { renderTable } from "../output/table.ts";
+import { explainPlan } from "../planning/plan-commands.ts";
 
 const out = (text: string) => process.stdout.write(text);
 const base = `/apis/${apiVersion}`;
 
-function onlyApplications(type: string): void {
-  if (!["application", "applications", "app"].includes(type.toLowerCase()))
-    throw new UserError(
-      "BadRequest",
-      `"${type}" cannot be explained here: only applications (explain application NAME)`,
-    );
+function explainedKind(type: string): "application" | "plan" {
+  if (["application", "applications", "app"].includes(type.toLowerCase())) return "application";
+  if (type.toLowerCase() === "plan") return "plan";
+  throw new UserError(
+    "BadRequest",
+    `"${type}" cannot be explained: only applications (explain application NAME) and plans (explain plan [CLUSTER])`,
+  );
 }
 
 async function readApplication(hub: HubClient, name: string): Promise<Application> {
@@ -31,29 +33,50 @@ async function readApplication(hub: HubClient, name: string): Promise<Applicatio
 
 export function explainCommand(env: Environment): Command {
   return new Command("explain")
-    .description("why an application runs where it runs: every cluster, chosen or rejected, with its scores")
-    .argument("<type>", "application")
-    .argument("<name>")
-    .option("-o, --output <format>", "wide: add the score breakdown", "table")
-    .action(async (type: string, name: string, options: { output: string }) => {
-      onlyApplications(type);
-      const { app, placement, clusters } = await withHub(env, async (hub) => {
-        const app = await readApplication(hub, name);
-        const placement = app.spec.placement
-          ? app.spec.placement
-          : (
-              await hub.send<Placement>(
-                "GET",
-                `${base}/placements/${encodeURIComponent(app.spec.placementRef!.name)}`,
-              )
-            ).spec;
-        const clusters = (await hub.send<{ items: Cluster[] }>("GET", `${base}/clusters`)).items;
-        return { app, placement, clusters };
-      });
-      const outcome = scheduleApplication(app, placement, factsOf(clusters, Date.now()), Date.now(), "all");
-      const table = explainTable(outcome, { wide: options.output === "wide" });
-      out(`${renderTable([...table.headers], table.rows)}\n${table.summary}\n`);
-    });
+    .description(
+      "why an application runs where it runs (every cluster, chosen or rejected, with its scores), or why a plan merges or keeps each cluster",
+    )
+    .argument("<type>", "application or plan")
+    .argument("[name]", "the application; for a plan, a cluster (all when absent)")
+    .option(
+      "-o, --output <format>",
+      "wide: add the score breakdown; for plans also json, yaml, markdown",
+      "table",
+    )
+    .option("-f, --filename <file>", "plans: a ConsolidationPolicy")
+    .option("--from <file>", "plans: a fleet snapshot file instead of the hub's live fleet")
+    .action(
+      async (
+        type: string,
+        name: string | undefined,
+        options: { output: string; filename?: string; from?: string },
+      ) => {
+        if (explainedKind(type) === "plan") {
+          const output = ["table", "json", "yaml", "markdown"].includes(options.output)
+            ? options.output
+            : "table";
+          await explainPlan(env, name, { ...options, output: output as "table" });
+          return;
+        }
+        if (!name) throw new UserError("BadRequest", "explain application needs the application's name");
+        const { app, placement, clusters } = await withHub(env, async (hub) => {
+          const app = await readApplication(hub, name);
+          const placement = app.spec.placement
+            ? app.spec.placement
+            : (
+                await hub.send<Placement>(
+                  "GET",
+                  `${base}/placements/${encodeURIComponent(app.spec.placementRef!.name)}`,
+                )
+              ).spec;
+          const clusters = (await hub.send<{ items: Cluster[] }>("GET", `${base}/clusters`)).items;
+          return { app, placement, clusters };
+        });
+        const outcome = scheduleApplication(app, placement, factsOf(clusters, Date.now()), Date.now(), "all");
+        const table = explainTable(outcome, { wide: options.output === "wide" });
+        out(`${renderTable([...table.headers], table.rows)}\n${table.summary}\n`);
+      },
+    );
 }
 
 export function rolloutCommand(env: Environment): Command {
@@ -67,7 +90,11 @@ export function rolloutCommand(env: Environment): Command {
     .argument("<name>")
     .option("--timeout <seconds>", "how long to wait", "300")
     .action(async (type: string, name: string, options: { timeout: string }) => {
-      onlyApplications(type);
+      if (explainedKind(type) !== "application")
+        throw new UserError(
+          "BadRequest",
+          `"${type}" has no rollout: only applications (rollout status application NAME)`,
+        );
       const deadline = Date.now() + Number(options.timeout) * 1000;
       let last = "";
       await withHub(env, async (hub) => {

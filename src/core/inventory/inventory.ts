@@ -25,7 +25,18 @@ export interface WorkloadItem {
   podRequests: Record<string, string>;
   /** Pods running now. */
   pods: number;
+  /** The pod template's nodeSelector: node labels its pods require. */
+  nodeSelector?: Record<string, string>;
+  /** Required anti-affinity with its own pods (a term whose selector matches the template's labels). */
+  podAntiAffinity?: { topologyKey: PlacementTopologyKey };
+  /** Spread constraints over its own pods that the scheduler enforces (whenUnsatisfiable: DoNotSchedule). */
+  topologySpread?: Array<{ topologyKey: PlacementTopologyKey; maxSkew: number }>;
+  /** The unitfleet Application that delivers it (the workload's label `unitfleet.io/application`). */
+  application?: string;
 }
+
+/** The topology keys whose constraints the inventory keeps: one pod per node, or per zone. */
+export type PlacementTopologyKey = "kubernetes.io/hostname" | "topology.kubernetes.io/zone";
 
 export type InventoryItem = NodeItem | WorkloadItem | { kubernetesVersion: string };
 export type InventoryChange =

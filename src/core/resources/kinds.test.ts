@@ -81,7 +81,7 @@ describe("validateInput", () => {
       {
         path: "kind",
         message:
-          'unknown kind "Clustre" (known: Location, Region, Cluster, Application, Placement, Override)',
+          'unknown kind "Clustre" (known: Location, Region, Cluster, Application, Placement, Override, ConsolidationPolicy)',
       },
     ]);
   });

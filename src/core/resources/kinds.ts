@@ -1,6 +1,6 @@
 /**
- * The fleet registry's kinds — Location, Region, Cluster, and for delivery Application, Placement, Override —
- * with their schemas, the labels the hub derives from their specs, their reference rules and the columns
+ * The fleet registry's kinds — Location, Region, Cluster; for delivery Application, Placement, Override; for
+ * planning ConsolidationPolicy — with their schemas, the labels the hub derives from their specs, their reference rules and the columns
  * kubectl prints for them.
  */
 import { z } from "zod";
@@ -12,6 +12,7 @@ import {
   type OverrideSpec,
   overrideSpec,
 } from "../delivery/application.ts";
+import { type ConsolidationPolicySpec, consolidationPolicySpec } from "../planning/consolidation-policy.ts";
 import { type PlacementSpec, placementSpec } from "../scheduling/placement.ts";
 import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "../validation/names.ts";
 import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
@@ -120,7 +121,19 @@ export interface ApplicationStatus {
 export type Application = Resource<"Application", ApplicationSpec, ApplicationStatus>;
 export type Placement = Resource<"Placement", PlacementSpec, { conditions?: Condition[] }>;
 export type Override = Resource<"Override", OverrideSpec, { conditions?: Condition[] }>;
-export type FleetResource = Location | Region | Cluster | Application | Placement | Override;
+export type ConsolidationPolicy = Resource<
+  "ConsolidationPolicy",
+  ConsolidationPolicySpec,
+  Record<string, never>
+>;
+export type FleetResource =
+  | Location
+  | Region
+  | Cluster
+  | Application
+  | Placement
+  | Override
+  | ConsolidationPolicy;
 
 /** A column kubectl prints, read from the object by a JSONPath-like accessor. */
 export interface PrinterColumn {
@@ -330,6 +343,30 @@ export const kinds: Record<FleetResource["kind"], KindInfo> = {
         type: "string",
         jsonPath: ".spec.applications",
         description: "the Applications it changes (all when empty)",
+      },
+      age,
+    ],
+  },
+  ConsolidationPolicy: {
+    kind: "ConsolidationPolicy",
+    plural: "consolidationpolicies",
+    singular: "consolidationpolicy",
+    shortNames: ["cpol"],
+    spec: consolidationPolicySpec,
+    derivedLabels: () => ({}),
+    columns: [
+      { name: "Scope", type: "string", jsonPath: ".spec.scope", description: "Location or Region" },
+      {
+        name: "Headroom",
+        type: "integer",
+        jsonPath: ".spec.headroomPercent",
+        description: "percent of every node kept free",
+      },
+      {
+        name: "Max Nodes",
+        type: "integer",
+        jsonPath: ".spec.maxClusterSize.nodes",
+        description: "the largest cluster the team operates",
       },
       age,
     ],

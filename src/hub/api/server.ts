@@ -13,7 +13,17 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import { z } from "zod";
-import { type KindInfo, kindByName } from "../../core/resources/kinds.ts";
+import type { InventoryItem } from "../../core/inventory/inventory.ts";
+import type { FleetSnapshot } from "../../core/planning/fleet-snapshot.ts";
+import { snapshotFromInventory } from "../../core/planning/snapshot-from-inventory.ts";
+import {
+  type Cluster,
+  type KindInfo,
+  kindByName,
+  kinds,
+  type Location,
+  type Region,
+} from "../../core/resources/kinds.ts";
 import { matchesSelector, parseLabelSelector } from "../../core/resources/label-selector.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import { problemsFromZod } from "../../core/validation/zod-problems.ts";
@@ -43,6 +53,10 @@ export interface ApiDependencies {
   log: (entry: Record<string, unknown>) => void;
   hubVersion: string;
   openapi: () => unknown;
+  /** The inventory items clusters last reported (those of the clusters named that have reported). */
+  inventories: (
+    clusters: readonly string[],
+  ) => Promise<ReadonlyMap<string, ReadonlyMap<string, InventoryItem>>>;
   /** Administration: tokens and the audit log (admin role only). */
   admin: AdminOperations;
   tls?: { cert: string; key: string; clientCa: string };
@@ -73,6 +87,9 @@ export const certificatesPath = "/unitfleet/v1alpha1/certificates";
 export const tokensPath = "/unitfleet/v1alpha1/api-tokens";
 /** Sends a command to a cluster and answers with its outcome (and output, for logs). */
 export const commandsPath = "/unitfleet/v1alpha1/commands";
+
+/** The live fleet as a fleet snapshot (docs/fleet-snapshot.md): what `unitfleet snapshot` and the planner read. */
+export const fleetSnapshotPath = "/unitfleet/v1alpha1/fleet-snapshot";
 
 const maxBody = 4 * 1024 * 1024;
 /** Applies several documents in one transaction (what `unitfleet apply -f` uses): all or nothing. */
@@ -283,6 +300,11 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
     throw methodNotAllowed(req.method ?? "GET");
   }
 
+  if (path === fleetSnapshotPath) {
+    if (req.method !== "GET") throw methodNotAllowed(req.method ?? "GET");
+    return send(res, 200, await fleetSnapshot(deps, caller));
+  }
+
   if (req.method === "POST" && path === commandsPath)
     return send(res, 200, await deps.commands.submit(caller, commandRequest(await body(req))));
 
@@ -320,6 +342,29 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
     }
     throw error;
   }
+}
+
+/**
+ * The fleet the caller may see (a token scoped to businesses sees their clusters only) with the inventory items
+ * each cluster last reported, from the store: any replica answers. Clusters that have not reported an inventory
+ * yet are left out (the CLI names them, comparing with the list of clusters).
+ */
+async function fleetSnapshot(deps: ApiDependencies, caller: Caller): Promise<FleetSnapshot> {
+  const list = async <T>(kind: KindInfo) =>
+    (await deps.registry.list(kind, {}, caller)).items as unknown as T[];
+  const [locations, regions, clusters] = await Promise.all([
+    list<Location>(kinds.Location),
+    list<Region>(kinds.Region),
+    list<Cluster>(kinds.Cluster),
+  ]);
+  const inventories = await deps.inventories(clusters.map((c) => c.metadata.name));
+  return snapshotFromInventory({
+    locations,
+    regions,
+    clusters,
+    inventories,
+    takenAt: new Date().toISOString(),
+  }).snapshot;
 }
 
 async function route(

@@ -2,8 +2,8 @@
  * The hub's end of the tunnel: relays and agents dial `/unitfleet/v1alpha1/tunnel` (a WebSocket on the API's
  * HTTPS port) with the client certificate they got by joining. Each session is checked (certificate, then the
  * `hello` against it), then carries heartbeats and inventory for the clusters the peer may speak for. The hub
- * keeps each cluster's inventory, writes its summary into the Cluster's status, and records heartbeats for the
- * health loop (hub/tunnel/cluster-health.ts).
+ * keeps each cluster's inventory, writes its items into the store (cluster-inventories.ts) and its summary into
+ * the Cluster's status, and records heartbeats for the health loop (hub/tunnel/cluster-health.ts).
  */
 import { randomUUID, X509Certificate } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
@@ -33,6 +33,7 @@ import { maySpeakFor } from "../joining/identity.ts";
 import { checkPeerCertificate, revocationsChannel, revokedSerials } from "../joining/joining.ts";
 import { systemCaller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
+import { inventoryText, saveInventory } from "./cluster-inventories.ts";
 
 export const tunnelPath = "/unitfleet/v1alpha1/tunnel";
 export const defaultHeartbeatSeconds = 10;
@@ -58,7 +59,10 @@ export interface TunnelDependencies {
 interface ClusterInventory {
   version: number;
   items: Map<string, InventoryItem>;
+  /** The summary last written into the Cluster's status. */
   written?: string;
+  /** The items last written into the store. */
+  itemsWritten?: string;
 }
 
 export class TunnelServer {
@@ -134,14 +138,23 @@ export class TunnelServer {
     );
   }
 
-  /** Writes the summary of a cluster's inventory into its status, when it changed. */
+  /**
+   * Writes a cluster's inventory items into the store and their summary into its status, each when it changed
+   * (the items change more often: a workload's constraints are not in the summary).
+   */
   async writeStatus(cluster: string): Promise<void> {
     const inventory = this.inventories.get(cluster);
     if (!inventory) return;
     const summary = summarise(inventory.items);
     const text = JSON.stringify(summary);
-    if (inventory.written === text) return;
+    const itemsText = inventoryText(inventory.items);
+    if (inventory.written === text && inventory.itemsWritten === itemsText) return;
     if (!(await this.deps.store.get("Cluster", cluster))) return;
+    if (inventory.itemsWritten !== itemsText) {
+      await saveInventory(this.deps.sql, cluster, inventory.version, itemsText);
+      inventory.itemsWritten = itemsText;
+    }
+    if (inventory.written === text) return;
     await this.deps.registry.mergeStatus(
       kinds.Cluster,
       cluster,

@@ -1,0 +1,279 @@
+/**
+ * A fleet snapshot: what the consolidation planner reads. Locations with their Regions and zones; clusters with
+ * their Location, Region, environment, business and version; their nodes (allocatable, zone, shape, labels) and
+ * their workloads (per-pod requests and usage, replicas, placement constraints). The hub writes one from its live
+ * inventory (`unitfleet snapshot -o fleet.json`); a team can write one from clusters unitfleet does not manage
+ * yet, following `docs/fleet-snapshot.schema.json`, which is generated from the schema below.
+ *
+ * `readFleet` validates a snapshot (every problem with its field path) and turns its quantities into numbers: the
+ * planner's model.
+ */
+import { z } from "zod";
+import { parseQuantity } from "../quantity/quantity.ts";
+import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "../validation/names.ts";
+import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
+import { problemsFromZod } from "../validation/zod-problems.ts";
+
+export const fleetSnapshotApiVersion = "unitfleet.io/v1alpha1";
+export const fleetSnapshotKind = "FleetSnapshot";
+
+const checked = (check: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = check(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+const dnsName = checked((v) => dnsLabelProblem(v));
+const labelValue = checked(labelValueProblem);
+const labels = z.record(z.string(), z.string()).superRefine((map, ctx) => {
+  for (const [key, value] of Object.entries(map)) {
+    const problem = labelKeyProblem(key) ?? labelValueProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
+  }
+});
+const quantity = z
+  .union([z.string(), z.number()])
+  .superRefine((value, ctx) => {
+    const parsed = parseQuantity(value);
+    if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.reason });
+    else if (parsed.value < 0) ctx.addIssue({ code: "custom", message: "must not be negative" });
+  })
+  .describe('A Kubernetes quantity: "500m", "2", "64Gi", or a number.');
+const resources = z
+  .record(z.string(), quantity)
+  .describe(
+    "Resources by name: cpu (cores), memory (bytes), pods, and extended resources such as nvidia.com/gpu.",
+  );
+
+export const hostnameTopologyKey = "kubernetes.io/hostname";
+export const zoneTopologyKey = "topology.kubernetes.io/zone";
+const topologyKey = z.enum([hostnameTopologyKey, zoneTopologyKey]);
+
+const snapshotNode = z.strictObject({
+  name: z.string().min(1),
+  zone: z.string().optional().describe("The node's topology.kubernetes.io/zone."),
+  instanceType: z.string().optional().describe("The node's shape (node.kubernetes.io/instance-type)."),
+  allocatable: resources.describe("What pods may request on this node."),
+  labels: labels.optional(),
+});
+
+const snapshotWorkload = z.strictObject({
+  namespace: dnsName,
+  kind: z.string().min(1).describe("Deployment, StatefulSet, DaemonSet…"),
+  name: z.string().min(1),
+  replicas: z.number().int().min(0),
+  podRequests: resources.describe("Requests of one pod (sum over its containers)."),
+  podUsage: resources.optional().describe("Measured usage of one pod, where the cluster reports it."),
+  business: labelValue.optional().describe("The business owning it; by default the cluster's."),
+  application: z.string().optional().describe("The unitfleet Application that delivers it, if any."),
+  nodeSelector: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("Node labels its pods require (node-type constraints)."),
+  podAntiAffinity: z
+    .strictObject({ topologyKey })
+    .optional()
+    .describe("Required anti-affinity with its own pods: at most one per node (hostname) or per zone."),
+  topologySpread: z
+    .array(z.strictObject({ topologyKey, maxSkew: z.number().int().min(1) }))
+    .optional()
+    .describe("Topology spread constraints (DoNotSchedule) over its own pods."),
+});
+
+const snapshotCluster = z.strictObject({
+  name: dnsName,
+  location: dnsName,
+  region: dnsName.optional(),
+  environment: labelValue,
+  business: labelValue,
+  kubernetesVersion: z
+    .string()
+    .regex(/^v?\d+\.\d+(\.\d+)?([-+].*)?$/, "must be a Kubernetes version such as v1.36.3")
+    .describe("The control plane's version."),
+  zones: z.array(z.string()).optional().describe("Zones the cluster spans; by default its nodes' zones."),
+  labels: labels.optional(),
+  nodes: z.array(snapshotNode),
+  workloads: z.array(snapshotWorkload),
+});
+
+const snapshotLocation = z.strictObject({
+  name: dnsName,
+  regions: z.array(z.strictObject({ name: dnsName, zones: z.array(z.string()).min(1) })).optional(),
+  zones: z.array(z.string()).optional().describe("Zones of a Location that is not split into Regions."),
+});
+
+export const fleetSnapshotSchema = z
+  .strictObject({
+    apiVersion: z.literal(fleetSnapshotApiVersion),
+    kind: z.literal(fleetSnapshotKind),
+    takenAt: z.string().optional().describe("When the snapshot was taken (RFC 3339)."),
+    locations: z.array(snapshotLocation).optional().describe("By default, the Locations its clusters name."),
+    clusters: z.array(snapshotCluster),
+  })
+  .describe("A fleet's clusters, nodes and workloads, as the unitfleet consolidation planner reads them.");
+
+/** A snapshot file as written. */
+export type FleetSnapshot = z.input<typeof fleetSnapshotSchema>;
+export type SnapshotCluster = z.input<typeof snapshotCluster>;
+export type SnapshotNode = z.input<typeof snapshotNode>;
+export type SnapshotWorkload = z.input<typeof snapshotWorkload>;
+
+/** Resource amounts as numbers: cpu in cores, memory in bytes, pods and extended resources as counts. */
+export type Resources = Readonly<Record<string, number>>;
+
+export interface FleetNode {
+  name: string;
+  zone?: string;
+  instanceType?: string;
+  allocatable: Resources;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface FleetWorkload {
+  namespace: string;
+  kind: string;
+  name: string;
+  replicas: number;
+  /** Requests of one pod; `pods` is always 1. */
+  podRequests: Resources;
+  podUsage?: Resources;
+  business: string;
+  application?: string;
+  nodeSelector?: Readonly<Record<string, string>>;
+  /** Required anti-affinity with its own pods: at most one pod per node or per zone. */
+  antiAffinity?: "hostname" | "zone";
+  /** Largest allowed skew of its pods over zones (DoNotSchedule), if constrained. */
+  zoneMaxSkew?: number;
+  /** Largest allowed skew of its pods over nodes, if constrained. */
+  hostnameMaxSkew?: number;
+}
+
+export interface FleetCluster {
+  name: string;
+  location: string;
+  region?: string;
+  environment: string;
+  business: string;
+  kubernetesVersion: string;
+  zones: string[];
+  labels: Readonly<Record<string, string>>;
+  nodes: FleetNode[];
+  workloads: FleetWorkload[];
+}
+
+export interface FleetLocation {
+  name: string;
+  regions: { name: string; zones: string[] }[];
+  zones: string[];
+}
+
+/** The planner's model of a fleet: a validated snapshot with numbers for quantities. */
+export interface Fleet {
+  takenAt?: string;
+  locations: FleetLocation[];
+  clusters: FleetCluster[];
+}
+
+/** Validates a snapshot and turns it into the planner's model; lists every problem with its field path. */
+export function readFleet(input: unknown): Validated<Fleet> {
+  const parsed = fleetSnapshotSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, problems: problemsFromZod(parsed.error) };
+  const snapshot = parsed.data;
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  snapshot.clusters.forEach((cluster, i) => {
+    if (seen.has(cluster.name))
+      problems.push({
+        path: fieldPath(["clusters", i, "name"]),
+        message: `cluster ${cluster.name} is listed twice`,
+      });
+    seen.add(cluster.name);
+  });
+  const declared = new Map((snapshot.locations ?? []).map((l) => [l.name, l]));
+  if (declared.size > 0)
+    snapshot.clusters.forEach((cluster, i) => {
+      const location = declared.get(cluster.location);
+      if (!location)
+        problems.push({
+          path: fieldPath(["clusters", i, "location"]),
+          message: `Location ${cluster.location} is not one of the snapshot's locations`,
+        });
+      else if (cluster.region && !(location.regions ?? []).some((r) => r.name === cluster.region))
+        problems.push({
+          path: fieldPath(["clusters", i, "region"]),
+          message: `Region ${cluster.region} is not a Region of Location ${cluster.location}`,
+        });
+    });
+  if (problems.length > 0) return { ok: false, problems };
+
+  const clusters = snapshot.clusters.map((c): FleetCluster => {
+    const nodes = c.nodes.map(
+      (n): FleetNode => ({
+        name: n.name,
+        ...(n.zone ? { zone: n.zone } : {}),
+        ...(n.instanceType ? { instanceType: n.instanceType } : {}),
+        allocatable: amounts(n.allocatable),
+        labels: n.labels ?? {},
+      }),
+    );
+    const zones = c.zones ?? [...new Set(nodes.flatMap((n) => (n.zone ? [n.zone] : [])))].sort();
+    return {
+      name: c.name,
+      location: c.location,
+      ...(c.region ? { region: c.region } : {}),
+      environment: c.environment,
+      business: c.business,
+      kubernetesVersion: c.kubernetesVersion,
+      zones,
+      labels: c.labels ?? {},
+      nodes,
+      workloads: c.workloads.map((w) => fleetWorkload(w, c.business)),
+    };
+  });
+  const locations = [...new Set(clusters.map((c) => c.location))].sort().map((name): FleetLocation => {
+    const given = declared.get(name);
+    const regions = (given?.regions ?? []).map((r) => ({ name: r.name, zones: [...r.zones] }));
+    const zones =
+      given?.zones ??
+      [...new Set(clusters.filter((c) => c.location === name).flatMap((c) => c.zones))].sort();
+    return { name, regions, zones: [...zones] };
+  });
+  return {
+    ok: true,
+    value: { ...(snapshot.takenAt ? { takenAt: snapshot.takenAt } : {}), locations, clusters },
+  };
+}
+
+function fleetWorkload(w: z.output<typeof snapshotWorkload>, clusterBusiness: string): FleetWorkload {
+  const zoneSpread = w.topologySpread?.filter((s) => s.topologyKey === zoneTopologyKey).map((s) => s.maxSkew);
+  const hostSpread = w.topologySpread
+    ?.filter((s) => s.topologyKey === hostnameTopologyKey)
+    .map((s) => s.maxSkew);
+  const antiAffinity = w.podAntiAffinity?.topologyKey;
+  return {
+    namespace: w.namespace,
+    kind: w.kind,
+    name: w.name,
+    replicas: w.replicas,
+    podRequests: { ...amounts(w.podRequests), pods: 1 },
+    ...(w.podUsage ? { podUsage: amounts(w.podUsage) } : {}),
+    business: w.business ?? clusterBusiness,
+    ...(w.application ? { application: w.application } : {}),
+    ...(w.nodeSelector && Object.keys(w.nodeSelector).length > 0 ? { nodeSelector: w.nodeSelector } : {}),
+    ...(antiAffinity ? { antiAffinity: antiAffinity === hostnameTopologyKey ? "hostname" : "zone" } : {}),
+    ...(zoneSpread && zoneSpread.length > 0 ? { zoneMaxSkew: Math.min(...zoneSpread) } : {}),
+    ...(hostSpread && hostSpread.length > 0 ? { hostnameMaxSkew: Math.min(...hostSpread) } : {}),
+  } as FleetWorkload;
+}
+
+function amounts(quantities: Record<string, string | number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [resource, text] of Object.entries(quantities)) {
+    const parsed = parseQuantity(text);
+    if (parsed.ok) out[resource] = parsed.value;
+  }
+  return out;
+}
+
+/** A workload's key in a plan: `CLUSTER/NAMESPACE/KIND/NAME`. */
+export const workloadId = (cluster: string, w: Pick<FleetWorkload, "namespace" | "kind" | "name">) =>
+  `${cluster}/${w.namespace}/${w.kind}/${w.name}`;

@@ -1,0 +1,165 @@
+/**
+ * Multi-dimensional bin packing for the consolidation planner: how many nodes of a shape carry a set of workloads,
+ * and which pods go on which node. A pod fits a node when, in every resource it requests (cpu, memory, pods,
+ * extended resources), the node's usable capacity (allocatable less the headroom) still holds it. Workloads may
+ * limit their pods per node (hostname anti-affinity) and per zone (zone anti-affinity), and spread them over the
+ * zones with a largest skew (topology spread, DoNotSchedule).
+ *
+ * `pack` is the planner's packer; `firstFitDecreasing` is the classic baseline it is measured against;
+ * `lowerBound` says how few nodes any valid packing needs, and why. Everything here is pure and deterministic.
+ */
+import type { Resources } from "../fleet-snapshot.ts";
+import { firstFitPacking } from "./first-fit-decreasing.ts";
+import { lowerBound } from "./lower-bound.ts";
+import { packNodes } from "./packer.ts";
+import { describeProblem, unfitItems } from "./packing-problem.ts";
+import { packedNodes } from "./working-node.ts";
+
+export { lowerBound } from "./lower-bound.ts";
+export { capacityTolerance, usableCapacity } from "./packing-problem.ts";
+
+/** A workload to place: `count` identical pods, each requesting `demand`. */
+export interface PackItem {
+  /** The workload's key, used in explanations. */
+  id: string;
+  /** How many identical pods. */
+  count: number;
+  /** Requests of one pod, including `pods: 1`. */
+  demand: Resources;
+  /** At most this many of its pods on one node (hostname anti-affinity: 1). */
+  maxPerNode?: number;
+  /** At most this many of its pods in one zone (zone anti-affinity: 1). */
+  maxPerZone?: number;
+  /** Largest difference between the pod counts of any two of the given zones (zone topology spread). */
+  zoneMaxSkew?: number;
+}
+
+/** A kind of node: what pods may request on it, and what it costs a month. */
+export interface NodeShape {
+  name: string;
+  allocatable: Resources;
+  monthlyPrice: number;
+}
+
+/** Where nodes may go and how much of each node stays free. */
+export interface PackOptions {
+  /** The zones nodes may be placed in; not empty. */
+  zones: readonly string[];
+  /** Percent of every allocatable resource kept free on each node (0–100). */
+  headroomPercent: number;
+}
+
+/** One node of a packing: its zone, its pods (`item` is an index into the items packed) and what they request. */
+export interface PackedNode {
+  zone: string;
+  pods: { item: number; count: number }[];
+  used: Record<string, number>;
+}
+
+/** How few nodes any valid packing needs, and the constraint that says so, in words. */
+export interface LowerBound {
+  nodes: number;
+  binding: string;
+}
+
+/** Pods placed on nodes of one shape. */
+export interface Packing {
+  shape: string;
+  nodes: PackedNode[];
+  lowerBound: LowerBound;
+}
+
+/** A packing; or the items that cannot be packed on this shape, each with the reason. */
+export type PackOutcome =
+  | { ok: true; packing: Packing }
+  | { ok: false; unfit: { item: number; reason: string }[] };
+
+/**
+ * The planner's packer. Zone-bound pods are first spread evenly over the zones; then several constructions
+ * (best fit with the largest pods first, and balanced fills of a fixed number of nodes starting at the lower
+ * bound) are tried and the smallest is improved by emptying its least-loaded nodes into the others.
+ */
+export function pack(items: readonly PackItem[], shape: NodeShape, options: PackOptions): PackOutcome {
+  const unfit = unfitItems(items, shape, options);
+  if (unfit.length > 0) return { ok: false, unfit };
+  const problem = describeProblem(items, shape, options);
+  const bound = lowerBound(items, shape, options);
+  const nodes = packNodes(problem, bound.nodes);
+  return { ok: true, packing: { shape: shape.name, nodes: packedNodes(problem, nodes), lowerBound: bound } };
+}
+
+/**
+ * The baseline: classic first-fit decreasing. Pods are taken largest first (by their largest share of a node in
+ * any resource) and each goes on the first node, in opening order, that holds it; a zone-bound workload's pods
+ * are dealt round-robin over the zones and go only on nodes of their zone; a new node opens in the zone with the
+ * fewest nodes.
+ */
+export function firstFitDecreasing(
+  items: readonly PackItem[],
+  shape: NodeShape,
+  options: PackOptions,
+): PackOutcome {
+  const unfit = unfitItems(items, shape, options);
+  if (unfit.length > 0) return { ok: false, unfit };
+  const problem = describeProblem(items, shape, options);
+  const bound = lowerBound(items, shape, options);
+  const nodes = firstFitPacking(problem);
+  return { ok: true, packing: { shape: shape.name, nodes: packedNodes(problem, nodes), lowerBound: bound } };
+}
+
+/**
+ * Packs onto each shape that fits every item and keeps the cheapest packing (nodes × monthly price; on a tie the
+ * fewer nodes, then the shape's name). A shape whose lower bound already costs more than the best packing found is
+ * not packed. When no shape fits every item, the unfit list names the items that fit no shape (with each shape's
+ * reason), or else those of the shape that fails the fewest items.
+ */
+export function packCheapest(
+  items: readonly PackItem[],
+  shapes: readonly NodeShape[],
+  options: PackOptions,
+): PackOutcome {
+  const fitting = shapes.filter((shape) => unfitItems(items, shape, options).length === 0);
+  if (fitting.length === 0) return { ok: false, unfit: unfitOnEveryShape(items, shapes, options) };
+  const candidates = fitting
+    .map((shape) => ({ shape, cheapest: lowerBound(items, shape, options).nodes * shape.monthlyPrice }))
+    .sort((a, b) => a.cheapest - b.cheapest || a.shape.name.localeCompare(b.shape.name));
+  let best: { packing: Packing; cost: number } | undefined;
+  for (const { shape, cheapest } of candidates) {
+    if (best && cheapest > best.cost) break;
+    const outcome = pack(items, shape, options);
+    if (!outcome.ok) continue;
+    const cost = outcome.packing.nodes.length * shape.monthlyPrice;
+    if (!best || isCheaper({ packing: outcome.packing, cost }, best))
+      best = { packing: outcome.packing, cost };
+  }
+  return best ? { ok: true, packing: best.packing } : { ok: false, unfit: [] };
+}
+
+function isCheaper(a: { packing: Packing; cost: number }, b: { packing: Packing; cost: number }): boolean {
+  if (a.cost !== b.cost) return a.cost < b.cost;
+  if (a.packing.nodes.length !== b.packing.nodes.length)
+    return a.packing.nodes.length < b.packing.nodes.length;
+  return a.packing.shape.localeCompare(b.packing.shape) < 0;
+}
+
+function unfitOnEveryShape(
+  items: readonly PackItem[],
+  shapes: readonly NodeShape[],
+  options: PackOptions,
+): { item: number; reason: string }[] {
+  if (shapes.length === 0)
+    return items.flatMap((item, index) =>
+      item.count > 0 ? [{ item: index, reason: "no node shape is offered" }] : [],
+    );
+  const perShape = shapes
+    .map((shape) => ({ shape, unfit: unfitItems(items, shape, options) }))
+    .sort((a, b) => a.unfit.length - b.unfit.length || a.shape.name.localeCompare(b.shape.name));
+  const reasons = new Map<number, string[]>();
+  for (const { unfit } of perShape)
+    for (const { item, reason } of unfit) reasons.set(item, [...(reasons.get(item) ?? []), reason]);
+  const nowhere = [...reasons.entries()]
+    .filter(([, list]) => list.length === shapes.length)
+    .sort(([a], [b]) => a - b)
+    .map(([item, list]) => ({ item, reason: list.join("; ") }));
+  return nowhere.length > 0 ? nowhere : (perShape[0]?.unfit ?? []);
+}

@@ -1,0 +1,56 @@
+/**
+ * The planner's packing strategy: several constructions, each improved by emptying nodes, the smallest kept.
+ */
+import { balancedFill } from "./balanced-fill.ts";
+import { bestFitDecreasing } from "./best-fit.ts";
+import { eliminateNodes } from "./node-elimination.ts";
+import type { PackingProblem } from "./packing-problem.ts";
+import { evenlyDealtUnits, heaviestFirst, largestFirst } from "./placement-units.ts";
+import type { PlacementUnit, WorkingNode } from "./working-node.ts";
+
+/**
+ * Work allowed for the constructions after the first two, counted as units × nodes (each construction looks at
+ * about every node for every unit): small problems get many tries, the biggest only the first ones.
+ */
+const extraWork = 2_000_000;
+
+/**
+ * Packs the problem's pods (which must all fit a node) onto as few nodes as it can. Constructions, each followed
+ * by node elimination: best-fit decreasing with pods ordered by their largest share of a node; a balanced fill of
+ * exactly `lowerBound` nodes; then, while work allows and the bound is not reached, best-fit decreasing with pods
+ * ordered by their scarcity-weighted size and balanced fills of more nodes (the bound plus one, plus two, then
+ * steps across the gap to the best packing so far). The packing with the fewest nodes wins (ties: the first).
+ */
+export function packNodes(problem: PackingProblem, lowerBound: number): WorkingNode[] {
+  const units = evenlyDealtUnits(problem, largestFirst(problem));
+  if (units.length === 0) return [];
+  let best = eliminateNodes(problem, bestFitDecreasing(problem, units));
+  const consider = (nodes: WorkingNode[]) => {
+    const improved = eliminateNodes(problem, nodes);
+    if (improved.length < best.length) best = improved;
+  };
+  if (best.length > lowerBound) consider(balancedFill(problem, units, lowerBound));
+  let spent = 0;
+  const affordable = (work: number) => best.length > lowerBound && spent + work <= extraWork;
+  const work = (someUnits: readonly PlacementUnit[], nodes: number) => someUnits.length * nodes;
+  const weightedUnits = evenlyDealtUnits(problem, heaviestFirst(problem));
+  if (affordable(work(weightedUnits, best.length))) {
+    spent += work(weightedUnits, best.length);
+    consider(bestFitDecreasing(problem, weightedUnits));
+  }
+  for (
+    let nodeCount = lowerBound + 1;
+    nodeCount < best.length;
+    nodeCount += fillStep(nodeCount, lowerBound, best.length)
+  ) {
+    if (!affordable(work(units, nodeCount))) break;
+    spent += work(units, nodeCount);
+    consider(balancedFill(problem, units, nodeCount));
+  }
+  return best;
+}
+
+/** Node counts to fill: the bound plus one and plus two, then about six steps across what is left of the gap. */
+function fillStep(nodeCount: number, lowerBound: number, best: number): number {
+  return nodeCount < lowerBound + 2 ? 1 : Math.max(1, Math.floor((best - lowerBound) / 6));
+}

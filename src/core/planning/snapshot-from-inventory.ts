@@ -1,0 +1,174 @@
+/**
+ * The live fleet as a fleet snapshot (pure): the registry's Locations, Regions and Clusters, and the inventory
+ * items each cluster's agent last reported (nodes, workloads with their constraints, version). What
+ * `GET /unitfleet/v1alpha1/fleet-snapshot` answers and `unitfleet snapshot` writes; `readFleet` accepts it.
+ *
+ * A cluster whose agent has not reported yet (no inventory, no version known) is left out and named in
+ * `unreported`: a snapshot says what the fleet runs, and without nodes such a cluster would look empty.
+ */
+import type { InventoryItem, NodeItem, WorkloadItem } from "../inventory/inventory.ts";
+import { parseQuantity } from "../quantity/quantity.ts";
+import type { Cluster, Location, Region } from "../resources/kinds.ts";
+import { labelKeyProblem, labelValueProblem } from "../validation/names.ts";
+import {
+  type FleetSnapshot,
+  fleetSnapshotApiVersion,
+  fleetSnapshotKind,
+  hostnameTopologyKey,
+  type SnapshotCluster,
+  type SnapshotNode,
+  type SnapshotWorkload,
+  zoneTopologyKey,
+} from "./fleet-snapshot.ts";
+
+export interface LiveFleet {
+  locations: readonly Pick<Location, "metadata" | "spec">[];
+  regions: readonly Pick<Region, "metadata" | "spec">[];
+  clusters: readonly Pick<Cluster, "metadata" | "spec" | "status">[];
+  /** Each cluster's inventory items by key (`cluster`, `node/NAME`, `workload/NS/KIND/NAME`). */
+  inventories: ReadonlyMap<string, ReadonlyMap<string, InventoryItem>>;
+  /** When the snapshot is taken (RFC 3339). */
+  takenAt: string;
+}
+
+export interface LiveSnapshot {
+  snapshot: FleetSnapshot;
+  /** Registered clusters left out because they have reported no inventory yet. */
+  unreported: string[];
+}
+
+/** Builds the fleet snapshot of the live fleet; same input, same output (everything in name order). */
+export function snapshotFromInventory(fleet: LiveFleet): LiveSnapshot {
+  const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string } }) =>
+    compareNames(a.metadata.name, b.metadata.name);
+  const clusters: SnapshotCluster[] = [];
+  const unreported: string[] = [];
+  for (const cluster of [...fleet.clusters].sort(byName)) {
+    const items = fleet.inventories.get(cluster.metadata.name);
+    const built = items ? snapshotCluster(cluster, items) : undefined;
+    if (built) clusters.push(built);
+    else unreported.push(cluster.metadata.name);
+  }
+  const locations = [...fleet.locations].sort(byName).map((location) => {
+    const regions = fleet.regions
+      .filter((r) => r.spec.location === location.metadata.name)
+      .sort(byName)
+      .map((r) => ({ name: r.metadata.name, zones: [...r.spec.zones] }));
+    return { name: location.metadata.name, ...(regions.length > 0 ? { regions } : {}) };
+  });
+  return {
+    snapshot: {
+      apiVersion: fleetSnapshotApiVersion,
+      kind: fleetSnapshotKind,
+      takenAt: fleet.takenAt,
+      locations,
+      clusters,
+    },
+    unreported,
+  };
+}
+
+// Labels the hub derives from a Cluster's spec: the snapshot has them as fields already.
+const derivedLabels = ["location", "region", "environment", "business"] as const;
+const versionPattern = /^v?\d+\.\d+(\.\d+)?([-+].*)?$/;
+
+function snapshotCluster(
+  cluster: Pick<Cluster, "metadata" | "spec" | "status">,
+  items: ReadonlyMap<string, InventoryItem>,
+): SnapshotCluster | undefined {
+  const reported = (items.get("cluster") as { kubernetesVersion?: unknown } | undefined)?.kubernetesVersion;
+  const version = [reported, cluster.status?.kubernetesVersion].find(
+    (v): v is string => typeof v === "string" && versionPattern.test(v),
+  );
+  if (!version) return undefined;
+  const nodes: SnapshotNode[] = [];
+  const workloads: Array<[string, SnapshotWorkload]> = [];
+  for (const [key, item] of items) {
+    if (key.startsWith("node/")) nodes.push(snapshotNode(item as NodeItem));
+    else if (key.startsWith("workload/")) workloads.push([key, snapshotWorkload(item as WorkloadItem)]);
+  }
+  nodes.sort((a, b) => compareNames(a.name, b.name));
+  workloads.sort(([a], [b]) => compareNames(a, b));
+  const spec = cluster.spec;
+  const zones = spec.zones ?? [...new Set(nodes.flatMap((n) => (n.zone ? [n.zone] : [])))].sort();
+  const labels = Object.fromEntries(
+    Object.entries(cluster.metadata.labels ?? {}).filter(
+      ([key, value]) =>
+        !derivedLabels.some((d) => d === key && (spec as unknown as Record<string, unknown>)[d] === value),
+    ),
+  );
+  return {
+    name: cluster.metadata.name,
+    location: spec.location,
+    ...(spec.region ? { region: spec.region } : {}),
+    environment: spec.environment,
+    business: spec.business,
+    kubernetesVersion: version,
+    ...(zones.length > 0 ? { zones: [...zones] } : {}),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    nodes,
+    workloads: workloads.map(([, w]) => w),
+  };
+}
+
+const instanceTypeLabel = "node.kubernetes.io/instance-type";
+
+function snapshotNode(node: NodeItem): SnapshotNode {
+  const labels = Object.fromEntries(
+    Object.entries(strings(node.labels)).filter(([k, v]) => !labelKeyProblem(k) && !labelValueProblem(v)),
+  );
+  const instanceType = labels[instanceTypeLabel];
+  return {
+    name: node.name,
+    ...(node.zone ? { zone: node.zone } : {}),
+    ...(instanceType ? { instanceType } : {}),
+    allocatable: quantities(node.allocatable),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+  };
+}
+
+function snapshotWorkload(w: WorkloadItem): SnapshotWorkload {
+  const nodeSelector = strings(w.nodeSelector);
+  const keys: readonly string[] = [hostnameTopologyKey, zoneTopologyKey];
+  const antiAffinity = w.podAntiAffinity?.topologyKey;
+  const spread = (w.topologySpread ?? []).filter(
+    (s) => keys.includes(s.topologyKey) && Number.isInteger(s.maxSkew) && s.maxSkew >= 1,
+  );
+  return {
+    namespace: w.namespace,
+    kind: w.kind,
+    name: w.name,
+    replicas: Number.isInteger(w.replicas) && w.replicas >= 0 ? w.replicas : 0,
+    podRequests: quantities(w.podRequests),
+    ...(w.application ? { application: w.application } : {}),
+    ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
+    ...(antiAffinity && keys.includes(antiAffinity)
+      ? { podAntiAffinity: { topologyKey: antiAffinity } }
+      : {}),
+    ...(spread.length > 0
+      ? { topologySpread: spread.map((s) => ({ topologyKey: s.topologyKey, maxSkew: s.maxSkew })) }
+      : {}),
+  };
+}
+
+/** Only the entries that are quantities (an agent reports what its API server says; the snapshot must read). */
+function quantities(map: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [resource, value] of Object.entries(map ?? {}).sort(([a], [b]) => a.localeCompare(b)))
+    if ((typeof value === "string" || typeof value === "number") && parseQuantity(value).ok)
+      out[resource] = String(value);
+  return out;
+}
+
+function strings(map: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(map ?? {})
+      .filter((e): e is [string, string] => typeof e[1] === "string")
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+}
+
+// Name order with numbers compared as numbers: node-2 before node-10.
+function compareNames(a: string, b: string): number {
+  return a.localeCompare(b, "en", { numeric: true });
+}
