@@ -54,7 +54,10 @@ function consolidate(input: PlanningInput): ConsolidationPlan {
   const started = performance.now();
   try {
     return planConsolidation(input.fleet, input.policy, {
-      onProgress: (packed, total) => progress.update(`packing targets: ${packed}/${total}`),
+      onProgress: (packed, total) => {
+        // Small fleets plan in milliseconds: show progress only for plans that take a while.
+        if (performance.now() - started > 1000) progress.update(`packing targets: ${packed}/${total}`);
+      },
     });
   } finally {
     progress.done();

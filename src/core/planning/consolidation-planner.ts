@@ -17,7 +17,14 @@ import {
 } from "./consolidation-policy.ts";
 import { businessLoads, type ClusterLoad, clusterLoad, type Figures, figuresOf } from "./figures.ts";
 import type { Fleet, FleetCluster, FleetWorkload } from "./fleet-snapshot.ts";
-import { type NodeShape, type PackItem, packCheapest } from "./packing/bin-packing.ts";
+import {
+  firstFitDecreasing,
+  type NodeShape,
+  type PackItem,
+  type PackOptions,
+  type PackOutcome,
+  packCheapest,
+} from "./packing/bin-packing.ts";
 import { compareVersions, minorSteps } from "./versions.ts";
 
 /** The rules a plan obeys, by the names plans and explanations use. */
@@ -113,7 +120,11 @@ export interface PlanOptions {
   onProgress?: (packed: number, targets: number) => void;
   /** Keep every node of every pool in the plan (for checks; large fleets make this large). */
   keepNodes?: boolean;
+  /** The packer: the planner's own (default), or first-fit-decreasing, the baseline benchmarks compare with. */
+  packer?: Packer;
 }
+
+export type Packer = "planner" | "first-fit-decreasing";
 
 /** Plans the consolidation of a fleet under a policy. */
 export function planConsolidation(
@@ -465,7 +476,7 @@ function planTarget(
     planZones,
     policy.headroomPercent,
     target.location,
-    options.keepNodes,
+    options,
   );
   const pools = packed.ok ? packed.pools : [];
   const unplanned = packed.ok ? undefined : packed.reason;
@@ -540,8 +551,10 @@ export function packWorkloads(
   zones: readonly string[],
   headroomPercent: number,
   location: string,
-  keepNodes = false,
+  options: Pick<PlanOptions, "keepNodes" | "packer"> = {},
 ): PackedWorkloads {
+  const keepNodes = options.keepNodes ?? false;
+  const cheapest = options.packer === "first-fit-decreasing" ? cheapestFirstFit : packCheapest;
   const pools: PlannedPool[] = [];
   const allocatable = { cpu: 0, memory: 0 };
   let cost: number | undefined = 0;
@@ -558,7 +571,7 @@ export function packWorkloads(
         ok: false,
         reason: `no node shape offered in ${location} can carry the ${pool.name} pool${pool.name === "general" ? "" : " (node-type constraint)"}`,
       };
-    const outcome = packCheapest(pool.items, packShapes, { zones, headroomPercent });
+    const outcome = cheapest(pool.items, packShapes, { zones, headroomPercent });
     if (!outcome.ok) {
       const first = outcome.unfit[0];
       return {
@@ -592,6 +605,27 @@ export function packWorkloads(
       shape.monthlyPrice === undefined || cost === undefined ? undefined : cost + nodes * shape.monthlyPrice;
   }
   return { ok: true, pools, allocatable, ...(cost !== undefined ? { monthlyCost: cost } : {}) };
+}
+
+/** The baseline: first-fit-decreasing on each shape that carries every item, the cheapest result kept. */
+function cheapestFirstFit(
+  items: readonly PackItem[],
+  shapes: readonly NodeShape[],
+  options: PackOptions,
+): PackOutcome {
+  let best: { outcome: PackOutcome & { ok: true }; cost: number } | undefined;
+  for (const shape of shapes) {
+    const outcome = firstFitDecreasing(items, shape, options);
+    if (!outcome.ok) continue;
+    const cost = outcome.packing.nodes.length * shape.monthlyPrice;
+    if (
+      !best ||
+      cost < best.cost ||
+      (cost === best.cost && outcome.packing.nodes.length < best.outcome.packing.nodes.length)
+    )
+      best = { outcome, cost };
+  }
+  return best?.outcome ?? packCheapest(items, shapes, options);
 }
 
 /**
