@@ -46,6 +46,34 @@ describe("the CLI on bad input and missing prerequisites", () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("lists every mistake of a fleet snapshot with its path, and plans nothing", async () => {
+    const result = await unitfleet([
+      "plan",
+      "consolidation",
+      "--from",
+      "test/fixtures/planning/fleet-three-mistakes.json",
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("is not a valid fleet snapshot");
+    expect(result.stderr).toContain(
+      'clusters[0].nodes[0].allocatable.memory: "32GB" is not a Kubernetes quantity',
+    );
+    expect(result.stderr).toContain("clusters[0].workloads[0].replicas:");
+    expect(result.stderr).toContain(
+      "clusters[1].kubernetesVersion: must be a Kubernetes version such as v1.36.3",
+    );
+    expect(result.stdout).toBe("");
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("refuses bad generator options all at once", async () => {
+    const result = await unitfleet(["plan", "generate", "--clusters", "0", "--shape", "square"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("clusters");
+    expect(result.stderr).toContain("shape");
+    expect(result.stdout).toBe("");
+  });
+
   it("points at the line of a YAML syntax error", async () => {
     const result = await unitfleet(["lab", "up", "-f", "test/fixtures/topologies/broken-yaml.yaml"]);
     expect(result.code).toBe(1);
