@@ -6,21 +6,10 @@
  */
 import { z } from "zod";
 import { parseQuantity } from "../quantity/quantity.ts";
-import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "../validation/names.ts";
+import { dnsName, labelMap, labelValue, quantityAtLeast } from "../validation/zod-fields.ts";
 import type { Resources } from "./fleet-snapshot.ts";
 
-const checked = (check: (value: string) => string | undefined) =>
-  z.string().superRefine((value, ctx) => {
-    const problem = check(value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  });
-const dnsName = checked((v) => dnsLabelProblem(v));
-const labelValue = checked(labelValueProblem);
-const quantity = z.union([z.string(), z.number()]).superRefine((value, ctx) => {
-  const parsed = parseQuantity(value);
-  if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.reason });
-  else if (parsed.value <= 0) ctx.addIssue({ code: "custom", message: "must be more than 0" });
-});
+const quantity = quantityAtLeast(0, true);
 
 /** Kubernetes' published limits for one cluster (kubernetes.io "Considerations for large clusters"). */
 export const kubernetesLimits = { nodes: 5000, pods: 150_000 } as const;
@@ -35,16 +24,7 @@ const nodeShape = z
     memory: quantity.describe("Allocatable memory of one node."),
     pods: z.number().int().min(1).max(1000).describe("Pods one node may run."),
     extendedResources: z.record(z.string(), quantity).optional().describe("e.g. nvidia.com/gpu: 4"),
-    labels: z
-      .record(z.string(), z.string())
-      .optional()
-      .superRefine((map, ctx) => {
-        for (const [key, value] of Object.entries(map ?? {})) {
-          const problem = labelKeyProblem(key) ?? labelValueProblem(value);
-          if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
-        }
-      })
-      .describe("Labels its nodes carry (node-type constraints match them)."),
+    labels: labelMap.optional().describe("Labels its nodes carry (node-type constraints match them)."),
     monthlyPrice: z.number().min(0).describe("Price of one node per month, in the price book's currency."),
   })
   .describe("A node shape the planner may use.");

@@ -10,34 +10,14 @@
  */
 import { z } from "zod";
 import { parseQuantity } from "../quantity/quantity.ts";
-import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "../validation/names.ts";
 import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
+import { dnsName, labelMap as labels, labelValue, quantityAtLeast } from "../validation/zod-fields.ts";
 import { problemsFromZod } from "../validation/zod-problems.ts";
 
 export const fleetSnapshotApiVersion = "unitfleet.io/v1alpha1";
 export const fleetSnapshotKind = "FleetSnapshot";
 
-const checked = (check: (value: string) => string | undefined) =>
-  z.string().superRefine((value, ctx) => {
-    const problem = check(value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  });
-const dnsName = checked((v) => dnsLabelProblem(v));
-const labelValue = checked(labelValueProblem);
-const labels = z.record(z.string(), z.string()).superRefine((map, ctx) => {
-  for (const [key, value] of Object.entries(map)) {
-    const problem = labelKeyProblem(key) ?? labelValueProblem(value);
-    if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
-  }
-});
-const quantity = z
-  .union([z.string(), z.number()])
-  .superRefine((value, ctx) => {
-    const parsed = parseQuantity(value);
-    if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.reason });
-    else if (parsed.value < 0) ctx.addIssue({ code: "custom", message: "must not be negative" });
-  })
-  .describe('A Kubernetes quantity: "500m", "2", "64Gi", or a number.');
+const quantity = quantityAtLeast(0);
 const resources = z
   .record(z.string(), quantity)
   .describe(

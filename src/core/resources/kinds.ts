@@ -14,27 +14,14 @@ import {
 } from "../delivery/application.ts";
 import { type ConsolidationPolicySpec, consolidationPolicySpec } from "../planning/consolidation-policy.ts";
 import { type PlacementSpec, placementSpec } from "../scheduling/placement.ts";
-import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "../validation/names.ts";
+import { labelKeyProblem } from "../validation/names.ts";
 import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
+import { checkedString, dnsName, labelMap, labelValue } from "../validation/zod-fields.ts";
 import { problemsFromZod } from "../validation/zod-problems.ts";
 import { apiVersion, type Condition, type Resource } from "./meta.ts";
 
-const checked = (check: (value: string) => string | undefined) =>
-  z.string().superRefine((value, ctx) => {
-    const problem = check(value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  });
-
-const dnsName = checked((v) => dnsLabelProblem(v));
-const labelValue = checked(labelValueProblem);
 const stringMap = z.record(z.string(), z.string());
-
-const labels = stringMap.superRefine((map, ctx) => {
-  for (const [key, value] of Object.entries(map)) {
-    const problem = labelKeyProblem(key) ?? labelValueProblem(value);
-    if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
-  }
-});
+const labels = labelMap;
 
 const metadataInput = z.object({
   name: dnsName,
@@ -49,7 +36,7 @@ const metadataInput = z.object({
 });
 
 const taint = z.strictObject({
-  key: checked(labelKeyProblem),
+  key: checkedString(labelKeyProblem),
   value: labelValue.optional(),
   effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
 });
