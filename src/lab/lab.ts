@@ -117,7 +117,12 @@ async function down(context: LabContext, purge: boolean): Promise<{ stopped: num
   let stopped = 0;
   if (state) {
     const plan = planLab(state.topology, paths);
-    for (const cluster of [...plan.clusters].reverse()) stopped += await stopCluster(context, cluster, state);
+    // Clusters stop side by side (each API server takes a second or two to shut down); etcd, which they all
+    // use, after them.
+    const perCluster = await Promise.all(
+      plan.clusters.map((cluster) => stopCluster(context, cluster, state)),
+    );
+    stopped += perCluster.reduce((n, count) => n + count, 0);
     stopped += await stopRecorded(context, state, "etcd");
     await writeState(paths.stateFile, state);
   }

@@ -151,7 +151,12 @@ export class TunnelClient {
         key: this.options.key,
       });
       this.ws = ws;
-      const abort = () => ws.close(1001, "agent stopping");
+      let closing: NodeJS.Timeout | undefined;
+      const abort = () => {
+        ws.close(1001, "agent stopping");
+        // A peer that does not answer the close handshake must not hold the stop up (ws waits 30 s).
+        closing = setTimeout(() => ws.terminate(), 2000);
+      };
       signal.addEventListener("abort", abort, { once: true });
       ws.on("open", () => {
         this.send("hello", { ...this.options.hello, versions: [1], resumeFrom: 0 });
@@ -164,6 +169,7 @@ export class TunnelClient {
         this.options.log({ level: "warn", msg: "tunnel error", error: error.message }),
       );
       ws.on("close", () => {
+        if (closing) clearTimeout(closing);
         signal.removeEventListener("abort", abort);
         this.open = false;
         if (this.heartbeat) clearInterval(this.heartbeat);

@@ -11,8 +11,10 @@ import {
   type Informer,
   type KubeConfig,
   type KubernetesObject,
-  makeInformer,
+  type ListPromise,
+  ListWatch,
   VersionApi,
+  Watch,
 } from "@kubernetes/client-node";
 import { type InventoryItem, nodeKey, workloadKey } from "../../core/inventory/inventory.ts";
 import { type NodeObject, nodeItem, type WorkloadObject, workloadItem } from "./inventory-items.ts";
@@ -22,17 +24,43 @@ export interface InventorySource {
   stop(): Promise<void>;
 }
 
+/**
+ * A watch that opens nothing once stopped. An informer that is (re)connecting when it is stopped — listing, or
+ * waiting for the watch's response — still opens its watch afterwards, which then stays open: this one aborts
+ * such a watch as soon as it is opened.
+ */
+class StoppableWatch extends Watch {
+  stopped = false;
+
+  override async watch(...args: Parameters<Watch["watch"]>): Promise<AbortController> {
+    if (this.stopped) {
+      const aborted = new AbortController();
+      aborted.abort();
+      return aborted;
+    }
+    const controller = await super.watch(...args);
+    if (this.stopped) controller.abort();
+    return controller;
+  }
+}
+
 export function kubeInventorySource(kc: KubeConfig, debounceMs = 500): InventorySource {
+  const watches: StoppableWatch[] = [];
+  let stopped = false;
+  const restarts = new Set<NodeJS.Timeout>();
+  const makeInformer = <T extends KubernetesObject>(path: string, list: ListPromise<T>) => {
+    const watch = new StoppableWatch(kc);
+    watches.push(watch);
+    return new ListWatch<T>(path, watch, list, false);
+  };
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
-  const nodes = makeInformer(kc, "/api/v1/nodes", () => core.listNode());
-  const deployments = makeInformer(kc, "/apis/apps/v1/deployments", () =>
-    apps.listDeploymentForAllNamespaces(),
-  );
-  const statefulSets = makeInformer(kc, "/apis/apps/v1/statefulsets", () =>
+  const nodes = makeInformer("/api/v1/nodes", () => core.listNode());
+  const deployments = makeInformer("/apis/apps/v1/deployments", () => apps.listDeploymentForAllNamespaces());
+  const statefulSets = makeInformer("/apis/apps/v1/statefulsets", () =>
     apps.listStatefulSetForAllNamespaces(),
   );
-  const daemonSets = makeInformer(kc, "/apis/apps/v1/daemonsets", () => apps.listDaemonSetForAllNamespaces());
+  const daemonSets = makeInformer("/apis/apps/v1/daemonsets", () => apps.listDaemonSetForAllNamespaces());
   const informers = [nodes, deployments, statefulSets, daemonSets] as unknown as Array<
     Informer<KubernetesObject>
   >;
@@ -72,19 +100,33 @@ export function kubeInventorySource(kc: KubeConfig, debounceMs = 500): Inventory
       };
       await readVersion();
       const changed = () => {
+        if (stopped) return;
         if (timer) clearTimeout(timer);
         timer = setTimeout(() => onChange(snapshot()), debounceMs);
       };
       for (const informer of informers) {
         informer.on(CHANGE, changed);
-        // client-node stops an informer on a watch error; start it again after a pause.
-        informer.on(ERROR, () => setTimeout(() => void informer.start().catch(() => {}), 2000));
+        // client-node stops an informer on a watch error; start it again after a pause. Stopping an informer
+        // aborts its watch, which client-node reports as an error too: that one must not start it again (the
+        // watches, reopened, kept the lab's API servers from shutting down).
+        informer.on(ERROR, () => {
+          if (stopped) return;
+          const restart = setTimeout(() => {
+            restarts.delete(restart);
+            if (!stopped) void informer.start().catch(() => {});
+          }, 2000);
+          restarts.add(restart);
+        });
       }
       await Promise.all(informers.map((i) => i.start()));
       onChange(snapshot());
       versionTimer = setInterval(() => void readVersion().then(changed), 60_000);
     },
     async stop() {
+      stopped = true;
+      for (const watch of watches) watch.stopped = true;
+      for (const restart of restarts) clearTimeout(restart);
+      restarts.clear();
       if (timer) clearTimeout(timer);
       if (versionTimer) clearInterval(versionTimer);
       await Promise.all(informers.map((i) => i.stop()));
