@@ -5,60 +5,24 @@
  * cluster whose control plane stops loses its share to the other clusters of Frankfurt — never to Singapore —
  * and gets it back after the stable period; with the relay stopped, a Deployment deleted by hand comes back.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { type Application, kinds } from "../../src/core/resources/kinds.ts";
-import { type RunningHub, startHub } from "../../src/hub/hub.ts";
-import { createBootstrapToken } from "../../src/hub/joining/joining.ts";
+import type { RunningHub } from "../../src/hub/hub.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
 import { labStartCluster, labStopCluster } from "../../src/lab/lab.ts";
 import { type RunningRelay, startRelay } from "../../src/relay/relay.ts";
-import { locationsOfTopology, placeDocuments } from "../../src/up/up.ts";
 import { unitfleetCli } from "./cli.ts";
 import { kubectl, kubectlJson } from "./kubectl.ts";
+import { adminCliHome, type LabFleet, startLabFleet, until } from "./lab-fleet.ts";
 import { sharedLab } from "./shared-lab.ts";
 
 const lab = sharedLab();
 const graceMs = 4000;
 const failover = { toleranceSeconds: 5, stableSeconds: 10 };
-let dir: string;
+let fleet: LabFleet;
 let hub: RunningHub;
-let hubCa: string;
-const relays = new Map<string, RunningRelay>();
-const agents = new Map<string, RunningAgent>();
-
-function relayOptions(location: string, token: string, port: number) {
-  return {
-    hub: hub.url,
-    hubCa,
-    token,
-    location,
-    hubLocation: "frankfurt",
-    host: "127.0.0.1",
-    port,
-    dir: join(dir, "relays", location),
-    log: () => {},
-  };
-}
-
-async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read().catch(() => undefined as T);
-    if (last !== undefined && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
-}
+let relays: Map<string, RunningRelay>;
 
 const app = async () =>
   (await hub.registry.get(kinds.Application, "web", systemCaller)) as unknown as Application;
@@ -139,54 +103,10 @@ function application(placement: Record<string, unknown>) {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "unitfleet-delivery-e2e-"));
-  hub = await startHub({
-    dir,
-    host: "127.0.0.1",
-    port: 0,
-    location: "frankfurt",
-    log: () => {},
-    healthGraceMs: graceMs,
-    heartbeatSeconds: 1,
-  });
-  const topology = lab.topology;
-  await hub.registry.applyAll(placeDocuments(locationsOfTopology(topology)), systemCaller);
-  hubCa = await readFile(hub.caFile, "utf8");
-  for (const l of topology.spec.locations) {
-    const { token } = await createBootstrapToken(hub.sql, l.name, 600_000, new Date());
-    relays.set(l.name, await startRelay(relayOptions(l.name, token, 0)));
-  }
-  for (const c of topology.spec.clusters) {
-    const { token } = await createBootstrapToken(hub.sql, c.location, 600_000, new Date());
-    agents.set(
-      c.name,
-      await startAgent({
-        hub: hub.url,
-        relay: relays.get(c.location)!.url,
-        hubCa,
-        token,
-        kubeconfig: lab.kubeconfig,
-        context: c.name,
-        cluster: c.name,
-        location: c.location,
-        ...(c.region ? { region: c.region } : {}),
-        environment: c.environment,
-        business: c.business,
-        dir: join(dir, "agents", c.name),
-        resyncSeconds: 2,
-        log: () => {},
-      }),
-    );
-  }
-  for (const c of topology.spec.clusters)
-    await until(
-      `${c.name} to report its capacity`,
-      () => hub.registry.get(kinds.Cluster, c.name, systemCaller),
-      (o) =>
-        JSON.stringify(o.status ?? {}).includes('"allocatable"') &&
-        JSON.stringify(o.status).includes('"Ready"'),
-    );
-}, 180_000);
+  fleet = await startLabFleet(lab, { prefix: "unitfleet-delivery-e2e-", healthGraceMs: graceMs });
+  hub = fleet.hub;
+  relays = fleet.relays;
+}, 300_000);
 
 afterAll(async () => {
   await hub?.registry.delete(kinds.Application, "web", systemCaller).catch(() => {});
@@ -197,14 +117,11 @@ afterAll(async () => {
     (r) => Object.keys(r).length === 0,
     60_000,
   ).catch(() => {});
-  for (const agent of agents.values()) await agent.stop();
-  for (const relay of relays.values()) await relay.stop();
-  await hub?.close();
+  await fleet?.stop();
   for (const c of lab.topology.spec.clusters)
     await kubectl(lab, c.name, ["delete", "namespace", "web", "--ignore-not-found", "--wait=false"]).catch(
       () => {},
     );
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe("delivery on the lab", () => {
@@ -247,17 +164,7 @@ describe("delivery on the lab", () => {
     expect(deployment.metadata.labels["unitfleet.io/application"]).toBe("web");
 
     // What a user sees with the CLI.
-    const home = join(dir, "cli-home");
-    const login = await unitfleetCli(home, [
-      "login",
-      "--server",
-      hub.url,
-      "--token",
-      (await readFile(hub.adminTokenFile, "utf8")).trim(),
-      "--certificate-authority",
-      hub.caFile,
-    ]);
-    expect(login.code, login.stderr).toBe(0);
+    const home = await adminCliHome(fleet);
     const rollout = await unitfleetCli(home, ["rollout", "status", "application", "web", "--timeout", "30"]);
     expect(rollout.code, rollout.stderr).toBe(0);
     expect(rollout.stdout).toContain('application "web" successfully rolled out');
@@ -298,7 +205,7 @@ describe("delivery on the lab", () => {
       ],
       systemCaller,
     );
-    const home = join(dir, "cli-home");
+    const home = join(fleet.dir, "cli-home");
     const rollout = await unitfleetCli(home, [
       "rollout",
       "status",
@@ -417,7 +324,10 @@ describe("delivery on the lab", () => {
       );
       console.log(`recreated by the agent ${Date.now() - started} ms after the delete, relay stopped`);
     } finally {
-      relays.set("frankfurt", await startRelay(relayOptions("frankfurt", "ufb_000000000000.unused", port)));
+      relays.set(
+        "frankfurt",
+        await startRelay(fleet.relayOptions("frankfurt", "ufb_000000000000.unused", port)),
+      );
     }
     // Once the relay is back, the hub hears of it: the drift shows as a condition and an event.
     const drifted = await until(

@@ -13,7 +13,7 @@ import { clusterZones } from "../../src/core/topology/topology.ts";
 import { kubernetesGitVersion } from "../../src/lab/versions.ts";
 import { unitfleetCli } from "./cli.ts";
 import { kubectl } from "./kubectl.ts";
-import { type LabFleet, startLabFleet, until } from "./lab-fleet.ts";
+import { adminCliHome, type LabFleet, startLabFleet, until } from "./lab-fleet.ts";
 import { sharedLab } from "./shared-lab.ts";
 
 const lab = sharedLab();
@@ -36,17 +36,7 @@ async function snapshotJson(at = home): Promise<FleetSnapshot> {
 
 beforeAll(async () => {
   fleet = await startLabFleet(lab, { prefix: "unitfleet-snapshot-e2e-" });
-  home = join(fleet.dir, "cli-home");
-  const login = await unitfleetCli(home, [
-    "login",
-    "--server",
-    fleet.hub.url,
-    "--token",
-    (await readFile(fleet.hub.adminTokenFile, "utf8")).trim(),
-    "--certificate-authority",
-    fleet.hub.caFile,
-  ]);
-  expect(login.code, login.stderr).toBe(0);
+  home = await adminCliHome(fleet);
 }, 300_000);
 
 afterAll(async () => {

@@ -13,6 +13,7 @@ import { createBootstrapToken } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
 import { type RunningRelay, startRelay } from "../../src/relay/relay.ts";
 import { locationsOfTopology, placeDocuments } from "../../src/up/up.ts";
+import { unitfleetCli } from "./cli.ts";
 import type { SharedLab } from "./shared-lab.ts";
 
 export interface LabFleetOptions {
@@ -138,4 +139,20 @@ export async function startLabFleet(lab: SharedLab, options: LabFleetOptions = {
     await stop();
     throw error;
   }
+}
+
+/** A CLI home under the fleet's folder, logged in to its hub as the admin (`unitfleet login`). */
+export async function adminCliHome(fleet: LabFleet, name = "cli-home"): Promise<string> {
+  const home = join(fleet.dir, name);
+  const login = await unitfleetCli(home, [
+    "login",
+    "--server",
+    fleet.hub.url,
+    "--token",
+    (await readFile(fleet.hub.adminTokenFile, "utf8")).trim(),
+    "--certificate-authority",
+    fleet.hub.caFile,
+  ]);
+  if (login.code !== 0) throw new Error(`unitfleet login failed: ${login.stderr}`);
+  return home;
 }

@@ -3,7 +3,7 @@
  * as a user runs it. The plan merges the small under-used clusters of the default topology, its figures match
  * what the lab runs, every refusal names its rule, and a snapshot file plans the same as the live fleet.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConsolidationPlan, Decision } from "../../src/core/planning/consolidation-planner.ts";
@@ -11,7 +11,7 @@ import type { MigrationWave } from "../../src/core/planning/migration-waves.ts";
 import type { UnitsPlan } from "../../src/core/planning/unit-planner.ts";
 import { parseQuantity } from "../../src/core/quantity/quantity.ts";
 import { repositoryRoot, unitfleetCli } from "./cli.ts";
-import { type LabFleet, startLabFleet } from "./lab-fleet.ts";
+import { adminCliHome, type LabFleet, startLabFleet } from "./lab-fleet.ts";
 import { sharedLab } from "./shared-lab.ts";
 
 const lab = sharedLab();
@@ -43,17 +43,7 @@ function topologyFigures(location: string) {
 
 beforeAll(async () => {
   fleet = await startLabFleet(lab, { prefix: "unitfleet-planning-e2e-" });
-  home = join(fleet.dir, "cli-home");
-  const login = await unitfleetCli(home, [
-    "login",
-    "--server",
-    fleet.hub.url,
-    "--token",
-    (await readFile(fleet.hub.adminTokenFile, "utf8")).trim(),
-    "--certificate-authority",
-    fleet.hub.caFile,
-  ]);
-  expect(login.code, login.stderr).toBe(0);
+  home = await adminCliHome(fleet);
 }, 300_000);
 
 afterAll(async () => {
