@@ -6,11 +6,12 @@ import { placeOpeningNodes } from "./best-fit.ts";
 import { MinHeap } from "./min-heap.ts";
 import type { PackingProblem } from "./packing-problem.ts";
 import {
-  acceptsZone,
   addPods,
+  anyZone,
   copiesThatFit,
   emptyNode,
   fitsOne,
+  loadSlack,
   type PlacementUnit,
   type WorkingNode,
 } from "./working-node.ts";
@@ -43,17 +44,49 @@ function spreadOver(problem: PackingProblem, nodes: readonly WorkingNode[], unit
   const { item, zone } = unit;
   const weighted = weightedDemand(problem, item);
   const step = weighted.reduce((sum, w, r) => sum + w * problem.share[item]![r]!, 0);
-  const keys: number[] = [];
-  const ids: number[] = [];
-  nodes.forEach((node, j) => {
-    if (!acceptsZone(node, zone) || !fitsOne(problem, node, item)) return;
-    keys.push(alignment(weighted, node, problem));
-    ids.push(j);
-  });
-  const heap = MinHeap.of(keys, ids);
+  // Only the count + 1 nodes of least key can matter: each pop places at least one pod, and a node is popped
+  // only once every node of smaller key has been, so at most `count` distinct nodes are popped, and the next one
+  // (whose key bounds the runs) is always among the count + 1 smallest. `kept` holds them, largest on top (keys
+  // and ids negated).
+  const kept = keptHeap;
+  kept.clear();
+  const keep = unit.count + 1;
+  const demand = problem.demand[item]!;
+  const { limit, usable } = problem;
+  const dimensions = demand.length;
+  const loadLimit = 1 + loadSlack - problem.weightedShare[item]!;
+  const perNode = problem.maxPerNode[item]!;
+  // The test of `fitsOne` and the key of `alignment`, inlined: this loop runs once per unit and node.
+  for (let j = 0; j < nodes.length; j++) {
+    const node = nodes[j]!;
+    if (node.load > loadLimit) continue;
+    if (zone !== anyZone && node.zone !== anyZone && node.zone !== zone) continue;
+    const used = node.used;
+    let fits = true;
+    for (let r = 0; r < dimensions; r++)
+      if (used[r]! + demand[r]! > limit[r]!) {
+        fits = false;
+        break;
+      }
+    if (!fits || (perNode !== 0 && (node.pods.get(item) ?? 0) >= perNode)) continue;
+    let key = 0;
+    for (let r = 0; r < dimensions; r++) key += (weighted[r]! * used[r]!) / usable[r]!;
+    if (kept.size < keep) kept.push(-key, -j);
+    else if (-key > kept.peekKey() || (-key === kept.peekKey() && -j > kept.peekId()))
+      kept.replaceTop(-key, -j);
+  }
+  const heap = sharedHeap;
+  heap.clear();
+  while (kept.size > 0) {
+    heap.append(-kept.peekKey(), -kept.peekId());
+    kept.pop();
+  }
+  heap.heapify();
   let left = unit.count;
   while (left > 0 && heap.size > 0) {
-    const { key, id } = heap.pop()!;
+    const key = heap.peekKey();
+    const id = heap.peekId();
+    heap.pop();
     const node = nodes[id]!;
     const run = step > 0 ? Math.floor((heap.peekKey() - key) / step) + 1 : left;
     const copies = Math.min(left, run, copiesThatFit(problem, node, item));
@@ -64,13 +97,11 @@ function spreadOver(problem: PackingProblem, nodes: readonly WorkingNode[], unit
   return left;
 }
 
+/** One heap for every spread: it is emptied before each use, and nothing here runs concurrently. */
+const sharedHeap = new MinHeap();
+const keptHeap = new MinHeap();
+
 /** Per resource: the pod's share of a node, weighted by the resource's scarcity. */
 function weightedDemand(problem: PackingProblem, item: number): Float64Array {
   return problem.share[item]!.map((share, r) => problem.scarcity[r]! * share);
-}
-
-function alignment(weighted: Float64Array, node: WorkingNode, problem: PackingProblem): number {
-  let sum = 0;
-  for (let r = 0; r < weighted.length; r++) sum += (weighted[r]! * node.used[r]!) / problem.usable[r]!;
-  return sum;
 }

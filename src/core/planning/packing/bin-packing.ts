@@ -10,13 +10,13 @@
  */
 import type { Resources } from "../fleet-snapshot.ts";
 import { firstFitPacking } from "./first-fit-decreasing.ts";
-import { lowerBound } from "./lower-bound.ts";
+import { type Bound, lowerBound, strongestBound } from "./lower-bound.ts";
 import { packNodes } from "./packer.ts";
 import { describeProblem, unfitItems } from "./packing-problem.ts";
 import { packedNodes } from "./working-node.ts";
 
 export { lowerBound } from "./lower-bound.ts";
-export { capacityTolerance, usableCapacity } from "./packing-problem.ts";
+export { capacityTolerance, keepsHeadroom, usableCapacity } from "./packing-problem.ts";
 
 /** A workload to place: `count` identical pods, each requesting `demand`. */
 export interface PackItem {
@@ -82,10 +82,20 @@ export type PackOutcome =
 export function pack(items: readonly PackItem[], shape: NodeShape, options: PackOptions): PackOutcome {
   const unfit = unfitItems(items, shape, options);
   if (unfit.length > 0) return { ok: false, unfit };
+  return { ok: true, packing: packFitting(items, shape, options) };
+}
+
+/** `pack` for items known to fit the shape; `strongest` is their lower bound on it, when already known. */
+function packFitting(
+  items: readonly PackItem[],
+  shape: NodeShape,
+  options: PackOptions,
+  strongest: Bound = strongestBound(items, shape, options),
+): Packing {
   const problem = describeProblem(items, shape, options);
-  const bound = lowerBound(items, shape, options);
+  const bound: LowerBound = { nodes: strongest.nodes, binding: strongest.binding() };
   const nodes = packNodes(problem, bound.nodes);
-  return { ok: true, packing: { shape: shape.name, nodes: packedNodes(problem, nodes), lowerBound: bound } };
+  return { shape: shape.name, nodes: packedNodes(problem, nodes), lowerBound: bound };
 }
 
 /**
@@ -121,16 +131,17 @@ export function packCheapest(
   const fitting = shapes.filter((shape) => unfitItems(items, shape, options).length === 0);
   if (fitting.length === 0) return { ok: false, unfit: unfitOnEveryShape(items, shapes, options) };
   const candidates = fitting
-    .map((shape) => ({ shape, cheapest: lowerBound(items, shape, options).nodes * shape.monthlyPrice }))
+    .map((shape) => {
+      const bound = strongestBound(items, shape, options);
+      return { shape, bound, cheapest: bound.nodes * shape.monthlyPrice };
+    })
     .sort((a, b) => a.cheapest - b.cheapest || a.shape.name.localeCompare(b.shape.name));
   let best: { packing: Packing; cost: number } | undefined;
-  for (const { shape, cheapest } of candidates) {
+  for (const { shape, bound, cheapest } of candidates) {
     if (best && cheapest > best.cost) break;
-    const outcome = pack(items, shape, options);
-    if (!outcome.ok) continue;
-    const cost = outcome.packing.nodes.length * shape.monthlyPrice;
-    if (!best || isCheaper({ packing: outcome.packing, cost }, best))
-      best = { packing: outcome.packing, cost };
+    const packing = packFitting(items, shape, options, bound);
+    const cost = packing.nodes.length * shape.monthlyPrice;
+    if (!best || isCheaper({ packing, cost }, best)) best = { packing, cost };
   }
   return best ? { ok: true, packing: best.packing } : { ok: false, unfit: [] };
 }

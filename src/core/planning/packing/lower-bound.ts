@@ -20,38 +20,54 @@ import { isZoneBound, podsEachZoneMustHold } from "./zone-spread.ts";
  * requests one cannot be packed at all).
  */
 export function lowerBound(items: readonly PackItem[], shape: NodeShape, options: PackOptions): LowerBound {
+  const best = strongestBound(items, shape, options);
+  return { nodes: best.nodes, binding: best.binding() };
+}
+
+/** A bound whose reason is only worded when asked for: most bounds computed are never reported. */
+export interface Bound {
+  nodes: number;
+  binding: () => string;
+}
+
+const noPods: Bound = { nodes: 0, binding: () => "no pods to place" };
+
+/** The largest bound, as `lowerBound` reports it, with its reason not yet worded. */
+export function strongestBound(items: readonly PackItem[], shape: NodeShape, options: PackOptions): Bound {
   const live = items.filter((item) => item.count > 0);
-  if (live.length === 0) return { nodes: 0, binding: "no pods to place" };
+  if (live.length === 0) return noPods;
   const usable = usableCapacity(shape, options.headroomPercent);
   return largest([...placementBounds(live, usable), zoneBound(live, usable, options.zones)]);
 }
 
 /** Bounds that hold for any set of pods, wherever they run: volume and big pods per resource, anti-affinity. */
-function placementBounds(items: readonly PackItem[], usable: Readonly<Record<string, number>>): LowerBound[] {
+function placementBounds(items: readonly PackItem[], usable: Readonly<Record<string, number>>): Bound[] {
   const perResource = requestedResources(items)
     .filter((resource) => (usable[resource] ?? 0) > 0)
     .flatMap((resource) => resourceBounds(items, resource, usable[resource]!));
   return [...perResource, antiAffinityBound(items)];
 }
 
-function largest(bounds: readonly LowerBound[]): LowerBound {
-  let best: LowerBound = { nodes: 0, binding: "no pods to place" };
+function largest(bounds: readonly Bound[]): Bound {
+  let best = noPods;
   for (const bound of bounds) if (bound.nodes > best.nodes) best = bound;
   return best;
 }
 
-function resourceBounds(items: readonly PackItem[], resource: string, usable: number): LowerBound[] {
+function resourceBounds(items: readonly PackItem[], resource: string, usable: number): Bound[] {
   const capacity = usable * (1 + capacityTolerance);
   const sizes = items.map((item) => ({ size: item.demand[resource] ?? 0, count: item.count }));
-  const total = sizes.reduce((sum, s) => sum + s.size * s.count, 0);
-  const volume: LowerBound = {
+  let total = 0;
+  for (const s of sizes) total += s.size * s.count;
+  const volume: Bound = {
     nodes: Math.ceil(total / capacity),
-    binding: `${resource}: ${formatAmount(resource, total)} requested / ${formatAmount(resource, usable)} usable per node`,
+    binding: () =>
+      `${resource}: ${formatAmount(resource, total)} requested / ${formatAmount(resource, usable)} usable per node`,
   };
   const big = bigPodsBound(sizes, capacity);
-  const bigPods: LowerBound = {
+  const bigPods: Bound = {
     nodes: big.nodes,
-    binding:
+    binding: () =>
       `${resource}: ${formatNumber(big.bigPods)} pods request more than half of the ` +
       `${formatAmount(resource, usable)} usable per node, so no two share a node` +
       (big.nodes > big.bigPods ? `; with the other pods, at least ${formatNodes(big.nodes)}` : ""),
@@ -110,15 +126,17 @@ export function bigPodsBound(
   return best;
 }
 
-function antiAffinityBound(items: readonly PackItem[]): LowerBound {
-  let best: LowerBound = { nodes: 0, binding: "no anti-affinity" };
+function antiAffinityBound(items: readonly PackItem[]): Bound {
+  let best: Bound = { nodes: 0, binding: () => "no anti-affinity" };
   for (const item of items) {
-    if (item.maxPerNode === undefined) continue;
-    const nodes = Math.ceil(item.count / item.maxPerNode);
+    const most = item.maxPerNode;
+    if (most === undefined) continue;
+    const nodes = Math.ceil(item.count / most);
     if (nodes > best.nodes)
       best = {
         nodes,
-        binding: `anti-affinity: ${item.id} needs ${formatNodes(nodes)} (${formatNumber(item.count)} pods, at most ${item.maxPerNode} per node)`,
+        binding: () =>
+          `anti-affinity: ${item.id} needs ${formatNodes(nodes)} (${formatNumber(item.count)} pods, at most ${most} per node)`,
       };
   }
   return best;
@@ -132,17 +150,18 @@ function zoneBound(
   items: readonly PackItem[],
   usable: Readonly<Record<string, number>>,
   zones: readonly string[],
-): LowerBound {
-  if (zones.length === 0) return { nodes: 0, binding: "no zones" };
+): Bound {
+  if (zones.length === 0) return { nodes: 0, binding: () => "no zones" };
   const forced = items
     .filter(isZoneBound)
     .map((item) => ({ ...item, count: podsEachZoneMustHold(item, zones.length) }))
     .filter((item) => item.count > 0);
-  if (forced.length === 0) return { nodes: 0, binding: "no zone-bound pods" };
+  if (forced.length === 0) return { nodes: 0, binding: () => "no zone-bound pods" };
   const perZone = largest(placementBounds(forced, usable));
   const where = zones.length === 1 ? `zone ${zones[0]}` : `zones ${zones.join(", ")}: each`;
   return {
     nodes: perZone.nodes * zones.length,
-    binding: `${where} must hold zone-bound pods needing ${formatNodes(perZone.nodes)} (${perZone.binding})`,
+    binding: () =>
+      `${where} must hold zone-bound pods needing ${formatNodes(perZone.nodes)} (${perZone.binding()})`,
   };
 }

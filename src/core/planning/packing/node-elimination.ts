@@ -12,11 +12,16 @@ const passes = 3;
 
 /**
  * Empties what nodes it can, least loaded first, in a few passes; returns the nodes left. Nodes are changed in
- * place.
+ * place. It stops once only `lowerBound` nodes are left, since no packing has fewer.
  */
-export function eliminateNodes(problem: PackingProblem, nodes: readonly WorkingNode[]): WorkingNode[] {
+export function eliminateNodes(
+  problem: PackingProblem,
+  nodes: readonly WorkingNode[],
+  lowerBound = 0,
+): WorkingNode[] {
   const closed = new Uint8Array(nodes.length);
-  for (let pass = 0; pass < passes; pass++) {
+  let open = nodes.length;
+  for (let pass = 0; pass < passes && open > lowerBound; pass++) {
     const order = nodes
       .map((_, j) => j)
       .filter((j) => !closed[j])
@@ -24,8 +29,10 @@ export function eliminateNodes(problem: PackingProblem, nodes: readonly WorkingN
     let emptied = 0;
     let failuresInRow = 0;
     for (const j of order) {
+      if (open <= lowerBound) break;
       if (tryToEmpty(problem, nodes, j, closed)) {
         emptied += 1;
+        open -= 1;
         failuresInRow = 0;
       } else if (++failuresInRow >= failuresBeforeGivingUp) break;
     }

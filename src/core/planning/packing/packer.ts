@@ -16,20 +16,29 @@ const extraWork = 2_000_000;
 
 /**
  * Packs the problem's pods (which must all fit a node) onto as few nodes as it can. Constructions, each followed
- * by node elimination: best-fit decreasing with pods ordered by their largest share of a node; a balanced fill of
- * exactly `lowerBound` nodes; then, while work allows and the bound is not reached, best-fit decreasing with pods
+ * by node elimination: a balanced fill of exactly `lowerBound` nodes, kept at once when it reaches the bound (or,
+ * on a big problem, one node over it); best-fit decreasing with pods ordered by their largest share of a node;
+ * then, while work allows and the bound is not reached, best-fit decreasing with pods
  * ordered by their scarcity-weighted size and balanced fills of more nodes (the bound plus one, plus two, then
- * steps across the gap to the best packing so far). The packing with the fewest nodes wins (ties: the first).
+ * steps across the gap to the best packing so far). The packing with the fewest nodes wins (ties: best fit,
+ * then the first).
  */
 export function packNodes(problem: PackingProblem, lowerBound: number): WorkingNode[] {
   const units = evenlyDealtUnits(problem, largestFirst(problem));
   if (units.length === 0) return [];
-  let best = eliminateNodes(problem, bestFitDecreasing(problem, units));
+  // The balanced fill of `lowerBound` nodes usually wins; when it reaches the bound, nothing can beat it and best
+  // fit is not needed; on a big problem (work over the budget of the extra constructions), one node over the bound
+  // is kept too, as best fit would then rarely do better and costs as much as the fill. Otherwise best fit is
+  // built too, and wins ties, as it comes first in the order above.
+  const balanced = eliminateNodes(problem, balancedFill(problem, units, lowerBound), lowerBound);
+  const big = units.length * lowerBound > extraWork;
+  if (balanced.length <= lowerBound || (big && balanced.length <= lowerBound + 1)) return balanced;
+  let best = eliminateNodes(problem, bestFitDecreasing(problem, units), lowerBound);
   const consider = (nodes: WorkingNode[]) => {
-    const improved = eliminateNodes(problem, nodes);
+    const improved = eliminateNodes(problem, nodes, lowerBound);
     if (improved.length < best.length) best = improved;
   };
-  if (best.length > lowerBound) consider(balancedFill(problem, units, lowerBound));
+  if (balanced.length < best.length) best = balanced;
   let spent = 0;
   const affordable = (work: number) => best.length > lowerBound && spent + work <= extraWork;
   const work = (someUnits: readonly PlacementUnit[], nodes: number) => someUnits.length * nodes;

@@ -12,11 +12,25 @@ import { isZoneBound } from "./zone-spread.ts";
  */
 export const capacityTolerance = 1e-9;
 
-/** What pods may request on one node of the shape: allocatable × (1 − headroom/100), for every resource. */
+/**
+ * Whether the headroom applies to a resource. It is kept free for autoscaling of cpu, memory and pod count;
+ * extended resources (names with a "/", such as `nvidia.com/gpu`) are whole devices and count in full.
+ */
+export function keepsHeadroom(resource: string): boolean {
+  return !resource.includes("/");
+}
+
+/**
+ * What pods may request on one node of the shape: allocatable × (1 − headroom/100) for cpu, memory, pods and
+ * other plain resources; the whole allocatable for extended resources (see `keepsHeadroom`).
+ */
 export function usableCapacity(shape: NodeShape, headroomPercent: number): Record<string, number> {
   const keep = 1 - headroomPercent / 100;
   return Object.fromEntries(
-    Object.entries(shape.allocatable).map(([resource, amount]) => [resource, amount * keep]),
+    Object.entries(shape.allocatable).map(([resource, amount]) => [
+      resource,
+      keepsHeadroom(resource) ? amount * keep : amount,
+    ]),
   );
 }
 
@@ -102,12 +116,35 @@ export function unfitItems(
   options: PackOptions,
 ): { item: number; reason: string }[] {
   const usable = usableCapacity(shape, options.headroomPercent);
-  return items.flatMap((item, index) => {
+  const unfit: { item: number; reason: string }[] = [];
+  items.forEach((item, index) => {
+    if (item.count > 0 && looksFitting(item, usable, options)) return;
     const reason =
       malformedItemProblem(item) ??
       (item.count === 0 ? undefined : unfitReason(item, shape, usable, options));
-    return reason === undefined ? [] : [{ item: index, reason }];
+    if (reason !== undefined) unfit.push({ item: index, reason });
   });
+  return unfit;
+}
+
+/**
+ * A quick check, without building any text, that a well-formed item with pods fits: true only when `unfitItems`
+ * has nothing to say about it. Most items pass it; the others get the full, worded check.
+ */
+function looksFitting(
+  item: PackItem,
+  usable: Readonly<Record<string, number>>,
+  options: PackOptions,
+): boolean {
+  if (!Number.isInteger(item.count) || options.zones.length === 0) return false;
+  for (const value of [item.maxPerNode, item.maxPerZone, item.zoneMaxSkew])
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) return false;
+  for (const resource in item.demand) {
+    const amount = item.demand[resource]!;
+    if (!Number.isFinite(amount) || amount < 0) return false;
+    if (amount > 0 && !(amount <= (usable[resource] ?? 0) * (1 + capacityTolerance))) return false;
+  }
+  return item.maxPerZone === undefined || item.count <= item.maxPerZone * options.zones.length;
 }
 
 function malformedItemProblem(item: PackItem): string | undefined {
@@ -140,11 +177,12 @@ function unfitReason(
     if (allocatable <= 0)
       return `requests ${formatAmount(resource, amount)} per pod, but a ${shape.name} node has no ${resource}`;
     if (amount > room)
-      return (
-        `requests ${formatAmount(resource, amount)} per pod, more than the ${formatAmount(resource, usable[resource]!)} ` +
-        `usable on a ${shape.name} node (${formatAmount(resource, allocatable)} allocatable less ` +
-        `${formatNumber(options.headroomPercent)}% headroom)`
-      );
+      return keepsHeadroom(resource)
+        ? `requests ${formatAmount(resource, amount)} per pod, more than the ${formatAmount(resource, usable[resource]!)} ` +
+            `usable on a ${shape.name} node (${formatAmount(resource, allocatable)} allocatable less ` +
+            `${formatNumber(options.headroomPercent)}% headroom)`
+        : `requests ${formatAmount(resource, amount)} per pod, more than the ${formatAmount(resource, allocatable)} ` +
+            `a ${shape.name} node has (an extended resource counts whole devices, without headroom)`;
   }
   const zoneCount = options.zones.length;
   if (item.maxPerZone !== undefined && item.count > item.maxPerZone * zoneCount)

@@ -71,7 +71,7 @@ export function fitsOne(problem: PackingProblem, node: WorkingNode, item: number
 }
 
 /** Slack on the load test of `fitsOne`, far above the rounding a load accumulates and the capacity tolerance. */
-const loadSlack = 1e-6;
+export const loadSlack = 1e-6;
 
 /** Puts `count` pods of the item on the node; zone-bound pods pin the node to `zone`. */
 export function addPods(
