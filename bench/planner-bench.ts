@@ -8,6 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { planConsolidation } from "../src/core/planning/consolidation-planner.ts";
@@ -101,12 +102,19 @@ clearInterval(sampler);
 const rss = process.resourceUsage().maxRSS * 1024;
 
 const day = new Date().toISOString().slice(0, 10);
-const lscpu = execFileSync("lscpu").toString().split("\n").slice(0, 16).join("\n");
+const lscpu = execFileSync("lscpu")
+  .toString()
+  .split("\n")
+  .filter((line) => /^(Architecture|CPU\(s\)|Model name|Thread|Core|Socket|BogoMIPS)/.test(line))
+  .join("\n");
 const mixed = rows[0] as ShapeRow;
 const lines = [
   `# Consolidation planner benchmark — ${day}`,
   "",
-  `\`npx node --expose-gc bench/planner-bench.ts\` (Node ${process.version}), one process, one core used. Machine:`,
+  `\`npx node --expose-gc bench/planner-bench.ts\` (Node ${process.version}), one process, one core used; load average`,
+  `at the end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}. Machine:`,
   "",
   "```",
   lscpu,
