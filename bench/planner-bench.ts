@@ -138,8 +138,8 @@ const lines = [
   ),
   "",
   "The lower bound is the sum over targets and pools of the bound the packer computes for the workloads of that",
-  "pool on the shape chosen for it; first-fit-decreasing packs the same pools on each shape and keeps the",
-  "cheapest, and is set beside the bound of the shapes it chose (usually the same ones).",
+  "pool on the shape chosen for it; first-fit-decreasing packs the same pools on the shape whose lower bound",
+  "costs least (nearly always the one the planner ends on) and is set beside the bound of the shapes it used.",
   "",
 ];
 await writeFile(join(import.meta.dirname, "results", `planner-${day}.md`), lines.join("\n"));

@@ -19,6 +19,7 @@ import { businessLoads, type ClusterLoad, clusterLoad, type Figures, figuresOf }
 import type { Fleet, FleetCluster, FleetWorkload } from "./fleet-snapshot.ts";
 import {
   firstFitDecreasing,
+  lowerBound,
   type NodeShape,
   type PackItem,
   type PackOptions,
@@ -607,25 +608,23 @@ export function packWorkloads(
   return { ok: true, pools, allocatable, ...(cost !== undefined ? { monthlyCost: cost } : {}) };
 }
 
-/** The baseline: first-fit-decreasing on each shape that carries every item, the cheapest result kept. */
+/**
+ * The baseline: first-fit-decreasing on the shape whose lower bound costs least (the shape the planner's own
+ * packer nearly always ends on), so that node counts compare.
+ */
 function cheapestFirstFit(
   items: readonly PackItem[],
   shapes: readonly NodeShape[],
   options: PackOptions,
 ): PackOutcome {
-  let best: { outcome: PackOutcome & { ok: true }; cost: number } | undefined;
-  for (const shape of shapes) {
+  const byBoundCost = shapes
+    .map((shape) => ({ shape, cost: lowerBound(items, shape, options).nodes * shape.monthlyPrice }))
+    .sort((a, b) => a.cost - b.cost || a.shape.name.localeCompare(b.shape.name));
+  for (const { shape } of byBoundCost) {
     const outcome = firstFitDecreasing(items, shape, options);
-    if (!outcome.ok) continue;
-    const cost = outcome.packing.nodes.length * shape.monthlyPrice;
-    if (
-      !best ||
-      cost < best.cost ||
-      (cost === best.cost && outcome.packing.nodes.length < best.outcome.packing.nodes.length)
-    )
-      best = { outcome, cost };
+    if (outcome.ok) return outcome;
   }
-  return best?.outcome ?? packCheapest(items, shapes, options);
+  return packCheapest(items, shapes, options);
 }
 
 /**
