@@ -20,6 +20,7 @@ import {
   pack,
   packCheapest,
 } from "../src/core/planning/packing/bin-packing.ts";
+import { SeededRandom } from "../src/core/planning/seeded-random.ts";
 
 const { values } = parseArgs({
   options: {
@@ -45,25 +46,6 @@ const shapes: NodeShape[] = [
   { name: "r6.4xlarge", allocatable: { cpu: 16, memory: 128 * Gi, pods: 110 }, monthlyPrice: 730 },
 ];
 
-/** mulberry32: a small seeded generator, so that every run sees the same workloads. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    between: (lo: number, hi: number) => lo + next() * (hi - lo),
-    logUniform: (lo: number, hi: number) => lo * Math.exp(next() * Math.log(hi / lo)),
-  };
-}
-type Random = ReturnType<typeof random>;
-
 /** One pod's cpu (cores, to the millicore) and memory (bytes, to the MiB). */
 const pod = (cpu: number, memory: number) => ({
   cpu: Math.max(1, Math.round(cpu * 1000)) / 1000,
@@ -75,11 +57,11 @@ interface SetKind {
   name: string;
   description: string;
   /** Draws one item (its count is cut to the pod target by the caller). */
-  item: (r: Random) => Omit<PackItem, "id">;
+  item: (r: SeededRandom) => Omit<PackItem, "id">;
 }
 
 /** Constraints on some items: 5% hostname anti-affinity, 20% zone spread (skew 1), 2% zone anti-affinity. */
-function constrained(r: Random, base: Omit<PackItem, "id">): Omit<PackItem, "id"> {
+function constrained(r: SeededRandom, base: Omit<PackItem, "id">): Omit<PackItem, "id"> {
   const roll = r.next();
   if (roll < 0.05) return { ...base, count: Math.min(base.count, r.int(2, 12)), maxPerNode: 1 };
   if (roll < 0.25) return { ...base, zoneMaxSkew: 1 };
@@ -135,7 +117,7 @@ const kinds: SetKind[] = [
 
 /** Items of one kind, drawn until they hold `pods` pods (the last item's count is cut to hit it). */
 function itemSet(kind: SetKind, pods: number, seed: number): PackItem[] {
-  const r = random(seed);
+  const r = new SeededRandom(seed);
   const items: PackItem[] = [];
   let total = 0;
   while (total < pods) {
@@ -205,7 +187,7 @@ function measure(kind: SetKind, pods: number, seed: number): Row {
 
 /** 300 packings of 500–30,000 pods, 500,000 pods in all, kinds in turn: what the planner does to a big fleet. */
 function plannerScale() {
-  const r = random(42);
+  const r = new SeededRandom(42);
   const draws = Array.from({ length: 300 }, () => Math.exp(r.between(Math.log(500), Math.log(30_000))));
   const factor = 500_000 / draws.reduce((a, b) => a + b, 0);
   const sets = draws.map((draw, i) => {

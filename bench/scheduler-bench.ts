@@ -11,6 +11,7 @@ import { writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { SeededRandom } from "../src/core/planning/seeded-random.ts";
 import { formatBytes } from "../src/core/quantity/quantity.ts";
 import {
   type PlacementInput,
@@ -49,25 +50,8 @@ const businesses = Array.from({ length: 20 }, (_, i) => `b${String(i).padStart(2
 const tiers = ["web", "db", "batch", "ml"];
 const kinds = ["apps/v1/Deployment", "apps/v1/StatefulSet", "v1/ConfigMap", "v1/Service", "batch/v1/CronJob"];
 
-/** mulberry32: a small seeded generator, so that every run sees the same fleet and placements. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!,
-  };
-}
-
 function syntheticFleet(n: number, seed: number): ClusterFacts[] {
-  const r = random(seed);
+  const r = new SeededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
     const location = locations[i % locations.length]!;
     const region = `${location}-r${Math.floor(i / locations.length) % 4}`;
@@ -121,7 +105,7 @@ interface Job {
 }
 
 function syntheticPlacements(n: number, seed: number, fleetLocations: readonly string[]): Job[] {
-  const r = random(seed);
+  const r = new SeededRandom(seed);
   const jobs: Job[] = [];
   for (let i = 0; i < n; i++) {
     const roll = r.next();

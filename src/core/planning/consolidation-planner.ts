@@ -221,7 +221,7 @@ export function planConsolidation(
       a.target.localeCompare(b.target),
   );
 
-  return { targets, locations: locationPlans(fleet, policy, targets, afterLoads), decisions };
+  return { targets, locations: locationPlans(fleet, shapesByLocation, targets, afterLoads), decisions };
 }
 
 /** "1 node", "3 nodes". */
@@ -745,12 +745,12 @@ function partitionRefusal(
 
 function locationPlans(
   fleet: Fleet,
-  policy: ResolvedPolicy,
+  shapesByLocation: ReadonlyMap<string, PlanningShape[]>,
   targets: readonly PlannedTarget[],
   afterLoads: ReadonlyMap<string, ClusterLoad>,
 ): LocationPlan[] {
   return fleet.locations.map((l) => {
-    const price = priceBook(shapesOf(fleet, policy, l.name));
+    const price = priceBook(shapesByLocation.get(l.name) ?? []);
     const mine = targets.filter((t) => t.location === l.name);
     return {
       location: l.name,

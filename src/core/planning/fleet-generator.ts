@@ -24,6 +24,7 @@
  * Pure: no I/O, no clock, no `Math.random` (a seeded mulberry32). The same options give the same snapshot, to
  * the byte once serialised.
  */
+
 import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
 import {
   type FleetSnapshot,
@@ -35,6 +36,7 @@ import {
   type SnapshotWorkload,
   zoneTopologyKey,
 } from "./fleet-snapshot.ts";
+import { SeededRandom as Random } from "./seeded-random.ts";
 
 /**
  * How the pods of the general workloads (Deployments and StatefulSets without a node selector; DaemonSets and
@@ -157,61 +159,6 @@ export function generateFleet(options: GeneratorOptions): FleetSnapshot {
     ),
     clusters,
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Randomness
-
-/** A seeded source of numbers (mulberry32): the only randomness the generator uses. */
-class Random {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A number in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  between(low: number, high: number): number {
-    return low + (high - low) * this.next();
-  }
-
-  /** A whole number from `low` to `high`, both included. */
-  int(low: number, high: number): number {
-    return low + Math.floor(this.next() * (high - low + 1));
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-
-  weighted<T>(choices: readonly (readonly [T, number])[]): T {
-    const total = choices.reduce((n, [, w]) => n + w, 0);
-    let x = this.next() * total;
-    for (const [item, w] of choices) {
-      x -= w;
-      if (x < 0) return item;
-    }
-    return choices[choices.length - 1]![0];
-  }
-
-  /** A log-normal factor with mean 1: most near 1, a long tail above. */
-  spread(sigma: number): number {
-    const u = 1 - this.next();
-    const normal = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
-    return Math.exp(sigma * normal - (sigma * sigma) / 2);
-  }
 }
 
 /** Mixes whole numbers into one 32-bit seed (murmur3's finaliser over each). */
