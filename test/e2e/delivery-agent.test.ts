@@ -296,6 +296,33 @@ describe("delivery by the agent, on fra-shop-dev", () => {
     expect(applier.applies).toBeGreaterThanOrEqual(1);
   });
 
+  it("given back while its namespace is still being deleted, waits for it to go, recreates it and reports no drift", async () => {
+    const uid = () =>
+      kubectl(lab, context, [
+        "get",
+        "namespace",
+        namespace,
+        "--ignore-not-found",
+        "-o",
+        "jsonpath={.metadata.uid}",
+      ]);
+    const before = await uid();
+    const from = reports.length;
+    // What a failover and its failback do to a cluster: the work removed, then given back at once.
+    await applier!.remove(application);
+    await applier!.set(work(5, [namespaceManifest, deployment]));
+    const terminating = objectIn(reports.at(-1), "Namespace");
+    expect(terminating).toMatchObject({ state: "Failed", healthy: false });
+    expect(terminating?.message).toContain("being deleted");
+    const started = performance.now();
+    await until("generation 5 to be healthy in a new namespace", () => allHealthy(5), 120_000);
+    process.stderr.write(`[delivery] given back during deletion: healthy ${seconds(started)} later\n`);
+    expect(await uid()).not.toBe(before);
+    // The agent deleted the namespace itself: putting it back is not someone else's change.
+    await sleep(resyncSeconds * 1000 + 500);
+    expect(reports.slice(from).flatMap((r) => r.drift)).toEqual([]);
+  });
+
   it("removes the work: its objects are deleted, the namespace last, and the work forgotten", async () => {
     await applier!.remove(application);
     expect(applier!.held()).toEqual([]);

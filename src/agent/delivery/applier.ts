@@ -72,6 +72,7 @@ const concurrency = 8;
 /** Reports of one Application are at least this far apart. */
 const minReportIntervalMs = 1000;
 const maxDrift = 100;
+const beingDeletedMessage = "being deleted (its finalizers are still running); applied again once it is gone";
 
 interface Held {
   work: StoredWork;
@@ -83,6 +84,8 @@ interface Held {
   lastReportAt: number;
   reportTimer?: NodeJS.Timeout;
   pollTimer?: NodeJS.Timeout;
+  /** A re-apply soon, while an object of the work is still being deleted. */
+  retryTimer?: NodeJS.Timeout;
   /** A resync of this work is queued: the timer does not queue another. */
   resyncQueued: boolean;
 }
@@ -175,6 +178,12 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
             decorate(item.manifest, application, generation) as KubernetesObject,
             fieldManager,
           );
+          // Being deleted (say a Namespace this agent removed a moment ago, its content still going): the
+          // apply only touched an object about to disappear. Not counted as applied; applied again once gone.
+          if (after.metadata?.deletionTimestamp) {
+            statuses.set(item, failedStatus(item.ref, beingDeletedMessage));
+            return;
+          }
           // Tracked as written (a namespaced object without a namespace goes to the context's default, every
           // time); reported where it is.
           appliedNow.set(refKey(item.ref), { ...item.ref, generation });
@@ -215,6 +224,7 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
     };
     await store.save(h.work);
     h.objects = items.map((i) => statuses.get(i)!);
+    if (h.objects.some((o) => o.message === beingDeletedMessage)) scheduleRetry(h);
     log({
       level: "info",
       msg: "work applied",
@@ -312,6 +322,16 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
     schedulePoll(h);
   }
 
+  /** Applies the work again soon: an object of it was still being deleted. */
+  function scheduleRetry(h: Held): void {
+    clearTimeout(h.retryTimer);
+    if (stopped) return;
+    h.retryTimer = setTimeout(() => {
+      if (held.get(h.work.application) === h && !h.work.removing)
+        void enqueue(h.work.application, () => apply(h));
+    }, pollMs);
+  }
+
   function schedulePoll(h: Held): void {
     clearTimeout(h.pollTimer);
     if (stopped || !h.objects.some((o) => o.state === "Applied" && !o.healthy)) return;
@@ -360,6 +380,7 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
 
   function forget(h: Held): void {
     clearTimeout(h.pollTimer);
+    clearTimeout(h.retryTimer);
     clearTimeout(h.reportTimer);
     h.reportTimer = undefined;
   }
