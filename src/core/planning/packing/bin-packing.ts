@@ -11,9 +11,9 @@
 import type { Resources } from "../fleet-snapshot.ts";
 import { firstFitPacking } from "./first-fit-decreasing.ts";
 import { type Bound, lowerBound, strongestBound } from "./lower-bound.ts";
-import { packNodes } from "./packer.ts";
-import { describeProblem, unfitItems } from "./packing-problem.ts";
-import { packedNodes } from "./working-node.ts";
+import { packNodes, repairPacking } from "./packer.ts";
+import { describeProblem, type PackingProblem, unfitItems } from "./packing-problem.ts";
+import { packedNodes, type WorkingNode } from "./working-node.ts";
 
 export { lowerBound } from "./lower-bound.ts";
 export { capacityTolerance, keepsHeadroom, usableCapacity } from "./packing-problem.ts";
@@ -92,10 +92,35 @@ function packFitting(
   options: PackOptions,
   strongest: Bound = strongestBound(items, shape, options),
 ): Packing {
+  return repaired(constructed(items, shape, options, strongest));
+}
+
+/** A packing by the constructions alone, not yet repaired; `quick`: by the first construction only. */
+interface Constructed {
+  shape: NodeShape;
+  problem: PackingProblem;
+  nodes: WorkingNode[];
+  bound: Bound;
+}
+
+function constructed(
+  items: readonly PackItem[],
+  shape: NodeShape,
+  options: PackOptions,
+  bound: Bound,
+  quick = false,
+): Constructed {
   const problem = describeProblem(items, shape, options);
-  const bound: LowerBound = { nodes: strongest.nodes, binding: strongest.binding() };
-  const nodes = packNodes(problem, bound.nodes);
-  return { shape: shape.name, nodes: packedNodes(problem, nodes), lowerBound: bound };
+  return { shape, problem, nodes: packNodes(problem, bound.nodes, quick), bound };
+}
+
+function repaired({ shape, problem, nodes, bound }: Constructed): Packing {
+  const fewer = repairPacking(problem, nodes, bound.nodes);
+  return {
+    shape: shape.name,
+    nodes: packedNodes(problem, fewer),
+    lowerBound: { nodes: bound.nodes, binding: bound.binding() },
+  };
 }
 
 /**
@@ -121,7 +146,8 @@ export function firstFitDecreasing(
  * Packs onto each shape that fits every item and keeps the cheapest packing (nodes × monthly price; on a tie the
  * fewer nodes, then the shape's name). A shape whose lower bound already costs more than the best packing found is
  * not packed. When no shape fits every item, the unfit list names the items that fit no shape (with each shape's
- * reason), or else those of the shape that fails the fewest items.
+ * reason), or else those of the shape that fails the fewest items. Shapes are compared by a quick construction
+ * (the balanced fill of their lower bound); the cheapest is then packed in full and repaired.
  */
 export function packCheapest(
   items: readonly PackItem[],
@@ -136,21 +162,27 @@ export function packCheapest(
       return { shape, bound, cheapest: bound.nodes * shape.monthlyPrice };
     })
     .sort((a, b) => a.cheapest - b.cheapest || a.shape.name.localeCompare(b.shape.name));
-  let best: { packing: Packing; cost: number } | undefined;
+  let best: { built: Constructed; cost: number } | undefined;
   for (const { shape, bound, cheapest } of candidates) {
     if (best && cheapest > best.cost) break;
-    const packing = packFitting(items, shape, options, bound);
-    const cost = packing.nodes.length * shape.monthlyPrice;
-    if (!best || isCheaper({ packing, cost }, best)) best = { packing, cost };
+    const built = constructed(items, shape, options, bound, candidates.length > 1);
+    const cost = built.nodes.length * shape.monthlyPrice;
+    if (!best || isCheaper({ built, cost }, best)) best = { built, cost };
   }
-  return best ? { ok: true, packing: best.packing } : { ok: false, unfit: [] };
+  if (!best) return { ok: false, unfit: [] };
+  // Shapes are compared by a quick construction; the cheapest is packed in full, then repaired.
+  const { shape, bound } = best.built;
+  const full = candidates.length > 1 ? constructed(items, shape, options, bound) : best.built;
+  return { ok: true, packing: repaired(full) };
 }
 
-function isCheaper(a: { packing: Packing; cost: number }, b: { packing: Packing; cost: number }): boolean {
+function isCheaper(
+  a: { built: Constructed; cost: number },
+  b: { built: Constructed; cost: number },
+): boolean {
   if (a.cost !== b.cost) return a.cost < b.cost;
-  if (a.packing.nodes.length !== b.packing.nodes.length)
-    return a.packing.nodes.length < b.packing.nodes.length;
-  return a.packing.shape.localeCompare(b.packing.shape) < 0;
+  if (a.built.nodes.length !== b.built.nodes.length) return a.built.nodes.length < b.built.nodes.length;
+  return a.built.shape.name.localeCompare(b.built.shape.name) < 0;
 }
 
 function unfitOnEveryShape(

@@ -4,6 +4,7 @@
 import { balancedFill } from "./balanced-fill.ts";
 import { bestFitDecreasing } from "./best-fit.ts";
 import { eliminateNodes } from "./node-elimination.ts";
+import { repairToFewerNodes } from "./overload-repair.ts";
 import type { PackingProblem } from "./packing-problem.ts";
 import { evenlyDealtUnits, heaviestFirst, largestFirst } from "./placement-units.ts";
 import type { PlacementUnit, WorkingNode } from "./working-node.ts";
@@ -21,9 +22,10 @@ const extraWork = 2_000_000;
  * then, while work allows and the bound is not reached, best-fit decreasing with pods
  * ordered by their scarcity-weighted size and balanced fills of more nodes (the bound plus one, plus two, then
  * steps across the gap to the best packing so far). The packing with the fewest nodes wins (ties: best fit,
- * then the first).
+ * then the first). `repairPacking` then closes what more it can. `quick` keeps the balanced fill of `lowerBound`
+ * nodes alone: a cheap estimate, to compare node shapes by.
  */
-export function packNodes(problem: PackingProblem, lowerBound: number): WorkingNode[] {
+export function packNodes(problem: PackingProblem, lowerBound: number, quick = false): WorkingNode[] {
   const units = evenlyDealtUnits(problem, largestFirst(problem));
   if (units.length === 0) return [];
   // The balanced fill of `lowerBound` nodes usually wins; when it reaches the bound, nothing can beat it and best
@@ -33,6 +35,7 @@ export function packNodes(problem: PackingProblem, lowerBound: number): WorkingN
   const balanced = eliminateNodes(problem, balancedFill(problem, units, lowerBound), lowerBound);
   const big = units.length * lowerBound > extraWork;
   if (balanced.length <= lowerBound || (big && balanced.length <= lowerBound + 1)) return balanced;
+  if (quick) return balanced;
   let best = eliminateNodes(problem, bestFitDecreasing(problem, units), lowerBound);
   const consider = (nodes: WorkingNode[]) => {
     const improved = eliminateNodes(problem, nodes, lowerBound);
@@ -59,6 +62,24 @@ export function packNodes(problem: PackingProblem, lowerBound: number): WorkingN
   return best;
 }
 
+/**
+ * Closes what nodes it can of a packing above its lower bound (see `repairToFewerNodes`), with work in
+ * proportion to the pods, so that its time grows with the problem as the constructions' does, up to a ceiling.
+ */
+export function repairPacking(
+  problem: PackingProblem,
+  nodes: WorkingNode[],
+  lowerBound: number,
+): WorkingNode[] {
+  if (nodes.length <= lowerBound) return nodes;
+  let pods = 0;
+  for (const item of problem.items) pods += item.count;
+  return repairToFewerNodes(problem, nodes, lowerBound, Math.min(repairWorkCeiling, pods * repairWorkPerPod));
+}
+
+/** Moves and swaps the repair may look at, per pod packed and at most. */
+const repairWorkPerPod = 300;
+const repairWorkCeiling = 20_000_000;
 /** Node counts to fill: the bound plus one and plus two, then about six steps across what is left of the gap. */
 function fillStep(nodeCount: number, lowerBound: number, best: number): number {
   return nodeCount < lowerBound + 2 ? 1 : Math.max(1, Math.floor((best - lowerBound) / 6));

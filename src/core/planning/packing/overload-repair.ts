@@ -1,0 +1,330 @@
+/**
+ * Local search that takes nodes away from a valid packing. One node is closed and its pods are put where they
+ * overfill least; then pods are moved and swapped between nodes, each step the one that most lowers the total
+ * overfill, until no node is overfilled (the packing has one node fewer, and the search goes on with the next) or
+ * the work allowed runs out (the moves since the last valid packing are undone). A pod just moved does not go back
+ * for a few steps (a short tabu), so the search crosses plateaus. Constructions place one pod at a time and never
+ * undo an early choice; this rearranges pods that are big in different resources into nodes they fill together,
+ * which is where constructions lose most. Zone-bound pods stay in their zone, and anti-affinity holds at every step.
+ */
+import { SeededRandom } from "../seeded-random.ts";
+import type { PackingProblem } from "./packing-problem.ts";
+import { addPods, anyZone, removePods, type WorkingNode } from "./working-node.ts";
+
+/** Nodes looked at as destinations in one step. */
+const candidatesPerStep = 48;
+/** Items of each node looked at for swaps in one step (all of them when a node has no more). */
+const itemsPerSwapSide = 4;
+/** Steps a moved pod may not go back to the node it left. */
+const tabuSteps = 30;
+/** Nodes that may fail to close in a row, least loaded first, before the search gives up. */
+const attemptsPerCount = 3;
+/** Nodes closed before the least-loaded order is taken again. */
+const closesBetweenSorts = 16;
+const tiny = 1e-12;
+
+/**
+ * Tries to close nodes one at a time, within `work` (moves and swaps looked at). Changes `nodes` in place and
+ * returns the nodes of the smallest valid packing found (all of them if none could be closed).
+ */
+export function repairToFewerNodes(
+  problem: PackingProblem,
+  nodes: WorkingNode[],
+  lowerBound: number,
+  work: number,
+): WorkingNode[] {
+  const search = new Search(problem, nodes, work);
+  const leastLoadedFirst = () => search.openNodes().sort((a, b) => nodes[a]!.load - nodes[b]!.load || a - b);
+  let order = leastLoadedFirst();
+  let next = 0;
+  let closedSinceSort = 0;
+  let failuresInRow = 0;
+  while (search.openCount > lowerBound && search.workLeft > 0 && failuresInRow < attemptsPerCount) {
+    // Loads change as pods move: the order is taken afresh now and then, not at every node closed.
+    if (next >= order.length || closedSinceSort >= closesBetweenSorts) {
+      order = leastLoadedFirst();
+      next = 0;
+      closedSinceSort = 0;
+    }
+    const j = order[next++]!;
+    if (!search.isOpen(j)) continue;
+    if (search.close(j)) {
+      closedSinceSort += 1;
+      failuresInRow = 0;
+    } else failuresInRow += 1;
+  }
+  return search.openNodes().map((j) => nodes[j]!);
+}
+
+/** One pod moved: undone in reverse order when a closing fails. */
+interface Move {
+  item: number;
+  from: number;
+  to: number;
+  zone: number;
+}
+
+class Search {
+  private readonly problem: PackingProblem;
+  private readonly nodes: WorkingNode[];
+  private readonly random: SeededRandom;
+  /** Per node, its overfill: Σ over resources of what its pods use beyond its capacity, as a share of it. */
+  private readonly overfill: Float64Array;
+  /** Overfilled nodes, and each node's place in that list (−1 when not in it). */
+  private readonly overfilled: number[] = [];
+  private readonly overfilledAt: Int32Array;
+  /** Open nodes, and each node's place in that list (−1 when closed). */
+  private readonly open: number[];
+  private readonly openAt: Int32Array;
+  private total = 0;
+  private step = 0;
+  /** item × nodes + node → the step until which the item may not move onto that node. */
+  private readonly tabu = new Map<number, number>();
+  private journal: Move[] = [];
+  workLeft: number;
+
+  constructor(problem: PackingProblem, nodes: WorkingNode[], work: number) {
+    this.problem = problem;
+    this.nodes = nodes;
+    this.workLeft = work;
+    this.random = new SeededRandom(nodes.length);
+    this.overfill = new Float64Array(nodes.length);
+    this.overfilledAt = new Int32Array(nodes.length).fill(-1);
+    this.open = nodes.map((_, j) => j);
+    this.openAt = Int32Array.from(nodes, (_, j) => j);
+  }
+
+  get openCount(): number {
+    return this.open.length;
+  }
+
+  isOpen(j: number): boolean {
+    return this.openAt[j]! >= 0;
+  }
+
+  openNodes(): number[] {
+    return [...this.open];
+  }
+
+  /** Closes node j and repairs; on failure everything is as before and j is open again. */
+  close(j: number): boolean {
+    this.journal = [];
+    this.tabu.clear();
+    this.removeOpen(j);
+    const node = this.nodes[j]!;
+    const zone = node.zone;
+    let placed = true;
+    for (const [item, count] of [...node.pods])
+      for (let c = 0; c < count && placed; c++) placed = this.insertLeastOverfilling(item, j, zone);
+    if (placed && this.repair()) return true;
+    for (let m = this.journal.length - 1; m >= 0; m--) {
+      const move = this.journal[m]!;
+      this.shift(move.item, move.to, move.from, move.zone);
+    }
+    this.addOpen(j);
+    return false;
+  }
+
+  private removeOpen(j: number): void {
+    const at = this.openAt[j]!;
+    const last = this.open.pop()!;
+    if (last !== j) {
+      this.open[at] = last;
+      this.openAt[last] = at;
+    }
+    this.openAt[j] = -1;
+  }
+
+  private addOpen(j: number): void {
+    this.openAt[j] = this.open.length;
+    this.open.push(j);
+  }
+
+  private overfillOf(used: Float64Array, plus?: Float64Array, minus?: Float64Array): number {
+    const { limit, usable } = this.problem;
+    let over = 0;
+    for (let r = 0; r < used.length; r++) {
+      const u = used[r]! + (plus ? plus[r]! : 0) - (minus ? minus[r]! : 0);
+      if (u > limit[r]!) over += (u - limit[r]!) / usable[r]!;
+    }
+    return over;
+  }
+
+  private tabuKey(item: number, node: number): number {
+    return item * this.nodes.length + node;
+  }
+
+  /** Whether a pod of `item` from zone `zone` may join node j once a pod of `leaving` (or none: −1) has left it. */
+  private allowed(item: number, zone: number, j: number, leaving: number): boolean {
+    const perNode = this.problem.maxPerNode[item]!;
+    if (perNode === 0 && !this.problem.zoneBound[item]) return true;
+    const node = this.nodes[j]!;
+    const here = (node.pods.get(item) ?? 0) - (leaving === item ? 1 : 0);
+    if (perNode !== 0 && here >= perNode) return false;
+    if (!this.problem.zoneBound[item]) return true;
+    const boundLeft = node.zoneBoundPods - (leaving >= 0 && this.problem.zoneBound[leaving] ? 1 : 0);
+    const nodeZone = boundLeft > 0 ? node.zone : anyZone;
+    return nodeZone === anyZone || nodeZone === zone;
+  }
+
+  /** The zone a pod of the item on node j is bound to (`anyZone` for free items). */
+  private zoneOf(item: number, j: number): number {
+    return this.problem.zoneBound[item] ? this.nodes[j]!.zone : anyZone;
+  }
+
+  /**
+   * Moves one pod of `item` from node `from` (being closed) to the open node where it adds the least overfill;
+   * false when no open node may take it (zone or anti-affinity).
+   */
+  private insertLeastOverfilling(item: number, from: number, zone: number): boolean {
+    const demand = this.problem.demand[item]!;
+    let best = -1;
+    let bestDelta = Number.POSITIVE_INFINITY;
+    this.workLeft -= this.open.length;
+    for (const j of this.open) {
+      if (!this.allowed(item, zone, j, -1)) continue;
+      const delta = this.overfillOf(this.nodes[j]!.used, demand) - this.overfill[j]!;
+      const lighter = best >= 0 && this.nodes[j]!.load < this.nodes[best]!.load;
+      if (delta < bestDelta - tiny || (delta <= bestDelta + tiny && lighter)) {
+        bestDelta = delta;
+        best = j;
+      }
+    }
+    if (best < 0) return false;
+    this.move(item, from, best, zone);
+    return true;
+  }
+
+  /** Moves one pod and writes it in the journal. */
+  private move(item: number, from: number, to: number, zone: number): void {
+    this.shift(item, from, to, zone);
+    this.journal.push({ item, from, to, zone });
+  }
+
+  private shift(item: number, from: number, to: number, zone: number): void {
+    removePods(this.problem, this.nodes[from]!, item, 1);
+    this.refresh(from);
+    addPods(this.problem, this.nodes[to]!, item, zone, 1);
+    this.refresh(to);
+  }
+
+  private refresh(j: number): void {
+    const over = this.openAt[j]! >= 0 ? this.overfillOf(this.nodes[j]!.used) : 0;
+    this.total += over - this.overfill[j]!;
+    this.overfill[j] = over;
+    const at = this.overfilledAt[j]!;
+    if (over > tiny && at < 0) {
+      this.overfilledAt[j] = this.overfilled.length;
+      this.overfilled.push(j);
+    } else if (over <= tiny && at >= 0) {
+      const last = this.overfilled.pop()!;
+      if (last !== j) {
+        this.overfilled[at] = last;
+        this.overfilledAt[last] = at;
+      }
+      this.overfilledAt[j] = -1;
+    }
+  }
+
+  /** Moves and swaps until nothing is overfilled (true) or the work runs out (false). */
+  private repair(): boolean {
+    while (this.workLeft > 0) {
+      if (this.overfilled.length === 0) return true;
+      this.step += 1;
+      const o = this.overfilled[Math.floor(this.random.next() * this.overfilled.length)]!;
+      const best = this.bestMove(o, this.candidates(o));
+      if (!best) continue;
+      const { item, to, swap } = best;
+      const itemZone = this.zoneOf(item, o);
+      if (swap >= 0) {
+        const swapZone = this.zoneOf(swap, to);
+        this.move(swap, to, o, swapZone);
+        this.tabu.set(this.tabuKey(swap, to), this.step + tabuSteps);
+      }
+      this.move(item, o, to, itemZone);
+      this.tabu.set(this.tabuKey(item, o), this.step + tabuSteps);
+    }
+    return false;
+  }
+
+  /** The items of a node's pods, or a sample of them when there are many (swaps look at every pair). */
+  private sample(pods: Map<number, number>): number[] {
+    const items = [...pods.keys()];
+    if (items.length <= itemsPerSwapSide) return items;
+    for (let i = 0; i < itemsPerSwapSide; i++) {
+      const j = i + Math.floor(this.random.next() * (items.length - i));
+      [items[i], items[j]] = [items[j]!, items[i]!];
+    }
+    return items.slice(0, itemsPerSwapSide);
+  }
+
+  /** Destination nodes for pods of node o: a sample of the other open nodes. */
+  private candidates(o: number): number[] {
+    const open = this.open;
+    if (open.length - 1 <= candidatesPerStep) return open.filter((j) => j !== o);
+    const picked = new Set<number>();
+    while (picked.size < candidatesPerStep) {
+      const j = open[Math.floor(this.random.next() * open.length)]!;
+      if (j !== o) picked.add(j);
+    }
+    return [...picked];
+  }
+
+  /**
+   * The move or swap of one pod of node o that lowers the total overfill most (or, if none lowers it, raises it
+   * least; ties at random), skipping tabu moves unless they leave nothing overfilled.
+   */
+  private bestMove(
+    o: number,
+    candidates: readonly number[],
+  ): { item: number; to: number; swap: number } | undefined {
+    const { demand } = this.problem;
+    const source = this.nodes[o]!;
+    let best: { item: number; to: number; swap: number } | undefined;
+    let bestDelta = Number.POSITIVE_INFINITY;
+    const consider = (delta: number, item: number, to: number, swap: number) => {
+      if (delta > bestDelta + tiny || (delta >= bestDelta - tiny && this.random.next() < 0.5)) return;
+      const tabu =
+        (this.tabu.get(this.tabuKey(item, to)) ?? 0) > this.step ||
+        (swap >= 0 && (this.tabu.get(this.tabuKey(swap, o)) ?? 0) > this.step);
+      if (tabu && this.total + delta > tiny) return;
+      bestDelta = delta;
+      best = { item, to, swap };
+    };
+    const swapped = this.sample(source.pods);
+    for (const to of candidates) {
+      const target = this.nodes[to]!;
+      const others = this.sample(target.pods);
+      for (const item of source.pods.keys()) {
+        const zone = this.zoneOf(item, o);
+        const d = demand[item]!;
+        this.workLeft -= 1;
+        if (this.allowed(item, zone, to, -1))
+          consider(
+            this.overfillOf(source.used, undefined, d) -
+              this.overfill[o]! +
+              this.overfillOf(target.used, d) -
+              this.overfill[to]!,
+            item,
+            to,
+            -1,
+          );
+        if (!swapped.includes(item)) continue;
+        this.workLeft -= others.length;
+        for (const other of others) {
+          if (other === item) continue;
+          if (!this.allowed(item, zone, to, other) || !this.allowed(other, this.zoneOf(other, to), o, item))
+            continue;
+          const e = demand[other]!;
+          const delta =
+            this.overfillOf(source.used, e, d) -
+            this.overfill[o]! +
+            this.overfillOf(target.used, d, e) -
+            this.overfill[to]!;
+          consider(delta, item, to, other);
+        }
+      }
+    }
+    return best;
+  }
+}
