@@ -171,8 +171,11 @@ export function packCheapest(
   }
   if (!best) return { ok: false, unfit: [] };
   // Shapes are compared by a quick construction; the cheapest is packed in full, then repaired.
-  const { shape, bound } = best.built;
-  const full = candidates.length > 1 ? constructed(items, shape, options, bound) : best.built;
+  const quick = best.built;
+  const full =
+    candidates.length > 1
+      ? { ...quick, nodes: packNodes(quick.problem, quick.bound.nodes, false, quick.nodes) }
+      : quick;
   return { ok: true, packing: repaired(full) };
 }
 

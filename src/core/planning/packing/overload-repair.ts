@@ -81,6 +81,8 @@ class Search {
   /** item × nodes + node → the step until which the item may not move onto that node. */
   private readonly tabu = new Map<number, number>();
   private journal: Move[] = [];
+  /** Per node, the items of its pods as a list, kept until its pods change (swaps sample from it). */
+  private readonly itemsOf: (number[] | undefined)[] = [];
   workLeft: number;
 
   constructor(problem: PackingProblem, nodes: WorkingNode[], work: number) {
@@ -202,6 +204,8 @@ class Search {
   }
 
   private shift(item: number, from: number, to: number, zone: number): void {
+    this.itemsOf[from] = undefined;
+    this.itemsOf[to] = undefined;
     removePods(this.problem, this.nodes[from]!, item, 1);
     this.refresh(from);
     addPods(this.problem, this.nodes[to]!, item, zone, 1);
@@ -248,12 +252,19 @@ class Search {
   }
 
   /** The items of a node's pods, or a sample of them when there are many (swaps look at every pair). */
-  private sample(pods: Map<number, number>): number[] {
-    const items = [...pods.keys()];
+  private sample(j: number): number[] {
+    let items = this.itemsOf[j];
+    if (!items) {
+      items = [...this.nodes[j]!.pods.keys()];
+      this.itemsOf[j] = items;
+    }
     if (items.length <= itemsPerSwapSide) return items;
+    // Shuffles the first few into place: the node's list stays a permutation of its items.
     for (let i = 0; i < itemsPerSwapSide; i++) {
-      const j = i + Math.floor(this.random.next() * (items.length - i));
-      [items[i], items[j]] = [items[j]!, items[i]!];
+      const k = i + Math.floor(this.random.next() * (items.length - i));
+      const swap = items[i]!;
+      items[i] = items[k]!;
+      items[k] = swap;
     }
     return items.slice(0, itemsPerSwapSide);
   }
@@ -291,24 +302,23 @@ class Search {
       bestDelta = delta;
       best = { item, to, swap };
     };
-    const swapped = this.sample(source.pods);
+    const swapped = this.sample(o);
+    const leaving = [...source.pods.keys()];
+    // What taking each pod off the source changes there, the same whichever node it goes to.
+    const relief = leaving.map(
+      (item) => this.overfillOf(source.used, undefined, demand[item]) - this.overfill[o]!,
+    );
+    const zones = leaving.map((item) => this.zoneOf(item, o));
     for (const to of candidates) {
       const target = this.nodes[to]!;
-      const others = this.sample(target.pods);
-      for (const item of source.pods.keys()) {
-        const zone = this.zoneOf(item, o);
+      const others = this.sample(to);
+      for (let k = 0; k < leaving.length; k++) {
+        const item = leaving[k]!;
+        const zone = zones[k]!;
         const d = demand[item]!;
         this.workLeft -= 1;
         if (this.allowed(item, zone, to, -1))
-          consider(
-            this.overfillOf(source.used, undefined, d) -
-              this.overfill[o]! +
-              this.overfillOf(target.used, d) -
-              this.overfill[to]!,
-            item,
-            to,
-            -1,
-          );
+          consider(relief[k]! + this.overfillOf(target.used, d) - this.overfill[to]!, item, to, -1);
         if (!swapped.includes(item)) continue;
         this.workLeft -= others.length;
         for (const other of others) {

@@ -23,16 +23,22 @@ const extraWork = 2_000_000;
  * ordered by their scarcity-weighted size and balanced fills of more nodes (the bound plus one, plus two, then
  * steps across the gap to the best packing so far). The packing with the fewest nodes wins (ties: best fit,
  * then the first). `repairPacking` then closes what more it can. `quick` keeps the balanced fill of `lowerBound`
- * nodes alone: a cheap estimate, to compare node shapes by.
+ * nodes alone: a cheap estimate, to compare node shapes by; `balancedAlready` is that fill, when it was made.
  */
-export function packNodes(problem: PackingProblem, lowerBound: number, quick = false): WorkingNode[] {
+export function packNodes(
+  problem: PackingProblem,
+  lowerBound: number,
+  quick = false,
+  balancedAlready?: WorkingNode[],
+): WorkingNode[] {
   const units = evenlyDealtUnits(problem, largestFirst(problem));
   if (units.length === 0) return [];
   // The balanced fill of `lowerBound` nodes usually wins; when it reaches the bound, nothing can beat it and best
   // fit is not needed; on a big problem (work over the budget of the extra constructions), one node over the bound
   // is kept too, as best fit would then rarely do better and costs as much as the fill. Otherwise best fit is
   // built too, and wins ties, as it comes first in the order above.
-  const balanced = eliminateNodes(problem, balancedFill(problem, units, lowerBound), lowerBound);
+  const balanced =
+    balancedAlready ?? eliminateNodes(problem, balancedFill(problem, units, lowerBound), lowerBound);
   const big = units.length * lowerBound > extraWork;
   if (balanced.length <= lowerBound || (big && balanced.length <= lowerBound + 1)) return balanced;
   if (quick) return balanced;
