@@ -14,6 +14,9 @@ import { classOf, type Message, type MessageBody, type MessageType } from "../..
 import { OutboundQueue } from "../../protocol/outbound-queue.ts";
 import type { DiskBuffer } from "./disk-buffer.ts";
 
+/** How long the upgrade of a tunnel connection may take before the attempt is given up and retried. */
+const handshakeTimeoutMs = 10_000;
+
 /** A metadata message kept while the tunnel was down. */
 export interface BufferedMessage {
   cluster: string;
@@ -149,6 +152,8 @@ export class TunnelClient {
         ca: this.options.ca,
         cert: this.options.cert,
         key: this.options.key,
+        // A hub that takes the connection and never answers the upgrade (one stopping, say) is left and retried.
+        handshakeTimeout: handshakeTimeoutMs,
       });
       this.ws = ws;
       let closing: NodeJS.Timeout | undefined;

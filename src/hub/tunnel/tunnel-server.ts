@@ -77,6 +77,8 @@ export class TunnelServer {
   }
 
   private unlisten: (() => Promise<void>) | undefined;
+  /** Set by `goAway`: new tunnels are refused (503), so none outlives the hub. */
+  private stopping = false;
 
   /** Listens for revocations, to pass them on to the relays of their Location. */
   async start(): Promise<void> {
@@ -96,11 +98,16 @@ export class TunnelServer {
         socket.destroy();
         return;
       }
-      void this.upgrade(req, socket, head);
+      this.upgrade(req, socket, head).catch((error: unknown) => {
+        // The store may be closing under a stopping hub: answer, so that the client retries elsewhere or later.
+        this.deps.log({ level: "warn", msg: "tunnel upgrade failed", error: (error as Error).message });
+        refuse(socket, 503, "the hub could not take the tunnel now; retry");
+      });
     });
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (this.stopping) return refuse(socket, 503, "the hub is stopping; retry");
     const tls = socket as TLSSocket;
     const peer = typeof tls.getPeerCertificate === "function" ? tls.getPeerCertificate(false) : undefined;
     if (!peer?.raw)
@@ -111,6 +118,8 @@ export class TunnelServer {
       this.deps.log({ level: "warn", msg: "tunnel refused", reason: check.reason });
       return refuse(socket, 403, check.reason);
     }
+    // Stopping began while the certificate was checked: a session now would outlive the hub's goaway.
+    if (this.stopping) return refuse(socket, 503, "the hub is stopping; retry");
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new Session(ws, check.identity, this);
       this.sessions.add(session);
@@ -120,11 +129,12 @@ export class TunnelServer {
 
   /** Tells every client to come back after a delay spread over `windowMs`, then closes. */
   async goAway(windowMs: number): Promise<void> {
+    this.stopping = true;
     const sessions = [...this.sessions];
     const delays = spreadRetries(sessions.length, windowMs, Math.random);
     for (const [i, session] of sessions.entries()) session.goAway(delays[i]!);
     await new Promise((r) => setTimeout(r, 100));
-    for (const s of sessions) s.close();
+    for (const s of [...this.sessions]) s.close();
     this.wss.close();
     await this.unlisten?.();
   }
@@ -439,9 +449,19 @@ function describe(id: PeerIdentity): string {
   return id.role === "relay" ? `relay of ${id.location}` : `agent of ${id.cluster} in ${id.location}`;
 }
 
+const statusText: Record<number, string> = {
+  401: "Unauthorized",
+  403: "Forbidden",
+  503: "Service Unavailable",
+};
+
 function refuse(socket: Duplex, code: number, reason: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
   socket.write(
-    `HTTP/1.1 ${code} ${code === 401 ? "Unauthorized" : "Forbidden"}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${reason}\n`,
+    `HTTP/1.1 ${code} ${statusText[code] ?? "Forbidden"}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${reason}\n`,
   );
   socket.destroy();
 }
