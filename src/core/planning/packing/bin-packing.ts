@@ -146,8 +146,9 @@ export function firstFitDecreasing(
  * Packs onto each shape that fits every item and keeps the cheapest packing (nodes × monthly price; on a tie the
  * fewer nodes, then the shape's name). A shape whose lower bound already costs more than the best packing found is
  * not packed. When no shape fits every item, the unfit list names the items that fit no shape (with each shape's
- * reason), or else those of the shape that fails the fewest items. Shapes are compared by a quick construction
- * (the balanced fill of their lower bound); the cheapest is then packed in full and repaired.
+ * reason), or else those of the shape that fails the fewest items. To save time, shapes are first compared by a
+ * quick construction (the balanced fill of their lower bound); then, cheapest first, each is packed in full and
+ * repaired while its lower bound could still beat the best packing so far — usually the first alone.
  */
 export function packCheapest(
   items: readonly PackItem[],
@@ -162,30 +163,50 @@ export function packCheapest(
       return { shape, bound, cheapest: bound.nodes * shape.monthlyPrice };
     })
     .sort((a, b) => a.cheapest - b.cheapest || a.shape.name.localeCompare(b.shape.name));
-  let best: { built: Constructed; cost: number } | undefined;
+  if (candidates.length === 1)
+    return { ok: true, packing: repaired(constructed(items, fitting[0]!, options, candidates[0]!.bound)) };
+  // A quick construction of each shape that may be cheapest (its bound costs no more than the best so far)…
+  let bestQuick: { built: Constructed; cost: number } | undefined;
+  const quick: { built: Constructed; cost: number; cheapest: number }[] = [];
   for (const { shape, bound, cheapest } of candidates) {
-    if (best && cheapest > best.cost) break;
-    const built = constructed(items, shape, options, bound, candidates.length > 1);
-    const cost = built.nodes.length * shape.monthlyPrice;
-    if (!best || isCheaper({ built, cost }, best)) best = { built, cost };
+    if (bestQuick && cheapest > bestQuick.cost) break;
+    const built = constructed(items, shape, options, bound, true);
+    const entry = { built, cost: built.nodes.length * shape.monthlyPrice, cheapest };
+    quick.push(entry);
+    if (!bestQuick || isCheaper(entry, bestQuick)) bestQuick = entry;
   }
-  if (!best) return { ok: false, unfit: [] };
-  // Shapes are compared by a quick construction; the cheapest is packed in full, then repaired.
-  const quick = best.built;
-  const full =
-    candidates.length > 1
-      ? { ...quick, nodes: packNodes(quick.problem, quick.bound.nodes, false, quick.nodes) }
-      : quick;
-  return { ok: true, packing: repaired(full) };
+  // …then, cheapest first, the full packing and repair of each, until no shape left can beat the best: a
+  // shape's packing never costs less than its lower bound. The quick ones ruled out above cost more than that.
+  quick.sort((a, b) => (isCheaper(a, b) ? -1 : isCheaper(b, a) ? 1 : 0));
+  let best: { packing: Packing; cost: number; nodes: number; name: string } | undefined;
+  for (const { built, cheapest } of quick) {
+    if (best && cheapest > best.cost) continue;
+    const full = { ...built, nodes: packNodes(built.problem, built.bound.nodes, false, built.nodes) };
+    const packing = repaired(full);
+    const cost = packing.nodes.length * built.shape.monthlyPrice;
+    const candidate = { packing, cost, nodes: packing.nodes.length, name: built.shape.name };
+    if (!best || cheaperPacking(candidate, best)) best = candidate;
+  }
+  return { ok: true, packing: best!.packing };
+}
+
+function cheaperPacking(
+  a: { cost: number; nodes: number; name: string },
+  b: { cost: number; nodes: number; name: string },
+): boolean {
+  if (a.cost !== b.cost) return a.cost < b.cost;
+  if (a.nodes !== b.nodes) return a.nodes < b.nodes;
+  return a.name.localeCompare(b.name) < 0;
 }
 
 function isCheaper(
   a: { built: Constructed; cost: number },
   b: { built: Constructed; cost: number },
 ): boolean {
-  if (a.cost !== b.cost) return a.cost < b.cost;
-  if (a.built.nodes.length !== b.built.nodes.length) return a.built.nodes.length < b.built.nodes.length;
-  return a.built.shape.name.localeCompare(b.built.shape.name) < 0;
+  return cheaperPacking(
+    { cost: a.cost, nodes: a.built.nodes.length, name: a.built.shape.name },
+    { cost: b.cost, nodes: b.built.nodes.length, name: b.built.shape.name },
+  );
 }
 
 function unfitOnEveryShape(

@@ -83,6 +83,9 @@ class Search {
   private journal: Move[] = [];
   /** Per node, the items of its pods as a list, kept until its pods change (swaps sample from it). */
   private readonly itemsOf: (number[] | undefined)[] = [];
+  private readonly picked: number[] = [];
+  private readonly pickedAt: Int32Array;
+  private stamp = 0;
   workLeft: number;
 
   constructor(problem: PackingProblem, nodes: WorkingNode[], work: number) {
@@ -92,6 +95,7 @@ class Search {
     this.random = new SeededRandom(nodes.length);
     this.overfill = new Float64Array(nodes.length);
     this.overfilledAt = new Int32Array(nodes.length).fill(-1);
+    this.pickedAt = new Int32Array(nodes.length);
     this.open = nodes.map((_, j) => j);
     this.openAt = Int32Array.from(nodes, (_, j) => j);
   }
@@ -142,12 +146,25 @@ class Search {
     this.open.push(j);
   }
 
+  /** The overfill of a node using `used`, with `plus` added and `minus` taken off when given. */
   private overfillOf(used: Float64Array, plus?: Float64Array, minus?: Float64Array): number {
     const { limit, usable } = this.problem;
     let over = 0;
-    for (let r = 0; r < used.length; r++) {
-      const u = used[r]! + (plus ? plus[r]! : 0) - (minus ? minus[r]! : 0);
-      if (u > limit[r]!) over += (u - limit[r]!) / usable[r]!;
+    if (plus && minus) {
+      for (let r = 0; r < used.length; r++) {
+        const u = used[r]! + plus[r]! - minus[r]!;
+        if (u > limit[r]!) over += (u - limit[r]!) / usable[r]!;
+      }
+    } else if (plus) {
+      for (let r = 0; r < used.length; r++) {
+        const u = used[r]! + plus[r]!;
+        if (u > limit[r]!) over += (u - limit[r]!) / usable[r]!;
+      }
+    } else {
+      for (let r = 0; r < used.length; r++) {
+        const u = used[r]! - (minus ? minus[r]! : 0);
+        if (u > limit[r]!) over += (u - limit[r]!) / usable[r]!;
+      }
     }
     return over;
   }
@@ -273,12 +290,18 @@ class Search {
   private candidates(o: number): number[] {
     const open = this.open;
     if (open.length - 1 <= candidatesPerStep) return open.filter((j) => j !== o);
-    const picked = new Set<number>();
-    while (picked.size < candidatesPerStep) {
+    // A stamp per node marks this step's picks: no set to build at every step.
+    this.stamp += 1;
+    const picked = this.picked;
+    picked.length = 0;
+    while (picked.length < candidatesPerStep) {
       const j = open[Math.floor(this.random.next() * open.length)]!;
-      if (j !== o) picked.add(j);
+      if (j !== o && this.pickedAt[j] !== this.stamp) {
+        this.pickedAt[j] = this.stamp;
+        picked.push(j);
+      }
     }
-    return [...picked];
+    return picked;
   }
 
   /**
