@@ -84,8 +84,9 @@ interface Held {
   lastReportAt: number;
   reportTimer?: NodeJS.Timeout;
   pollTimer?: NodeJS.Timeout;
-  /** A re-apply soon, while an object of the work is still being deleted. */
+  /** A re-apply soon, while an object of the work is still being deleted; how many in a row so far. */
   retryTimer?: NodeJS.Timeout;
+  retries: number;
   /** A resync of this work is queued: the timer does not queue another. */
   resyncQueued: boolean;
 }
@@ -121,7 +122,7 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
   }
 
   function hold(work: StoredWork): Held {
-    const h: Held = { work, objects: [], drift: [], lastReportAt: 0, resyncQueued: false };
+    const h: Held = { work, objects: [], drift: [], lastReportAt: 0, resyncQueued: false, retries: 0 };
     held.set(work.application, h);
     return h;
   }
@@ -225,6 +226,7 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
     await store.save(h.work);
     h.objects = items.map((i) => statuses.get(i)!);
     if (h.objects.some((o) => o.message === beingDeletedMessage)) scheduleRetry(h);
+    else h.retries = 0;
     log({
       level: "info",
       msg: "work applied",
@@ -322,14 +324,20 @@ export async function startApplier(options: ApplierOptions): Promise<Applier> {
     schedulePoll(h);
   }
 
-  /** Applies the work again soon: an object of it was still being deleted. */
+  /**
+   * Applies the work again soon: an object of it was still being deleted. The wait doubles from the poll
+   * interval up to the resync interval, so an object stuck in deletion (a finalizer that never ends) does not
+   * have its work applied every few seconds forever.
+   */
   function scheduleRetry(h: Held): void {
     clearTimeout(h.retryTimer);
     if (stopped) return;
+    const wait = Math.min(resyncMs, pollMs * 2 ** Math.min(h.retries, 10));
+    h.retries += 1;
     h.retryTimer = setTimeout(() => {
       if (held.get(h.work.application) === h && !h.work.removing)
         void enqueue(h.work.application, () => apply(h));
-    }, pollMs);
+    }, wait);
   }
 
   function schedulePoll(h: Held): void {
