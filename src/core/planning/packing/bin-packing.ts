@@ -163,8 +163,9 @@ export function packCheapest(
       return { shape, bound, cheapest: bound.nodes * shape.monthlyPrice };
     })
     .sort((a, b) => a.cheapest - b.cheapest || a.shape.name.localeCompare(b.shape.name));
-  if (candidates.length === 1)
-    return { ok: true, packing: repaired(constructed(items, fitting[0]!, options, candidates[0]!.bound)) };
+  const [only] = candidates;
+  if (candidates.length === 1 && only)
+    return { ok: true, packing: repaired(constructed(items, only.shape, options, only.bound)) };
   // A quick construction of each shape that may be cheapest (its bound costs no more than the best so far)…
   let bestQuick: { built: Constructed; cost: number } | undefined;
   const quick: { built: Constructed; cost: number; cheapest: number }[] = [];
@@ -176,7 +177,8 @@ export function packCheapest(
     if (!bestQuick || isCheaper(entry, bestQuick)) bestQuick = entry;
   }
   // …then, cheapest first, the full packing and repair of each, until no shape left can beat the best: a
-  // shape's packing never costs less than its lower bound. The quick ones ruled out above cost more than that.
+  // shape's packing never costs less than its lower bound. A shape left out above has a bound that costs more
+  // than the best quick packing, and the full packing of that quick packing's shape can only cost less.
   quick.sort((a, b) => (isCheaper(a, b) ? -1 : isCheaper(b, a) ? 1 : 0));
   let best: { packing: Packing; cost: number; nodes: number; name: string } | undefined;
   for (const { built, cheapest } of quick) {
