@@ -3,6 +3,7 @@
  * clusters from a kubeconfig), one relay per Location and one agent per cluster, all joined.
  */
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { type RunningAgent, startAgent } from "../agent/agent.ts";
@@ -85,6 +86,37 @@ export function locationsOfTopology(topology: Topology): UpOptions["locations"] 
     name: l.name,
     regions: (l.regions ?? []).map((r) => ({ name: r.name, zones: r.zones })),
   }));
+}
+
+/** Whether a TCP port can be listened on at host now (it is closed again at once). */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Checks, before anything starts, that the hub's port and each relay's port (the hub's + 1000, + 1001… one per
+ * Location) are free at host; a port in use is one UserError naming it and the flag that chose it.
+ */
+export async function checkUpPorts(
+  options: Pick<UpOptions, "host" | "hubPort" | "relayBasePort" | "locations">,
+): Promise<void> {
+  const wanted = [
+    { port: options.hubPort, what: "the hub" },
+    ...options.locations.map((l, i) => ({
+      port: options.relayBasePort + i,
+      what: `the relay of Location ${l.name} (the --listen port + ${options.relayBasePort - options.hubPort + i})`,
+    })),
+  ];
+  for (const { port, what } of wanted)
+    if (!(await portFree(options.host, port)))
+      throw new UserError(
+        "PortInUse",
+        `port ${options.host}:${port} for ${what} is in use by another process: choose another with --listen HOST:PORT`,
+      );
 }
 
 /** Existing clusters: one per context of a kubeconfig (or the contexts named), all in one Location. */

@@ -10,6 +10,7 @@ import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
 import type { CommandReport } from "../../hub/commands/command-bus.ts";
 import { type HubClient, withHub } from "../client/hub-client.ts";
+import { durationFlag, wholeNumberFlag } from "../flag-values.ts";
 
 const commandsPath = "/unitfleet/v1alpha1/commands";
 
@@ -60,11 +61,16 @@ export function pingCommand(env: Environment): Command {
   return new Command("ping")
     .description("check the path hub → relay → agent → API server of a cluster")
     .argument("<cluster>")
-    .option("--timeout <seconds>", "how long to wait", "30")
-    .action(async (cluster: string, options: { timeout: string }) => {
+    .option(
+      "--timeout <duration>",
+      "how long to wait (30s, 2m, or seconds)",
+      durationFlag("--timeout"),
+      30_000,
+    )
+    .action(async (cluster: string, options: { timeout: number }) => {
       const started = performance.now();
       const report = await withHub(env, (hub) =>
-        sendCommand(hub, { cluster, action: { type: "ping" } }, Number(options.timeout)),
+        sendCommand(hub, { cluster, action: { type: "ping" } }, options.timeout / 1000),
       );
       if (report.outcome !== "succeeded") throw failure(report, `ping of ${cluster}`);
       process.stdout.write(`${report.message} (round trip ${Math.round(performance.now() - started)} ms)\n`);
@@ -77,13 +83,18 @@ export function logsCommand(env: Environment): Command {
     .argument("<cluster>")
     .argument("<namespace/pod>")
     .option("-c, --container <name>", "the container, when the pod has several")
-    .option("--tail <lines>", "only the last lines")
-    .option("--timeout <seconds>", "how long to wait", "30")
+    .option("--tail <lines>", "only the last lines", wholeNumberFlag("--tail", 1))
+    .option(
+      "--timeout <duration>",
+      "how long to wait (30s, 2m, or seconds)",
+      durationFlag("--timeout"),
+      30_000,
+    )
     .action(
       async (
         cluster: string,
         target: string,
-        options: { container?: string; tail?: string; timeout: string },
+        options: { container?: string; tail?: number; timeout: number },
       ) => {
         const match = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(target);
         if (!match)
@@ -101,10 +112,10 @@ export function logsCommand(env: Environment): Command {
                 namespace: match[1],
                 pod: match[2],
                 ...(options.container ? { container: options.container } : {}),
-                ...(options.tail ? { tailLines: Number(options.tail) } : {}),
+                ...(options.tail ? { tailLines: options.tail } : {}),
               },
             },
-            Number(options.timeout),
+            options.timeout / 1000,
           ),
         );
         if (report.outcome !== "succeeded") throw failure(report, `logs of ${cluster} ${target}`);

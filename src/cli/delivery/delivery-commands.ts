@@ -12,6 +12,7 @@ import { apiVersion } from "../../core/resources/meta.ts";
 import { explainTable } from "../../core/scheduling/explain.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { type HubClient, withHub } from "../client/hub-client.ts";
+import { durationFlag } from "../flag-values.ts";
 import { renderTable } from "../output/table.ts";
 import { explainPlan } from "../planning/plan-commands.ts";
 
@@ -88,14 +89,19 @@ export function rolloutCommand(env: Environment): Command {
     )
     .argument("<type>", "application")
     .argument("<name>")
-    .option("--timeout <seconds>", "how long to wait", "300")
-    .action(async (type: string, name: string, options: { timeout: string }) => {
+    .option(
+      "--timeout <duration>",
+      "how long to wait (60s, 2m, 1h30m, or seconds)",
+      durationFlag("--timeout"),
+      300_000,
+    )
+    .action(async (type: string, name: string, options: { timeout: number }) => {
       if (explainedKind(type) !== "application")
         throw new UserError(
           "BadRequest",
           `"${type}" has no rollout: only applications (rollout status application NAME)`,
         );
-      const deadline = Date.now() + Number(options.timeout) * 1000;
+      const deadline = Date.now() + options.timeout;
       let last = "";
       await withHub(env, async (hub) => {
         for (;;) {
@@ -125,7 +131,7 @@ export function rolloutCommand(env: Environment): Command {
           if (Date.now() > deadline)
             throw new UserError(
               "Timeout",
-              `application "${name}" is not ready after ${options.timeout} s: ${line}`,
+              `application "${name}" is not ready after ${options.timeout / 1000} s: ${line}`,
             );
           await new Promise((r) => setTimeout(r, 1000));
         }
@@ -134,20 +140,22 @@ export function rolloutCommand(env: Environment): Command {
   return rollout;
 }
 
-/** The per-cluster table `describe application` shows. */
+/**
+ * The per-cluster table `describe application` shows: share, ready/desired replicas, objects applied without
+ * a failure / objects reported, and the generation the agent applied / the one sent.
+ */
 export function applicationClustersTable(app: Application): string {
   const placed = new Map((app.status?.placement?.clusters ?? []).map((c) => [c.name, c.replicas]));
   const rows = (app.status?.clusters ?? []).map((c) => [
     c.name,
     String(placed.get(c.name) ?? 0),
     `${c.replicas.ready}/${c.replicas.desired}`,
+    `${c.objects - c.failed}/${c.objects}`,
     `${c.appliedGeneration ?? "-"}/${c.generation}`,
-    String(c.objects),
-    String(c.failed),
     c.healthy ? "yes" : "no",
     c.message ?? "",
   ]);
   return rows.length === 0
     ? "<placed nowhere yet>"
-    : renderTable(["cluster", "share", "ready", "applied", "objects", "failed", "healthy", "message"], rows);
+    : renderTable(["cluster", "share", "ready", "applied", "generation", "healthy", "message"], rows);
 }

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { startHub } from "../../hub/hub.ts";
+import { durationFlag } from "../flag-values.ts";
 
 interface HubFlags {
   listen: string;
@@ -12,7 +13,7 @@ interface HubFlags {
   insecure?: boolean;
   replica?: string;
   location?: string;
-  leaseTtl: string;
+  leaseTtl: number;
 }
 
 export function hubCommand(env: Environment): Command {
@@ -35,26 +36,21 @@ export function hubCommand(env: Environment): Command {
       "the Location the hub runs in: pod logs of that Location's clusters may be read through it, no others",
     )
     .option(
-      "--lease-ttl <seconds>",
-      "how long singleton work waits for a silent replica before another takes over",
-      "15",
+      "--lease-ttl <duration>",
+      "how long singleton work waits for a silent replica before another takes over (15s, 1m, or seconds)",
+      durationFlag("--lease-ttl", 1000),
+      15_000,
     )
     .action(async (options: HubFlags) => {
       const problems = [];
       const match = /^(.*):(\d+)$/.exec(options.listen);
       if (!match) problems.push({ path: "--listen", message: `must be host:port, got "${options.listen}"` });
-      const leaseTtlSeconds = Number(options.leaseTtl);
-      if (!Number.isFinite(leaseTtlSeconds) || leaseTtlSeconds < 1)
-        problems.push({
-          path: "--lease-ttl",
-          message: `must be a number of seconds, at least 1, got "${options.leaseTtl}"`,
-        });
       if (problems.length > 0 || !match) throw new UserError("BadRequest", "invalid flags", { problems });
       const hub = await startHub({
         dir: options.dir,
         host: match[1]!.replace(/^\[|\]$/g, ""),
         port: Number(match[2]),
-        leaseTtlMs: leaseTtlSeconds * 1000,
+        leaseTtlMs: options.leaseTtl,
         ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
         ...(options.insecure ? { insecure: true } : {}),
         ...(options.replica ? { replica: options.replica } : {}),

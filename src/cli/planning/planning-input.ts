@@ -1,18 +1,18 @@
 /**
  * What every planning command reads: the fleet (a snapshot file given with `--from`, or the hub's live
- * inventory) and the ConsolidationPolicy (a file given with `-f`, else the hub's policy named `default` when the
- * fleet comes from the hub, else the defaults). Bad input is reported whole, with field paths.
+ * inventory) and the ConsolidationPolicy (a file given with `-f`, else the hub's policy named `default` when a
+ * hub is configured and answers, else the defaults). Bad input is reported whole, with field paths.
  */
 import { readFile } from "node:fs/promises";
 import { parse, parseAllDocuments } from "yaml";
 import { consolidationPolicySpec, type ResolvedPolicy } from "../../core/planning/consolidation-policy.ts";
-import { type Fleet, readFleet } from "../../core/planning/fleet-snapshot.ts";
+import { type Fleet, readFleet, staleClusters } from "../../core/planning/fleet-snapshot.ts";
 import { validateInput } from "../../core/resources/kinds.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import type { Problem } from "../../core/validation/problems.ts";
 import { problemsFromZod } from "../../core/validation/zod-problems.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { withHub } from "../client/hub-client.ts";
+import { type HubClient, withHub } from "../client/hub-client.ts";
 
 export const fleetSnapshotPath = "/unitfleet/v1alpha1/fleet-snapshot";
 
@@ -31,40 +31,112 @@ export interface PlanningInput {
   policySource: string;
 }
 
+/** How long a cluster may go unheard before planning warns that its data may be stale. */
+export const staleAfterMs = 5 * 60_000;
+
+/**
+ * Reads the fleet and the policy, and says on stderr which policy is used and which clusters' data may be stale.
+ * With `--from` and no `-f`, the hub's ConsolidationPolicy `default` is used when a hub is configured and
+ * answers; else the built-in defaults, saying why.
+ */
 export async function readPlanningInput(
   env: { home: string },
   sources: PlanningSources,
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<PlanningInput> {
+  const input = await readSources(env, sources);
+  warn(`policy: ${input.policySource}`);
+  for (const line of freshnessWarnings(input.fleet, new Date(), !sources.from)) warn(line);
+  return input;
+}
+
+async function readSources(env: { home: string }, sources: PlanningSources): Promise<PlanningInput> {
   const fromFile = sources.filename ? await readPolicyFile(sources.filename) : undefined;
+  const policyFile = fromFile ? { policy: fromFile, policySource: `${sources.filename} (-f)` } : undefined;
   if (sources.from) {
     const fleet = await readFleetFile(sources.from);
-    return {
-      fleet,
-      policy: fromFile ?? consolidationPolicySpec.parse({}),
-      fleetSource: sources.from,
-      policySource: sources.filename ?? "defaults",
-    };
+    if (policyFile) return { fleet, ...policyFile, fleetSource: sources.from };
+    const stored = await withHub(env, storedPolicy).catch((error: unknown) => {
+      if (!(error instanceof UserError)) throw error;
+      return `built-in defaults (the hub's ConsolidationPolicy "default" could not be read: ${error.message})`;
+    });
+    return typeof stored === "string"
+      ? { fleet, policy: consolidationPolicySpec.parse({}), policySource: stored, fleetSource: sources.from }
+      : { fleet, ...stored, fleetSource: sources.from };
   }
   return withHub(env, async (hub) => {
     const snapshot = await hub.send<unknown>("GET", fleetSnapshotPath);
     const fleet = checkedFleet(snapshot, "the hub's fleet snapshot");
-    if (fromFile)
-      return { fleet, policy: fromFile, fleetSource: "hub", policySource: sources.filename as string };
-    const stored = await hub
-      .send<{ spec: unknown }>("GET", `/apis/${apiVersion}/consolidationpolicies/default`)
-      .catch((error: unknown) => {
-        if (error instanceof UserError && error.code === "NotFound") return undefined;
-        throw error;
-      });
-    return stored
-      ? {
-          fleet,
-          policy: consolidationPolicySpec.parse(stored.spec),
-          fleetSource: "hub",
-          policySource: "ConsolidationPolicy default (hub)",
-        }
-      : { fleet, policy: consolidationPolicySpec.parse({}), fleetSource: "hub", policySource: "defaults" };
+    if (policyFile) return { fleet, ...policyFile, fleetSource: "hub" };
+    const stored = await storedPolicy(hub);
+    return typeof stored === "string"
+      ? { fleet, policy: consolidationPolicySpec.parse({}), policySource: stored, fleetSource: "hub" }
+      : { fleet, ...stored, fleetSource: "hub" };
   });
+}
+
+/** The hub's ConsolidationPolicy `default`, or why the built-in defaults are used instead. */
+async function storedPolicy(
+  hub: HubClient,
+): Promise<{ policy: ResolvedPolicy; policySource: string } | string> {
+  const stored = await hub
+    .send<{ spec: unknown }>("GET", `/apis/${apiVersion}/consolidationpolicies/default`)
+    .catch((error: unknown) => {
+      if (error instanceof UserError && error.code === "NotFound") return undefined;
+      throw error;
+    });
+  return stored
+    ? {
+        policy: consolidationPolicySpec.parse(stored.spec),
+        policySource: "ConsolidationPolicy default (hub)",
+      }
+    : 'built-in defaults (the hub has no ConsolidationPolicy "default")';
+}
+
+/** "45 s", "12 min", "3 h", "2 d": how long ago, for a warning. */
+export function ageText(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} d`;
+}
+
+/**
+ * Warning lines for a fleet whose data may be stale: clusters not Reachable or unheard from for more than 5
+ * minutes (with how long), and a snapshot file taken longer ago than that. A live snapshot (just taken by the
+ * hub) is judged at its own `takenAt`, the hub's clock; a file at `now`.
+ */
+export function freshnessWarnings(
+  fleet: Parameters<typeof staleClusters>[0] & { takenAt?: string },
+  now: Date,
+  live: boolean,
+): string[] {
+  const lines: string[] = [];
+  const taken = fleet.takenAt ? Date.parse(fleet.takenAt) : Number.NaN;
+  const judgedAt = live && !Number.isNaN(taken) ? new Date(taken) : now;
+  if (!live && !Number.isNaN(taken) && now.getTime() - taken > staleAfterMs)
+    lines.push(
+      `warning: the fleet snapshot was taken at ${fleet.takenAt} (${ageText(now.getTime() - taken)} ago)`,
+    );
+  const stale = staleClusters(fleet, judgedAt, staleAfterMs);
+  if (stale.length > 0) {
+    const described = stale.map((c) => {
+      const state =
+        c.reachable === "False"
+          ? "Unreachable"
+          : c.reachable === "Unknown"
+            ? "reachability unknown"
+            : undefined;
+      const heard =
+        c.silentForMs === undefined ? "never heard from" : `last heard from ${ageText(c.silentForMs)} ago`;
+      return `${c.name} (${[state, heard].filter(Boolean).join(", ")})`;
+    });
+    lines.push(
+      `warning: the data of ${stale.length} cluster${stale.length === 1 ? "" : "s"} may be stale: ${described.join(", ")}`,
+    );
+  }
+  return lines;
 }
 
 /** Reads a fleet snapshot file (JSON or YAML). */

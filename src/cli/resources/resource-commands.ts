@@ -133,6 +133,7 @@ export function describeCommand(env: Environment): Command {
           indent(stringify(object.spec ?? {})),
           "Status:",
           indent(Object.keys(status).length > 0 ? stringify(status) : "<none reported yet>\n"),
+          ...heartbeatLine(kind.kind, status, new Date()),
           "Conditions:",
           conditions && conditions.length > 0
             ? indent(
@@ -169,6 +170,13 @@ export function describeCommand(env: Environment): Command {
         hub.close();
       }
     });
+}
+
+/** For a Cluster: its last heartbeat and, computed now, how long ago (the stored time is at most 60 s late). */
+function heartbeatLine(kind: string, status: { lastHeartbeatTime?: unknown }, now: Date): string[] {
+  if (kind !== "Cluster" || typeof status.lastHeartbeatTime !== "string") return [];
+  const ms = now.getTime() - Date.parse(status.lastHeartbeatTime);
+  return [`Last heartbeat: ${status.lastHeartbeatTime} (${Math.max(0, Math.round(ms / 1000))} s ago)`];
 }
 
 function indent(text: string): string {

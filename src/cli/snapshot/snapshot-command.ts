@@ -10,6 +10,7 @@ import type { FleetSnapshot } from "../../core/planning/fleet-snapshot.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { withHub } from "../client/hub-client.ts";
+import { freshnessWarnings } from "../planning/planning-input.ts";
 
 const fleetSnapshotPath = "/unitfleet/v1alpha1/fleet-snapshot";
 
@@ -78,6 +79,7 @@ export function snapshotCommand(env: { home: string }): Command {
         process.stderr.write(
           `warning: ${missing.length} registered cluster${missing.length === 1 ? " has" : "s have"} reported no inventory yet and ${missing.length === 1 ? "is" : "are"} left out: ${missing.join(", ")}\n`,
         );
+      for (const line of freshnessWarnings(snapshot, new Date(), true)) process.stderr.write(`${line}\n`);
     });
 }
 

@@ -7,11 +7,13 @@ import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import type { Environment } from "../../config/environment.ts";
+import { UserError } from "../../errors/user-error.ts";
 import { labDown, labUp } from "../../lab/lab.ts";
 import { labPaths } from "../../lab/paths.ts";
 import { readState } from "../../lab/state.ts";
 import { loadTopology } from "../../lab/topology-file.ts";
 import {
+  checkUpPorts,
   clustersOfKubeconfig,
   clustersOfTopology,
   locationsOfTopology,
@@ -45,7 +47,15 @@ export function upCommand(env: Environment): Command {
     .option("--business <business>", "with --kubeconfig: their business", "default")
     .option("--listen <host:port>", "the hub's address", "127.0.0.1:6443")
     .action(async (flags: UpFlags) => {
-      const [host, port] = flags.listen.split(":");
+      const listen = /^(.+):(\d{1,5})$/.exec(flags.listen);
+      const hubPort = Number(listen?.[2]);
+      if (!listen || hubPort < 1 || hubPort + 1000 > 65535)
+        throw new UserError(
+          "BadRequest",
+          `--listen: must be HOST:PORT with a port from 1 to 64535 (relays take the port + 1000…), got "${flags.listen}"`,
+        );
+      const host = listen[1]!.replace(/^\[|\]$/g, "");
+      const relayBasePort = hubPort + 1000;
       const progress = progressLine(process.stderr);
       const paths = labPaths(env.cacheRoot, env.home);
       let startedLab = false;
@@ -57,14 +67,19 @@ export function upCommand(env: Environment): Command {
           () => process.exit(130),
         );
       };
-      process.once("SIGINT", early);
       let locations: UpOptions["locations"];
       let clusters: UpCluster[];
       if (flags.kubeconfig) {
         clusters = clustersOfKubeconfig(flags.kubeconfig, flags.context, flags);
         locations = [{ name: flags.location, regions: [] }];
+        await checkUpPorts({ host, hubPort, relayBasePort, locations });
+        process.once("SIGINT", early);
       } else {
         const topology = await loadTopology(flags.file);
+        locations = locationsOfTopology(topology);
+        // Before the lab starts: a port in use must not leave a lab running behind an error.
+        await checkUpPorts({ host, hubPort, relayBasePort, locations });
+        process.once("SIGINT", early);
         await buildWithProgress(env, progress);
         const before = await readState(paths.stateFile);
         startedLab = !before || Object.keys(before.processes).length === 0;
@@ -74,15 +89,14 @@ export function upCommand(env: Environment): Command {
           flags.file ?? "(default topology)",
         );
         clusters = clustersOfTopology(topology, paths.kubeconfig);
-        locations = locationsOfTopology(topology);
       }
       const logFile = join(env.home, "up.log");
       const logStream = createWriteStream(logFile, { flags: "a" });
       const fleet = await upFleet({
         home: env.home,
-        host: host || "127.0.0.1",
-        hubPort: Number(port ?? 6443),
-        relayBasePort: Number(port ?? 6443) + 1000,
+        host,
+        hubPort,
+        relayBasePort,
         locations,
         clusters,
         log: (entry) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clusterConditions, conditionsChanged } from "./cluster-conditions.ts";
+import { clusterConditions, conditionsChanged, heartbeatReportDue } from "./cluster-conditions.ts";
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 12, 0, s));
 
@@ -62,5 +62,61 @@ describe("clusterConditions", () => {
     expect(
       clusterConditions({ now: at(5), lastHeartbeat: undefined, nodes: undefined, current: [] })[0]!.reason,
     ).toBe("NeverConnected");
+  });
+
+  it("says nothing in its messages that a clock makes stale, so a written condition stays true", () => {
+    const early = clusterConditions({
+      now: at(10),
+      lastHeartbeat: at(7),
+      nodes: { total: 2, ready: 2 },
+      current: [],
+    });
+    const late = clusterConditions({
+      now: at(39),
+      lastHeartbeat: at(12),
+      nodes: { total: 2, ready: 2 },
+      current: early,
+    });
+    expect(late.map((c) => c.message)).toEqual(early.map((c) => c.message));
+    expect(early[0]!.message).not.toMatch(/ago/);
+    const missed = clusterConditions({
+      now: at(59),
+      lastHeartbeat: at(12),
+      nodes: { total: 2, ready: 2 },
+      current: late,
+    });
+    expect(missed[0]!.message).toBe("no heartbeat since 2026-11-25T12:00:12Z (grace period 40 s)");
+    const stillMissed = clusterConditions({
+      now: at(59 + 600),
+      lastHeartbeat: at(12),
+      nodes: { total: 2, ready: 2 },
+      current: missed,
+    });
+    expect(stillMissed[0]!.message).toBe(missed[0]!.message);
+  });
+
+  it("counts a changed message as a change: the nodes that are not Ready are news", () => {
+    const two = clusterConditions({
+      now: at(10),
+      lastHeartbeat: at(9),
+      nodes: { total: 3, ready: 2 },
+      current: [],
+    });
+    const one = clusterConditions({
+      now: at(20),
+      lastHeartbeat: at(19),
+      nodes: { total: 3, ready: 1 },
+      current: two,
+    });
+    expect(conditionsChanged(two, one)).toBe(true);
+  });
+});
+
+describe("heartbeatReportDue", () => {
+  it("writes the first heartbeat, then again only once the written one is a report interval old", () => {
+    expect(heartbeatReportDue(undefined, undefined, 60_000)).toBe(false);
+    expect(heartbeatReportDue(undefined, at(5), 60_000)).toBe(true);
+    expect(heartbeatReportDue("2026-11-25T12:00:05Z", at(40), 60_000)).toBe(false);
+    expect(heartbeatReportDue("2026-11-25T11:59:40Z", at(40), 60_000)).toBe(true);
   });
 });

@@ -31,13 +31,13 @@ export function clusterConditions(input: HealthInput): Condition[] {
             type: "Reachable",
             status: "True",
             reason: "HeartbeatReceived",
-            message: `last heartbeat ${Math.round(silentFor / 1000)} s ago`,
+            message: `heartbeats arrive (Unreachable after ${grace / 1000} s without one)`,
           }
         : {
             type: "Reachable",
             status: "False",
             reason: "HeartbeatMissed",
-            message: `no heartbeat for ${Math.round(silentFor / 1000)} s (grace period ${grace / 1000} s)`,
+            message: `no heartbeat since ${isoSeconds(input.lastHeartbeat!)} (grace period ${grace / 1000} s)`,
           };
   const nodes = input.nodes;
   const ready: Omit<Condition, "lastTransitionTime"> =
@@ -65,16 +65,40 @@ export function clusterConditions(input: HealthInput): Condition[] {
             };
   return [reachable, ready].map((c) => {
     const before = input.current.find((x) => x.type === c.type);
-    const since =
-      before && before.status === c.status
-        ? before.lastTransitionTime
-        : input.now.toISOString().replace(/\.\d+Z$/, "Z");
+    const since = before && before.status === c.status ? before.lastTransitionTime : isoSeconds(input.now);
     return { ...c, lastTransitionTime: since };
   });
 }
 
-/** True when the conditions differ in anything but their messages (which change every second). */
+/** A time as Kubernetes writes it: RFC 3339 in UTC, whole seconds. */
+function isoSeconds(time: Date): string {
+  return time.toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+/** How often a Cluster's `status.lastHeartbeatTime` is written by default while heartbeats arrive. */
+export const defaultHeartbeatReportMs = 60_000;
+
+/**
+ * Whether the last heartbeat should be written to `status.lastHeartbeatTime` now: when none is written yet, or
+ * the written one is older than the report interval (as the kubelet reports node status), so the field stays
+ * true within one interval without a write on every heartbeat.
+ */
+export function heartbeatReportDue(
+  written: string | undefined,
+  lastHeartbeat: Date | undefined,
+  reportMs: number,
+): boolean {
+  if (!lastHeartbeat) return false;
+  if (!written) return true;
+  return lastHeartbeat.getTime() - new Date(written).getTime() >= reportMs;
+}
+
+/**
+ * True when the conditions differ in anything but their transition times. Messages hold no clock-driven text
+ * (no "3 s ago"), so a changed message is news worth writing ("1 of 3 nodes are Ready" after "2 of 3").
+ */
 export function conditionsChanged(before: readonly Condition[], after: readonly Condition[]): boolean {
-  const key = (cs: readonly Condition[]) => JSON.stringify(cs.map((c) => [c.type, c.status, c.reason]));
+  const key = (cs: readonly Condition[]) =>
+    JSON.stringify(cs.map((c) => [c.type, c.status, c.reason, c.message]));
   return key(before) !== key(after);
 }

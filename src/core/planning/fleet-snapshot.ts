@@ -59,6 +59,22 @@ const snapshotWorkload = z.strictObject({
     .describe("Topology spread constraints (DoNotSchedule) over its own pods."),
 });
 
+const conditionStatus = z.enum(["True", "False", "Unknown"]);
+const clusterFreshness = z
+  .strictObject({
+    lastHeartbeatTime: z
+      .string()
+      .optional()
+      .describe(
+        "When the hub last heard from the cluster's agent (RFC 3339, written at most a report interval late): its inventory is as of then.",
+      ),
+    reachable: conditionStatus
+      .optional()
+      .describe("The cluster's Reachable condition when the snapshot was taken."),
+    ready: conditionStatus.optional().describe("The cluster's Ready condition when the snapshot was taken."),
+  })
+  .describe("How fresh the cluster's data is; the hub writes it, a hand-written snapshot may leave it out.");
+
 const snapshotCluster = z.strictObject({
   name: dnsName,
   location: dnsName,
@@ -73,6 +89,7 @@ const snapshotCluster = z.strictObject({
   labels: labels.optional(),
   nodes: z.array(snapshotNode),
   workloads: z.array(snapshotWorkload),
+  freshness: clusterFreshness.optional(),
 });
 
 const snapshotLocation = z.strictObject({
@@ -96,6 +113,7 @@ export type FleetSnapshot = z.input<typeof fleetSnapshotSchema>;
 export type SnapshotCluster = z.input<typeof snapshotCluster>;
 export type SnapshotNode = z.input<typeof snapshotNode>;
 export type SnapshotWorkload = z.input<typeof snapshotWorkload>;
+export type ClusterFreshness = z.input<typeof clusterFreshness>;
 
 /** Resource amounts as numbers: cpu in cores, memory in bytes, pods and extended resources as counts. */
 export type Resources = Readonly<Record<string, number>>;
@@ -138,6 +156,8 @@ export interface FleetCluster {
   labels: Readonly<Record<string, string>>;
   nodes: FleetNode[];
   workloads: FleetWorkload[];
+  /** How fresh its data is, when the snapshot says. */
+  freshness?: ClusterFreshness;
 }
 
 export interface FleetLocation {
@@ -207,6 +227,7 @@ export function readFleet(input: unknown): Validated<Fleet> {
       labels: c.labels ?? {},
       nodes,
       workloads: c.workloads.map((w) => fleetWorkload(w, c.business)),
+      ...(c.freshness ? { freshness: c.freshness } : {}),
     };
   });
   const locations = [...new Set(clusters.map((c) => c.location))].sort().map((name): FleetLocation => {
@@ -257,3 +278,39 @@ function amounts(quantities: Record<string, string | number>): Record<string, nu
 /** A workload's key in a plan: `CLUSTER/NAMESPACE/KIND/NAME`. */
 export const workloadId = (cluster: string, w: Pick<FleetWorkload, "namespace" | "kind" | "name">) =>
   `${cluster}/${w.namespace}/${w.kind}/${w.name}`;
+
+/** A cluster whose data a plan should not be trusted on without a look: not Reachable, or not heard from lately. */
+export interface StaleCluster {
+  name: string;
+  /** Its Reachable condition, when the snapshot says. */
+  reachable?: "True" | "False" | "Unknown";
+  /** How long before `now` the hub last heard from it, when known. */
+  silentForMs?: number;
+}
+
+/**
+ * The clusters of a fleet whose data may be stale at `now`: those not Reachable when the snapshot was taken, and
+ * those last heard from more than `maxSilenceMs` before `now`. Clusters without freshness (a hand-written
+ * snapshot) are not judged.
+ */
+export function staleClusters(
+  fleet: { clusters: ReadonlyArray<{ name: string; freshness?: ClusterFreshness }> },
+  now: Date,
+  maxSilenceMs: number,
+): StaleCluster[] {
+  const stale: StaleCluster[] = [];
+  for (const cluster of fleet.clusters) {
+    const freshness = cluster.freshness;
+    if (!freshness) continue;
+    const heard = freshness.lastHeartbeatTime ? Date.parse(freshness.lastHeartbeatTime) : Number.NaN;
+    const silentForMs = Number.isNaN(heard) ? undefined : Math.max(0, now.getTime() - heard);
+    const unreachable = freshness.reachable !== undefined && freshness.reachable !== "True";
+    if (unreachable || silentForMs === undefined || silentForMs > maxSilenceMs)
+      stale.push({
+        name: cluster.name,
+        ...(freshness.reachable ? { reachable: freshness.reachable } : {}),
+        ...(silentForMs !== undefined ? { silentForMs } : {}),
+      });
+  }
+  return stale;
+}

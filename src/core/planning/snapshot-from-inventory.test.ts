@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { InventoryItem, NodeItem, WorkloadItem } from "../inventory/inventory.ts";
-import { readFleet } from "./fleet-snapshot.ts";
+import { readFleet, staleClusters } from "./fleet-snapshot.ts";
 import { type LiveFleet, snapshotFromInventory } from "./snapshot-from-inventory.ts";
 
 const meta = (name: string, labels?: Record<string, string>) => ({
@@ -244,5 +244,66 @@ describe("the live fleet as a fleet snapshot", () => {
     const empty = snapshotFromInventory({ ...fleet, locations: [], regions: [], clusters: [] });
     expect(empty.snapshot.clusters).toEqual([]);
     expect(readFleet(empty.snapshot).ok).toBe(true);
+  });
+
+  it("says per cluster when the hub last heard from it and whether it is Reachable and Ready", () => {
+    const fleet = liveFleet();
+    const clusters = fleet.clusters.map((c) =>
+      c.metadata.name === "sgp-shop-dev"
+        ? {
+            ...c,
+            status: {
+              kubernetesVersion: "v1.35.2",
+              lastHeartbeatTime: "2026-11-25T17:40:00Z",
+              conditions: [
+                {
+                  type: "Reachable",
+                  status: "False" as const,
+                  reason: "HeartbeatMissed",
+                  message: "",
+                  lastTransitionTime: "",
+                },
+                {
+                  type: "Ready",
+                  status: "Unknown" as const,
+                  reason: "ClusterUnreachable",
+                  message: "",
+                  lastTransitionTime: "",
+                },
+              ],
+            },
+          }
+        : c,
+    );
+    const { snapshot } = snapshotFromInventory({ ...fleet, clusters });
+    expect(snapshot.clusters.map((c) => [c.name, c.freshness])).toEqual([
+      ["fra-shop-prod", { reachable: "Unknown", ready: "Unknown" }],
+      ["sgp-shop-dev", { lastHeartbeatTime: "2026-11-25T17:40:00Z", reachable: "False", ready: "Unknown" }],
+    ]);
+    const read = readFleet(snapshot);
+    if (!read.ok) throw new Error(JSON.stringify(read.problems));
+    expect(staleClusters(read.value, new Date("2026-11-25T18:00:00Z"), 300_000)).toEqual([
+      { name: "fra-shop-prod", reachable: "Unknown" },
+      { name: "sgp-shop-dev", reachable: "False", silentForMs: 20 * 60_000 },
+    ]);
+  });
+
+  it("judges only clusters with freshness, and finds a Reachable one stale once unheard from too long", () => {
+    const fleet = {
+      clusters: [
+        { name: "hand-written" },
+        {
+          name: "fresh",
+          freshness: { lastHeartbeatTime: "2026-11-25T17:59:00Z", reachable: "True" as const },
+        },
+        {
+          name: "quiet",
+          freshness: { lastHeartbeatTime: "2026-11-25T17:50:00Z", reachable: "True" as const },
+        },
+      ],
+    };
+    expect(staleClusters(fleet, new Date("2026-11-25T18:00:00Z"), 300_000)).toEqual([
+      { name: "quiet", reachable: "True", silentForMs: 10 * 60_000 },
+    ]);
   });
 });

@@ -11,6 +11,7 @@ import { parseQuantity } from "../quantity/quantity.ts";
 import type { Cluster, Location, Region } from "../resources/kinds.ts";
 import { labelKeyProblem, labelValueProblem } from "../validation/names.ts";
 import {
+  type ClusterFreshness,
   type FleetSnapshot,
   fleetSnapshotApiVersion,
   fleetSnapshotKind,
@@ -108,6 +109,21 @@ function snapshotCluster(
     ...(Object.keys(labels).length > 0 ? { labels } : {}),
     nodes,
     workloads: workloads.map(([, w]) => w),
+    freshness: freshnessOf(cluster),
+  };
+}
+
+/** When the hub last heard from the cluster and its Reachable and Ready conditions, from its status. */
+function freshnessOf(cluster: Pick<Cluster, "status">): ClusterFreshness {
+  const status = cluster.status;
+  const condition = (type: string) => {
+    const value = status?.conditions?.find((c) => c.type === type)?.status;
+    return value === "True" || value === "False" ? value : "Unknown";
+  };
+  return {
+    ...(status?.lastHeartbeatTime ? { lastHeartbeatTime: status.lastHeartbeatTime } : {}),
+    reachable: condition("Reachable"),
+    ready: condition("Ready"),
   };
 }
 
