@@ -169,7 +169,8 @@ describe("delivery on the lab", () => {
     expect(rollout.code, rollout.stderr).toBe(0);
     expect(rollout.stdout).toContain('application "web" successfully rolled out');
     const described = await unitfleetCli(home, ["describe", "application", "web"]);
-    expect(described.stdout).toMatch(/fra-shop-prod\s+5\s+5\/5\s+1\/1\s+3\s+0\s+yes/);
+    // share, ready/desired, objects applied without a failure/objects, generation applied/sent, healthy
+    expect(described.stdout).toMatch(/fra-shop-prod\s+5\s+5\/5\s+3\/3\s+1\/1\s+yes/);
     const explained = await unitfleetCli(home, ["explain", "application", "web"]);
     expect(explained.code, explained.stderr).toBe(0);
     expect(explained.stdout).toMatch(/fra-shop-prod\s+frankfurt\s+(chosen|kept)\s+5/);
@@ -177,7 +178,7 @@ describe("delivery on the lab", () => {
     expect(explained.stdout).toContain("10 replicas on 4 clusters");
     console.log(`explain application web:\n${explained.stdout}`);
     const listed = await unitfleetCli(home, ["get", "applications"]);
-    expect(listed.stdout).toMatch(/web\s+4\s+10\/10\s+True/);
+    expect(listed.stdout).toMatch(/web\s+4\s+10\/10\s+4\/4\s+True/);
   });
 
   it("applies nothing where a kind is not served, says so per cluster, and rollout status fails with it", async () => {
@@ -335,12 +336,68 @@ describe("delivery on the lab", () => {
       app,
       (a) => a.status?.conditions?.some((c) => c.type === "Drifted" && c.status === "True") === true,
     );
-    // That deletion only: the failover and failback before it (the agent removing the work from
-    // fra-payments-prod, then applying it again while its namespace was still being deleted) are not drift.
+    // That deletion only: the failover and failback before it (fra-payments-prod's work kept while it was
+    // unreachable, scaled to zero once back, then given its share again) are not drift.
     expect(
       drifted.status?.events?.filter((e) => e.reason === "DriftCorrected").map((e) => e.message),
     ).toEqual([
       expect.stringMatching(/^fra-shop-prod: Deployment web\/web deleted outside unitfleet; recreated/),
     ]);
+  });
+
+  it("removes nothing when every chosen cluster is unreachable past the tolerance: the placement is kept", async () => {
+    const placed = split(await app());
+    const uid = async (cluster: string) =>
+      (
+        await kubectlJson<{ metadata: { uid: string } }>(lab, cluster, [
+          "get",
+          "deployment",
+          "-n",
+          "web",
+          "web",
+        ])
+      ).metadata.uid;
+    const uids = Object.fromEntries(
+      await Promise.all(Object.keys(placed).map(async (c) => [c, await uid(c)])),
+    );
+    // The whole Location is cut off from the hub: its clusters run on, unseen.
+    const relay = relays.get("frankfurt")!;
+    const port = Number(new URL(relay.url).port);
+    await relay.stop();
+    try {
+      const blocked = await until(
+        "FailoverBlocked",
+        app,
+        (a) =>
+          a.status?.conditions?.some((c) => c.type === "FailoverBlocked" && c.status === "True") === true,
+        60_000,
+      );
+      const condition = blocked.status!.conditions!.find((c) => c.type === "FailoverBlocked")!;
+      console.log(`FailoverBlocked: ${condition.reason}: ${condition.message}`);
+      expect(condition.reason).toBe("NoEligibleCluster");
+      for (const c of Object.keys(placed)) expect(condition.message).toContain(`${c} (${placed[c]})`);
+      expect(split(blocked)).toEqual(placed);
+      expect(
+        blocked.status?.events?.some((e) => e.type === "Warning" && e.reason === "FailoverBlocked"),
+      ).toBe(true);
+      const rows = await hub.sql.query<{ cluster: string; removed: boolean }>(
+        "select cluster, removed from works where application = 'web' and not removed",
+      );
+      expect(rows.map((r) => r.cluster).sort()).toEqual(Object.keys(placed).sort());
+    } finally {
+      relays.set(
+        "frankfurt",
+        await startRelay(fleet.relayOptions("frankfurt", "ufb_000000000000.unused", port)),
+      );
+    }
+    await until(
+      "FailoverBlocked to clear",
+      app,
+      (a) => a.status?.conditions?.some((c) => c.type === "FailoverBlocked" && c.status === "False") === true,
+      60_000,
+    );
+    // Nothing was deleted in the real clusters: the same Deployments, their replicas ready.
+    for (const c of Object.keys(placed)) expect(await uid(c)).toBe(uids[c]);
+    await until("the pods to stay", readyByCluster, (r) => sameCounts(r, placed));
   });
 });

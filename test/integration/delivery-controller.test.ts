@@ -2,7 +2,8 @@
  * The delivery controller in a real hub (PGlite), with clusters whose status and heartbeats the test writes as
  * agents would: an Application divided by free capacity is split in proportion over the clusters of one
  * Location, its works are rendered per cluster (overrides per Location), a cluster that stops beating loses
- * its share to the others of its Location only, and gets it back after the stable period. Bad input — a
+ * its share to the others of its Location only (its work kept as it was, not removed), and gets it back after
+ * the stable period. Bad input — a
  * missing Placement, an override that does not apply, a placement nothing satisfies — shows as a condition
  * with its reason, and nothing is sent.
  */
@@ -215,10 +216,13 @@ describe("the delivery controller", () => {
       (a) => split(a)["fra-b"] === undefined,
     );
     expect(split(failedOver)).toEqual({ "fra-a": 10 });
-    expect((await works("storefront")).map((r) => [r.cluster, r.removed])).toEqual([
-      ["fra-a", false],
-      ["fra-b", true],
+    // fra-b's work is not removed (an unreachable cluster is not a dead one): it stays as it was, and the
+    // status says so.
+    expect((await works("storefront")).map((r) => [r.cluster, r.generation, r.removed])).toEqual([
+      ["fra-a", 2, false],
+      ["fra-b", 1, false],
     ]);
+    expect(failedOver.status?.placement?.leaving).toEqual([{ name: "fra-b", replicas: 2 }]);
     expect(failedOver.status?.events?.at(-1)).toMatchObject({
       reason: "Rescheduled",
       message: "replicas moved: fra-a 8→10, fra-b 2→0",

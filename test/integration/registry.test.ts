@@ -230,3 +230,82 @@ describe("the fleet registry", () => {
     expect(rows[0]!.after.spec.environment).toBe("staging");
   });
 });
+
+describe("placements' references", () => {
+  const manifests = [
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "web" } },
+  ];
+  const divided = { mode: "Divided", count: 3 };
+
+  it("refuses a placement naming a Location or Region that does not exist, inline or as a Placement", async () => {
+    const error = await refusal(
+      registry.applyAll(
+        [
+          {
+            source: "web.yaml[0]",
+            body: doc("Application", "web", {
+              manifests,
+              placement: { locations: ["tokyo"], replicas: divided },
+            }),
+          },
+          {
+            source: "web.yaml[1]",
+            body: doc("Placement", "asia", {
+              locations: ["singapore", "osaka"],
+              regions: ["sgp-west"],
+              replicas: divided,
+            }),
+          },
+        ],
+        admin,
+      ),
+    );
+    expect(error.code).toBe("InvalidInput");
+    expect(error.problems).toEqual([
+      { path: "web.yaml[0]: spec.placement.locations[0]", message: 'Location "tokyo" does not exist' },
+      { path: "web.yaml[1]: spec.locations[1]", message: 'Location "osaka" does not exist' },
+      { path: "web.yaml[1]: spec.regions[0]", message: 'Region "sgp-west" does not exist' },
+    ]);
+    await expect(registry.get(kinds.Application, "web", admin)).rejects.toThrow(/not found/);
+    const single = await refusal(
+      registry.create(doc("Placement", "tokyo-only", { locations: ["tokyo"], replicas: divided }), admin),
+    );
+    expect(single.problems).toEqual([
+      { path: "spec.locations[0]", message: 'Location "tokyo" does not exist' },
+    ]);
+  });
+
+  it("accepts the Location created in the same apply, whatever the order of the documents", async () => {
+    const applied = await registry.applyAll(
+      [
+        {
+          source: "tokyo.yaml[0]",
+          body: doc("Application", "web", {
+            manifests,
+            placement: { locations: ["tokyo"], replicas: divided },
+          }),
+        },
+        {
+          source: "tokyo.yaml[1]",
+          body: doc("Placement", "tokyo-only", { locations: ["tokyo"], replicas: divided }),
+        },
+        { source: "tokyo.yaml[2]", body: doc("Location", "tokyo", {}) },
+      ],
+      admin,
+    );
+    expect(applied.map((r) => [r.object.kind, r.action])).toEqual([
+      ["Location", "created"],
+      ["Application", "created"],
+      ["Placement", "created"],
+    ]);
+    // Now named by both, tokyo cannot be deleted until they stop naming it.
+    const error = await refusal(registry.delete(kinds.Location, "tokyo", admin));
+    expect(error.code).toBe("Conflict");
+    expect(error.message).toBe(
+      'location "tokyo" is still referred to by placement "tokyo-only", application "web"',
+    );
+    await registry.delete(kinds.Placement, "tokyo-only", admin);
+    await registry.delete(kinds.Application, "web", admin);
+    await registry.delete(kinds.Location, "tokyo", admin);
+  });
+});

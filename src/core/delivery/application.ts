@@ -138,6 +138,11 @@ export type OverrideSpec = z.output<typeof overrideSpec>;
 /** One cluster's share of an Application, as the delivery controller records it. */
 export interface ApplicationPlacementStatus {
   clusters: Array<{ name: string; replicas: number }>;
+  /**
+   * Clusters whose work still asks for more replicas than their new share (make-before-break): kept until the
+   * new placement's replicas report Ready, and for as long as the cluster is unreachable.
+   */
+  leaving?: Array<{ name: string; replicas: number }>;
   unschedulable?: string;
   scheduledAt?: string;
 }
@@ -149,6 +154,8 @@ export interface ApplicationClusterStatus {
   generation: number;
   appliedGeneration?: number;
   replicas: { desired: number; ready: number };
+  /** Replicas last reported ready on a cluster the hub cannot reach now: not counted as ready. */
+  unconfirmed?: number;
   objects: number;
   failed: number;
   healthy: boolean;

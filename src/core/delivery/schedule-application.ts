@@ -3,8 +3,15 @@
  * controller and for `unitfleet explain application`, so that the explanation is the decision.
  */
 import type { Application, Cluster } from "../resources/kinds.ts";
+import { replicasThatFit } from "../scheduling/filters.ts";
 import type { PlacementSpec } from "../scheduling/placement.ts";
-import { type Assignment, type ClusterFacts, type Outcome, schedule } from "../scheduling/scheduler.ts";
+import {
+  type Assignment,
+  type ClusterFacts,
+  type Demand,
+  type Outcome,
+  schedule,
+} from "../scheduling/scheduler.ts";
 import type { Manifest } from "./application.ts";
 import { demandOf } from "./demand.ts";
 import { clusterFacts } from "./fleet-facts.ts";
@@ -27,20 +34,44 @@ export function scheduleApplication(
 ): Outcome {
   const demand = demandOf(app.spec.manifests as Manifest[]);
   const previous = currentAssignments(app);
-  // The application's own replicas count in a cluster's requests: give them back to it.
+  const ready = new Map((app.status?.clusters ?? []).map((c) => [c.name, c.replicas.ready]));
   const running = new Map(previous.map((p) => [p.cluster, p.replicas]));
-  const adjusted = fleet.map((c) => {
-    const n = running.get(c.name) ?? 0;
-    return n === 0
-      ? c
-      : {
-          ...c,
-          free: {
-            cpuMilli: c.free.cpuMilli + n * demand.perReplica.cpuMilli,
-            memoryBytes: c.free.memoryBytes + n * demand.perReplica.memoryBytes,
-            pods: c.free.pods + n * demand.perReplica.pods,
-          },
-        };
+  const counted = fleet.map((c) => {
+    const runs = running.get(c.name) ?? 0;
+    return runs === 0 ? c : withOwnReplicasCounted(c, runs, ready.get(c.name) ?? 0, demand.perReplica);
   });
-  return schedule({ placement, fleet: adjusted, demand, previous, now }, undefined, { trace });
+  return schedule({ placement, fleet: counted, demand, previous, now }, undefined, { trace });
+}
+
+/**
+ * The scheduler counts the replicas a cluster runs as room it has (`fit = running + free / perReplica`), so
+ * `free` must have them all counted as used. Agents count the requests of ready pods only: the replicas
+ * placed but not ready yet (starting, or pending for want of room) still look free. Counting them would make
+ * a cluster whose agent reported a pod's requests before its work's readiness look full for a moment, and
+ * lose replicas; so they are counted only against growth: the cluster keeps what it runs (unless its nodes
+ * shrank) and grows by the room its ready replicas leave. Ready beyond the share (being removed) count too.
+ */
+export function withOwnReplicasCounted(
+  cluster: ClusterFacts,
+  running: number,
+  ready: number,
+  perReplica: Demand["perReplica"],
+): ClusterFacts {
+  const uncounted = running - ready;
+  const room = replicasThatFit(
+    cluster.free.cpuMilli,
+    cluster.free.memoryBytes,
+    cluster.free.pods,
+    perReplica,
+  );
+  const held = uncounted <= 0 ? uncounted : Math.min(uncounted, Math.max(room, 0));
+  if (held === 0) return cluster;
+  return {
+    ...cluster,
+    free: {
+      cpuMilli: cluster.free.cpuMilli - held * perReplica.cpuMilli,
+      memoryBytes: cluster.free.memoryBytes - held * perReplica.memoryBytes,
+      pods: cluster.free.pods - held * perReplica.pods,
+    },
+  };
 }

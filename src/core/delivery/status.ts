@@ -6,8 +6,9 @@
 
 import type { ApplicationStatus } from "../resources/kinds.ts";
 import type { Condition } from "../resources/meta.ts";
+import type { PlacementSpec } from "../scheduling/placement.ts";
 import type { Assignment } from "../scheduling/scheduler.ts";
-import type { ApplicationClusterStatus } from "./application.ts";
+import { type ApplicationClusterStatus, replicatedKinds } from "./application.ts";
 
 /** A work as the hub holds it, with the agent's last report (a `work.status` body) and the drift it reported. */
 export interface WorkRecord {
@@ -32,10 +33,20 @@ export interface StatusInput {
   generation: number;
   previous: ApplicationStatus | undefined;
   decisions: Assignment[];
+  /** The replicas the placement asks for; absent when there is no placement (then the decisions are all). */
+  wanted?: Pick<PlacementSpec["replicas"], "mode" | "count">;
   unschedulable?: string;
   /** Why the application could not be scheduled or rendered at all (placement missing, bad override). */
   problem?: { reason: string; message: string };
   works: ReadonlyMap<string, WorkRecord>;
+  /** Clusters the hub cannot reach now: what they last reported is unconfirmed. */
+  unreachable?: ReadonlySet<string>;
+  /** Works kept above their cluster's new share until the new placement is ready (make-before-break). */
+  leaving?: ReadonlyArray<Assignment>;
+  /** Replicas kept on failed clusters because no eligible cluster has room (the scheduler's outcome). */
+  failoverBlocked?: { reason: string; message: string };
+  /** What the controller did this pass that a user should see (a held work released…). */
+  notes?: ReadonlyArray<{ type: "Normal" | "Warning"; reason: string; message: string }>;
   now: string;
   /** Drift newer than this (ms) keeps the Drifted condition True. */
   driftWindowMs?: number;
@@ -57,13 +68,29 @@ function condition(
   return { type, status, reason, message, lastTransitionTime, observedGeneration: generation };
 }
 
-export function clusterStatus(name: string, work: WorkRecord | undefined): ApplicationClusterStatus {
+/**
+ * How the Application does in one cluster that runs `share` of its replicas. Replicas count the application's
+ * replicas (one pod of each Deployment and StatefulSet): as its workloads report them once the agent applied
+ * the current manifests (the fewest of any workload, so that an override of the count shows), else the share.
+ */
+export function clusterStatus(
+  name: string,
+  work: WorkRecord | undefined,
+  share = 0,
+): ApplicationClusterStatus {
   const objects = work?.status?.objects ?? [];
   const failed = objects.filter((o) => o.state === "Failed");
   const applied = work?.status?.generation;
-  const desired = objects.reduce((n, o) => n + (o.replicas?.desired ?? 0), 0);
-  const ready = objects.reduce((n, o) => n + (o.replicas?.ready ?? 0), 0);
   const current = work !== undefined && applied === work.generation;
+  const healthy = current && objects.length > 0 && objects.every((o) => o.healthy);
+  const workloads = objects.filter(
+    (o) => o.replicas !== undefined && (replicatedKinds as readonly string[]).includes(o.kind),
+  );
+  const fewest = (pick: (r: { desired: number; ready: number }) => number) =>
+    Math.min(...workloads.map((o) => pick(o.replicas!)));
+  const desired = current && workloads.length > 0 ? fewest((r) => r.desired) : share;
+  // Without workloads (only DaemonSets, Jobs, config…), a healthy cluster has its share ready.
+  const ready = workloads.length > 0 ? fewest((r) => r.ready) : healthy ? desired : 0;
   return {
     name,
     generation: work?.generation ?? 0,
@@ -71,7 +98,7 @@ export function clusterStatus(name: string, work: WorkRecord | undefined): Appli
     replicas: { desired, ready },
     objects: objects.length,
     failed: failed.length,
-    healthy: current && objects.length > 0 && objects.every((o) => o.healthy),
+    healthy,
     ...(failed[0]
       ? { message: `${failed[0].kind} ${failed[0].name}: ${failed[0].message ?? "failed"}` }
       : !current
@@ -83,14 +110,42 @@ export function clusterStatus(name: string, work: WorkRecord | undefined): Appli
 export function applicationStatus(input: StatusInput): ApplicationStatus {
   const { previous, now, generation } = input;
   const before = previous?.conditions;
-  const clusters = input.decisions.map((d) => clusterStatus(d.cluster, input.works.get(d.cluster)));
-  const desired = clusters.reduce((n, c) => n + c.replicas.desired, 0);
+  const clusters = input.decisions.map((d) =>
+    unconfirmedIf(
+      input.unreachable?.has(d.cluster) ?? false,
+      clusterStatus(d.cluster, input.works.get(d.cluster), d.replicas),
+    ),
+  );
+  const placed = input.decisions.reduce((n, d) => n + d.replicas, 0);
   const ready = clusters.reduce((n, c) => n + c.replicas.ready, 0);
+  // Wanted: what each chosen cluster is asked to run, and the replicas that found no cluster.
+  const asked = input.wanted;
+  const unplaced = !asked
+    ? 0
+    : asked.mode === "Divided"
+      ? Math.max(0, asked.count - placed)
+      : input.decisions.length === 0
+        ? asked.count
+        : 0;
+  const desired = clusters.reduce((n, c) => n + c.replicas.desired, 0) + unplaced;
+  // A work counts as applied when the agent applied its current generation and no object failed.
+  const appliedWorks = clusters.filter(
+    (c) => c.appliedGeneration === c.generation && c.failed === 0 && c.objects > 0,
+  ).length;
 
   const events = [...(previous?.events ?? [])];
   const previousPlacement = previous?.placement?.clusters ?? [];
   const moved = describeMove(previousPlacement, input.decisions);
   if (moved) events.push({ at: now, type: "Normal", reason: "Rescheduled", message: moved });
+  for (const n of input.notes ?? []) events.push({ at: now, ...n });
+  const wasBlocked = before?.find((c) => c.type === "FailoverBlocked")?.status === "True";
+  if (input.failoverBlocked && !wasBlocked)
+    events.push({
+      at: now,
+      type: "Warning",
+      reason: "FailoverBlocked",
+      message: input.failoverBlocked.message,
+    });
   const seen = new Set(events.map((e) => `${e.at}|${e.message}`));
   for (const [cluster, work] of input.works)
     for (const d of work.drift) {
@@ -105,7 +160,15 @@ export function applicationStatus(input: StatusInput): ApplicationStatus {
   const scheduled = input.problem
     ? condition(before, "Scheduled", "False", input.problem.reason, input.problem.message, now, generation)
     : input.unschedulable
-      ? condition(before, "Scheduled", "False", "Unschedulable", input.unschedulable, now, generation)
+      ? condition(
+          before,
+          "Scheduled",
+          "False",
+          "Unschedulable",
+          `${input.unschedulable} (${placed} of ${placed + unplaced} replicas placed)`,
+          now,
+          generation,
+        )
       : condition(
           before,
           "Scheduled",
@@ -157,7 +220,13 @@ export function applicationStatus(input: StatusInput): ApplicationStatus {
         before,
         "Ready",
         "False",
-        scheduled.status !== "True" ? scheduled.reason : failing.length > 0 ? "ApplyFailed" : "Progressing",
+        scheduled.status !== "True"
+          ? scheduled.reason
+          : failing.length > 0
+            ? "ApplyFailed"
+            : input.failoverBlocked
+              ? "FailoverBlocked"
+              : "Progressing",
         scheduled.status !== "True"
           ? scheduled.message
           : `${ready}/${desired} replicas ready; not yet: ${unhealthy.map((c) => c.name).join(", ") || "-"}`,
@@ -188,13 +257,59 @@ export function applicationStatus(input: StatusInput): ApplicationStatus {
     observedGeneration: generation,
     placement: {
       clusters: input.decisions.map((d) => ({ name: d.cluster, replicas: d.replicas })),
+      ...(input.leaving && input.leaving.length > 0
+        ? { leaving: input.leaving.map((d) => ({ name: d.cluster, replicas: d.replicas })) }
+        : {}),
       ...(input.unschedulable ? { unschedulable: input.unschedulable } : {}),
       scheduledAt: samePlacement && previous?.placement?.scheduledAt ? previous.placement.scheduledAt : now,
     },
     clusters,
-    summary: { clusters: clusters.length, replicas: `${ready}/${desired}`, ready, desired },
-    conditions: [scheduled, applied, readyCondition, drifted],
+    summary: {
+      clusters: clusters.length,
+      replicas: `${ready}/${desired}`,
+      ready,
+      desired,
+      applied: `${appliedWorks}/${clusters.length}`,
+    },
+    conditions: [
+      scheduled,
+      applied,
+      readyCondition,
+      drifted,
+      input.failoverBlocked
+        ? condition(
+            before,
+            "FailoverBlocked",
+            "True",
+            input.failoverBlocked.reason,
+            input.failoverBlocked.message,
+            now,
+            generation,
+          )
+        : condition(
+            before,
+            "FailoverBlocked",
+            "False",
+            "ReplicasOnEligibleClusters",
+            "no replica is kept on a failed cluster for want of room elsewhere",
+            now,
+            generation,
+          ),
+    ],
     events: events.slice(-maxEvents),
+  };
+}
+
+/** A cluster the hub cannot reach: its last report is unconfirmed, its ready replicas are not counted. */
+function unconfirmedIf(unreachable: boolean, status: ApplicationClusterStatus): ApplicationClusterStatus {
+  if (!unreachable) return status;
+  const { ready } = status.replicas;
+  return {
+    ...status,
+    replicas: { ...status.replicas, ready: 0 },
+    ...(ready > 0 ? { unconfirmed: ready } : {}),
+    healthy: false,
+    message: `unreachable: ${ready} ready replica${ready === 1 ? "" : "s"} last reported, unconfirmed`,
   };
 }
 

@@ -1,12 +1,22 @@
 /** Printer columns' values, read from an object: shared by the API's Table responses and the CLI's tables. */
 import type { PrinterColumn } from "./kinds.ts";
 
-/** The value a column shows for an object: null when absent, lists joined by commas, dates as ages. */
+/**
+ * The value a column shows for an object: null when absent or an empty list, dates as ages, lists of plain
+ * values joined by commas, objects and lists of objects as the column formats them (as compact JSON when it
+ * does not: never `[object Object]`).
+ */
 export function columnValue(column: PrinterColumn, object: unknown, now: Date): string | number | null {
   const value = readPath(object, column.jsonPath);
   if (value === undefined || value === null) return null;
   if (column.type === "date") return shortAge(String(value), now);
-  if (Array.isArray(value)) return value.join(",");
+  if (Array.isArray(value) && value.length === 0) return null;
+  if (typeof value === "object") {
+    if (column.format) return column.format(value);
+    if (Array.isArray(value) && value.every((v) => v === null || typeof v !== "object"))
+      return value.join(",");
+    return JSON.stringify(value);
+  }
   if (column.type === "integer") return Number(value);
   return String(value);
 }

@@ -99,7 +99,12 @@ export interface ApplicationStatus {
   observedGeneration?: number;
   placement?: ApplicationPlacementStatus;
   clusters?: ApplicationClusterStatus[];
-  summary?: { clusters: number; replicas: string; ready: number; desired: number };
+  /**
+   * replicas: ready/desired, in application replicas (one pod of each Deployment and StatefulSet), desired
+   * counting those that fit nowhere; applied: chosen clusters that applied the current manifests without a
+   * failure / chosen clusters.
+   */
+  summary?: { clusters: number; replicas: string; ready: number; desired: number; applied?: string };
   conditions?: Condition[];
   /** The latest notable happenings (failover moves, drift put back), newest last. */
   events?: Array<{ at: string; type: "Normal" | "Warning"; reason: string; message: string }>;
@@ -128,6 +133,8 @@ export interface PrinterColumn {
   type: "string" | "integer" | "date";
   /** JSONPath as the OpenAPI extension and CRD printer columns write it. */
   jsonPath: string;
+  /** How a value that is an object, or a list of objects, reads in a cell (./columns.ts). */
+  format?: (value: object) => string;
   /** Shown only with `-o wide`. */
   wide?: boolean;
   description: string;
@@ -285,7 +292,13 @@ export const kinds: Record<FleetResource["kind"], KindInfo> = {
         name: "Replicas",
         type: "string",
         jsonPath: ".status.summary.replicas",
-        description: "ready/desired replicas over all its clusters",
+        description: "ready/desired replicas over all its clusters, desired counting those that fit nowhere",
+      },
+      {
+        name: "Applied",
+        type: "string",
+        jsonPath: ".status.summary.applied",
+        description: "chosen clusters that applied the current manifests without a failure / chosen clusters",
       },
       {
         name: "Ready",
@@ -297,8 +310,12 @@ export const kinds: Record<FleetResource["kind"], KindInfo> = {
         name: "Placement",
         type: "string",
         jsonPath: ".status.placement.clusters",
-        description: "where it runs",
+        description: "where it runs: cluster=replicas",
         wide: true,
+        format: (clusters) =>
+          (clusters as Array<{ name: string; replicas: number }>)
+            .map((c) => `${c.name}=${c.replicas}`)
+            .join(","),
       },
       age,
     ],
@@ -434,9 +451,41 @@ export interface RegistryLookup {
   region(name: string): Region | undefined;
 }
 
-/** Checks the references of a valid document: a Region's Location, a Cluster's Location, Region and zones. */
+/**
+ * The Locations and Regions a placement names (a Placement's spec, or an Application's inline placement),
+ * with their field paths. Clusters named are not references: they may join later.
+ */
+export function placementReferences(
+  kind: FleetResource["kind"],
+  spec: Record<string, unknown>,
+): Array<{ kind: "Location" | "Region"; name: string; path: string }> {
+  const at: Array<string | number> | undefined =
+    kind === "Placement" ? ["spec"] : kind === "Application" ? ["spec", "placement"] : undefined;
+  const placement = (kind === "Application" ? spec.placement : spec) as PlacementSpec | undefined;
+  if (!at || !placement) return [];
+  return [
+    ...(placement.locations ?? []).map((name, i) => ({
+      kind: "Location" as const,
+      name,
+      path: fieldPath([...at, "locations", i]),
+    })),
+    ...(placement.regions ?? []).map((name, i) => ({
+      kind: "Region" as const,
+      name,
+      path: fieldPath([...at, "regions", i]),
+    })),
+  ];
+}
+
+/**
+ * Checks the references of a valid document: a Region's Location, a Cluster's Location, Region and zones, the
+ * Locations and Regions a placement names.
+ */
 export function referenceProblems(input: ValidInput, lookup: RegistryLookup): Problem[] {
   const problems: Problem[] = [];
+  for (const ref of placementReferences(input.kind.kind, input.spec))
+    if (!(ref.kind === "Location" ? lookup.location(ref.name) : lookup.region(ref.name)))
+      problems.push({ path: ref.path, message: `${ref.kind} "${ref.name}" does not exist` });
   if (input.kind.kind === "Region") {
     const spec = input.spec as RegionSpec;
     if (!lookup.location(spec.location))

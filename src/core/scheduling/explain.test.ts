@@ -83,3 +83,34 @@ describe("explain", () => {
     );
   });
 });
+
+describe("explain a blocked failover", () => {
+  it("shows a failed cluster keeping its replicas as kept, and why in the summary", () => {
+    const blocked: Outcome = {
+      decisions: [{ cluster: "a", replicas: 4 }],
+      trace: [
+        {
+          cluster: "a",
+          location: "fra",
+          verdict: "unfit",
+          chosen: true,
+          replicas: 4,
+          reasons: [
+            "Health: not ready for 90 s, beyond the 60 s tolerance",
+            "Failover: keeps 4 replicas: no eligible cluster in Location fra has room for them",
+          ],
+          scores: {},
+          total: 0,
+        },
+      ],
+      failoverBlocked: {
+        reason: "NoEligibleCluster",
+        message: "replicas stay on a (4): no eligible cluster has room for them. a: Health: not ready",
+      },
+    };
+    expect(explainRows(blocked).map((r) => [r.cluster, r.verdict, r.replicas])).toEqual([["a", "kept", 4]]);
+    expect(explainTable(blocked).summary).toBe(
+      "4 replicas on 1 cluster; failover blocked: replicas stay on a (4): no eligible cluster has room for them. a: Health: not ready",
+    );
+  });
+});

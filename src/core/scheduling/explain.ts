@@ -10,7 +10,10 @@ export type ExplainVerdict = "chosen" | "kept" | "not chosen" | "rejected";
 export interface ExplainRow {
   cluster: string;
   location: string;
-  /** chosen: runs replicas; kept: runs replicas but gets no new ones (hold); not chosen: eligible, no replicas. */
+  /**
+   * chosen: runs replicas; kept: runs replicas but gets no new ones (hold, or failed with nowhere to move them);
+   * not chosen: eligible, no replicas.
+   */
   verdict: ExplainVerdict;
   replicas: number;
   score: number;
@@ -36,8 +39,9 @@ export function explainRows(outcome: Outcome): ExplainRow[] {
 }
 
 function row(t: TraceEntry): ExplainRow {
+  // A chosen cluster that is not `fit` keeps what it runs: held, or failed with nowhere to move its replicas.
   const verdict: ExplainVerdict = t.chosen
-    ? t.verdict === "hold"
+    ? t.verdict !== "fit"
       ? "kept"
       : "chosen"
     : t.verdict === "unfit"
@@ -76,6 +80,7 @@ export function explainTable(
   const clusters = outcome.decisions.length;
   const summary =
     `${placed} replica${placed === 1 ? "" : "s"} on ${clusters} cluster${clusters === 1 ? "" : "s"}` +
-    (outcome.unschedulable ? `; unschedulable: ${outcome.unschedulable.reason}` : "");
+    (outcome.unschedulable ? `; unschedulable: ${outcome.unschedulable.reason}` : "") +
+    (outcome.failoverBlocked ? `; failover blocked: ${outcome.failoverBlocked.message}` : "");
   return { headers: explainHeaders, rows, summary };
 }

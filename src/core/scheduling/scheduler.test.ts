@@ -271,7 +271,7 @@ describe("residency: one Location unless the placement lists several", () => {
     expect(reasons(o, "s")).toEqual(["Residency: one Location only, fra: where the application runs"]);
   });
 
-  it("never fails over to another Location: with every cluster of its Location down it is unschedulable", () => {
+  it("never fails over to another Location: with every cluster of its Location down the replicas stay there", () => {
     const o = run(
       divided(4),
       [sized("a", 16, 4, { ready: false, for: 600 }), sized("s", 16, 0, { location: "sgp" })],
@@ -279,10 +279,44 @@ describe("residency: one Location unless the placement lists several", () => {
         previous: [{ cluster: "a", replicas: 4 }],
       },
     );
-    expect(o.decisions).toEqual([]);
-    expect(o.unschedulable?.reason).toBe(
-      "no eligible cluster in Location fra: 1 cluster selected, rejected by Health 1",
+    expect(split(o)).toEqual({ a: 4 });
+    expect(o.unschedulable).toBeUndefined();
+    expect(o.failoverBlocked?.reason).toBe("NoEligibleCluster");
+    expect(o.failoverBlocked?.message).toMatch(
+      /^replicas stay on a \(4\): no eligible cluster has room for them\. a: Health: not ready for 600 s, beyond/,
     );
+  });
+
+  it("fails over only what fits: the rest stays on the failed cluster", () => {
+    const o = run(
+      divided(4),
+      [sized("a", 16, 4, { ready: false, for: 600 }), sized("b", 1, 0), sized("c", 0, 0)],
+      { previous: [{ cluster: "a", replicas: 4 }] },
+    );
+    expect(split(o)).toEqual({ a: 3, b: 1 });
+    expect(o.unschedulable).toBeUndefined();
+    expect(o.failoverBlocked?.reason).toBe("InsufficientCapacity");
+    expect(o.failoverBlocked?.message).toMatch(/b: full, fits 1; c: Resources: /);
+  });
+
+  it("keeps Duplicated copies on failed clusters only when no eligible cluster is left", () => {
+    const down = { ready: false, for: 600 };
+    const alone = run(duplicated(2), [sized("a", 16, 2, down), sized("b", 16, 2, down)], {
+      previous: [
+        { cluster: "a", replicas: 2 },
+        { cluster: "b", replicas: 2 },
+      ],
+    });
+    expect(split(alone)).toEqual({ a: 2, b: 2 });
+    expect(alone.failoverBlocked?.reason).toBe("NoEligibleCluster");
+    const other = run(duplicated(2), [sized("a", 16, 2, down), sized("b", 16, 2)], {
+      previous: [
+        { cluster: "a", replicas: 2 },
+        { cluster: "b", replicas: 2 },
+      ],
+    });
+    expect(split(other)).toEqual({ b: 2 });
+    expect(other.failoverBlocked).toBeUndefined();
   });
 
   it("moves when the placement no longer selects its Location", () => {
@@ -392,6 +426,82 @@ describe("Divided replicas", () => {
     );
     expect(split(o)).toEqual({ a: 6, b: 3 });
     expect(reasons(o, "c")).toEqual(["Divided: no static weight names this cluster"]);
+  });
+
+  it("gives static weights exactly the split they ask for, whatever ran before: 1:2 of 9 is 3/6", () => {
+    const weighted = divided(9, {
+      replicas: {
+        mode: "Divided",
+        count: 9,
+        weighting: "Static",
+        weights: [
+          { clusterNames: ["a"], weight: 1 },
+          { clusterNames: ["b"], weight: 2 },
+        ],
+      },
+    });
+    const fleet = [sized("a", 16, 4), sized("b", 16, 5)];
+    // 4/5 ran before (an even split by capacity): within ±1 of 3/6, but the weights ask for 3/6.
+    const o = run(weighted, fleet, {
+      previous: [
+        { cluster: "a", replicas: 4 },
+        { cluster: "b", replicas: 5 },
+      ],
+    });
+    expect(split(o)).toEqual({ a: 3, b: 6 });
+    expect(reasons(o, "b")).toContain("Static: 5 → 6, the split the weights ask for");
+    expect(split(run(weighted, [sized("a", 16, 0), sized("b", 16, 0)]))).toEqual({ a: 3, b: 6 });
+  });
+
+  it("gives a static share of one back to a recovered cluster after the stable period", () => {
+    const weighted = divided(7, {
+      replicas: {
+        mode: "Divided",
+        count: 7,
+        weighting: "Static",
+        weights: [
+          { clusterNames: ["a"], weight: 1 },
+          { clusterNames: ["b", "c"], weight: 3 },
+        ],
+      },
+    });
+    const previous = [
+      { cluster: "b", replicas: 4 },
+      { cluster: "c", replicas: 3 },
+    ];
+    // a failed over (its 1 went to b); once ready for the stable period it gets its 1 back: 1/3/3.
+    const recovering = run(
+      weighted,
+      [sized("a", 16, 0, { for: 299 }), sized("b", 16, 4), sized("c", 16, 3)],
+      {
+        previous,
+      },
+    );
+    expect(split(recovering)).toEqual({ b: 4, c: 3 });
+    const back = run(weighted, [sized("a", 16, 0, { for: 300 }), sized("b", 16, 4), sized("c", 16, 3)], {
+      previous,
+    });
+    expect(split(back)).toEqual({ a: 1, b: 3, c: 3 });
+  });
+
+  it("keeps a static split its room caps within the tolerance, as a split by capacity", () => {
+    const weighted = divided(12, {
+      replicas: {
+        mode: "Divided",
+        count: 12,
+        weighting: "Static",
+        weights: [{ clusterNames: ["a", "b", "c"], weight: 1 }],
+      },
+    });
+    // a has room for 2 in all, below its share of 4: 2/5/5. Room for 3, still below 4, moves nothing.
+    const capped = run(weighted, [sized("a", 2, 0), sized("b", 16, 0), sized("c", 16, 0)]);
+    expect(split(capped)).toEqual({ a: 2, b: 5, c: 5 });
+    const previous = capped.decisions;
+    const roomier = run(weighted, [sized("a", 3, 2), sized("b", 16, 5), sized("c", 16, 5)], { previous });
+    expect(split(roomier)).toEqual({ a: 2, b: 5, c: 5 });
+    // Room for its whole share: exactly 4/4/4.
+    const room = run(weighted, [sized("a", 4, 2), sized("b", 16, 5), sized("c", 16, 5)], { previous });
+    expect(split(room)).toEqual({ a: 4, b: 4, c: 4 });
   });
 
   it("keeps the previous split while capacity changes stay within the tolerance, rebalances beyond", () => {
@@ -643,7 +753,15 @@ describe("properties", () => {
         }
         for (const d of o.decisions) {
           expect(d.replicas).toBeGreaterThan(0);
-          expect(byName.get(d.cluster)?.verdict).not.toBe("unfit");
+          // An unfit cluster keeps replicas only as a failover with nowhere to go: at most what it runs.
+          if (byName.get(d.cluster)?.verdict === "unfit") {
+            expect(o.failoverBlocked).toBeDefined();
+            expect(d.replicas).toBeLessThanOrEqual(running.get(d.cluster) ?? 0);
+            expect(byName.get(d.cluster)?.reasons.some((r) => /^Health: not ready .* beyond/.test(r))).toBe(
+              true,
+            );
+            continue;
+          }
           const facts = input.fleet.find((c) => c.name === d.cluster)!;
           const fit =
             (running.get(d.cluster) ?? 0) +

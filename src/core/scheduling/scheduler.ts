@@ -13,7 +13,9 @@
  *    NoSchedule); `unfit` clusters get nothing (not ready
  *    beyond the tolerance, an untolerated NoExecute taint, a missing API kind, no room for one replica —
  *    for Duplicated, for the full count). Room counts the replicas a cluster already runs as its own:
- *    `fit = running + floor(free / perReplica)` on the scarcest of cpu, memory and pods.
+ *    `fit = running + floor(free / perReplica)` on the scarcest of cpu, memory and pods, where `free` is
+ *    what the cluster has left with those replicas' requests counted (../delivery/schedule-application.ts
+ *    counts the ones its agent has not counted yet).
  * 2. Scores (./scores.ts), 0–100 each, summed: FreeCapacity, AlreadyRunning, TaintPreference, and Spread
  *    when the placement has spread constraints. Each is relative to the cluster's own Location, so that a
  *    Location's scores never depend on the others.
@@ -34,17 +36,22 @@
  *    the weights whose clusters include it), never above what fits, by the largest remainder method
  *    (remainder ties go to the larger weight, then to the first name). Replicas that fit nowhere make the
  *    application unschedulable for that many; the others are still placed.
- * 6. Stability and failover (./division.ts). Starting from the previous split, replicas on clusters no
- *    longer eligible (beyond the health tolerance, rejected, or outside the chosen Location) are given to
- *    the clusters of the same Location most below their ideal share, and a lower count is taken from those
- *    most above theirs. That split stands if every cluster is within max(1, 10% of its ideal share) of
- *    it; otherwise — capacity changed beyond the tolerance, or a recovered cluster's stable period ended —
- *    the ideal split replaces it. A cluster back from failure gets nothing before `stableSeconds` and its
- *    share once it has passed; a cluster that flaps inside the tolerance keeps its replicas throughout.
+ * 6. Stability and failover (./division.ts), for splits that capacity shapes: every AvailableCapacity split,
+ *    and a Static one where a cluster's room caps its share. Starting from the previous split, replicas on
+ *    clusters no longer eligible (beyond the health tolerance, rejected, or outside the chosen Location) are
+ *    given to the clusters of the same Location most below their ideal share, and a lower count is taken
+ *    from those most above theirs. That split stands if every cluster is within max(1, 10% of its ideal
+ *    share) of it; otherwise — capacity changed beyond the tolerance, or a recovered cluster's stable
+ *    period ended — the ideal split replaces it. Static weights whose shares fit are the split the user
+ *    asked for and are always placed exactly: on first placement, after a change of weights or count, on
+ *    failover (over the clusters left) and on failback. A cluster back from failure gets nothing before
+ *    `stableSeconds` and its share once it has passed; a cluster that flaps inside the tolerance keeps its
+ *    replicas throughout (both are health verdicts, whatever the weighting).
  * 7. Several Locations listed: clusters of all of them are eligible (spread by location limits how many).
  *    Divided replicas are first shared between Locations in proportion to the capacity (or weights) of
- *    their selected clusters whatever their health, kept from the previous split within the same
- *    tolerance, then divided inside each Location as above: failover never crosses a Location.
+ *    their selected clusters whatever their health — by capacity kept from the previous split within the
+ *    same tolerance, by weights exactly —, then divided inside each Location as above: failover never
+ *    crosses a Location.
  *
  * Speed: `indexFleet` is built once per snapshot and reused for every placement; it narrows each placement
  * to its candidates with per-label bitsets and keeps the facts every filter reads in flat arrays. With
@@ -125,6 +132,12 @@ export interface Outcome {
   trace: TraceEntry[];
   /** Set when not every replica could be placed; the decisions hold what could be. */
   unschedulable?: { reason: string };
+  /**
+   * Set when replicas stay on clusters failed beyond the tolerance because no eligible cluster has room for
+   * them (rule 6): NoEligibleCluster when no cluster of the Location could take any, else InsufficientCapacity.
+   * The message names the clusters that keep them and why each other cluster is out.
+   */
+  failoverBlocked?: { reason: "NoEligibleCluster" | "InsufficientCapacity"; message: string };
 }
 
 export interface ScheduleOptions {
@@ -153,6 +166,8 @@ interface View {
   cap: number;
   weight: number;
   usable: boolean;
+  /** Runs replicas but is not ready beyond the tolerance: they stay here only if no eligible cluster has room. */
+  failed: boolean;
   scores: Readonly<Record<string, number>>;
   total: number;
   taken: boolean;
@@ -194,9 +209,13 @@ export function schedule(
   const trace = traceAll
     ? traceOf(run, views)
     : views.filter((v) => v.running > 0 || (v.selected && result.chosen.has(v.location))).map(entry);
-  return result.problem
-    ? { decisions, trace, unschedulable: { reason: result.problem } }
-    : { decisions, trace };
+  const blocked = failoverBlocked(views);
+  return {
+    decisions,
+    trace,
+    ...(result.problem ? { unschedulable: { reason: result.problem } } : {}),
+    ...(blocked ? { failoverBlocked: blocked } : {}),
+  };
 }
 
 function rulesOf({ placement, demand, now }: ScheduleInput): Rules {
@@ -373,6 +392,7 @@ function evaluate(run: Run, pos: number, selected: boolean): View {
     cap: 0,
     weight: 0,
     usable: false,
+    failed: false,
     scores: noScores,
     total: 0,
     taken: false,
@@ -391,6 +411,7 @@ function evaluate(run: Run, pos: number, selected: boolean): View {
       return;
     }
     view.verdict = "unfit";
+    if (name === "Health" && mine > 0) view.failed = true;
     if (name === "Selection") view.selected = false;
     if (name === "Selection" || name === "Taints" || name === "ApiResources") view.wanted = false;
   };
@@ -555,7 +576,12 @@ function placeIn(
     constraints,
   );
   // (A multi-Location Divided application whose clusters all failed keeps its Locations' shares, below.)
-  if (taken.length === 0 && !(multi && replicas.mode === "Divided" && runningIn.size > 0))
+  const failedIn = (location: string) => views.some((v) => v.failed && v.wanted && v.location === location);
+  if (
+    taken.length === 0 &&
+    !(multi && replicas.mode === "Divided" && runningIn.size > 0) &&
+    ![...chosen].some(failedIn)
+  )
     return unplaceable(views, multi ? undefined : [...chosen][0]);
   for (const [k, s] of constraints.entries())
     if (s.minGroups !== undefined && groups[k]!.size < s.minGroups)
@@ -567,6 +593,9 @@ function placeIn(
       v.replicas = v.verdict === "hold" ? Math.min(v.running, replicas.count) : replicas.count;
       note(v, v.replicas === replicas.count ? runs : `Duplicated: runs ${plural(v.replicas, "replica")}`);
     }
+    // With no eligible cluster left, the copies on failed clusters stay: nothing could replace them.
+    if (taken.length === 0)
+      for (const l of chosen) keepOnFailed(views, l, Number.MAX_SAFE_INTEGER, replicas.count);
     return undefined;
   }
 
@@ -587,7 +616,8 @@ function placeIn(
     );
   for (const [location, budget] of [...budgets].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const members = taken.filter((v) => v.location === location);
-    const placed = divideInLocation(members, budget, replicas.weighting);
+    let placed = divideInLocation(members, budget, replicas.weighting);
+    if (placed < budget) placed += keepOnFailed(views, location, budget - placed);
     if (placed < budget)
       problems.push(
         members.length === 0
@@ -726,14 +756,16 @@ function locationBudgets(
     locations.map(() => count),
   ).shares;
   const previous = locations.map((l) => runningIn.get(l) ?? 0);
-  const kept = previous.some((n) => n > 0)
-    ? stabilize(
-        previous,
-        ideal,
-        locations.map(() => count),
-        locations.map(() => true),
-      ).shares
-    : ideal;
+  // Static weights share the count exactly; capacity-derived shares are kept within the tolerance.
+  const kept =
+    !byWeight && previous.some((n) => n > 0)
+      ? stabilize(
+          previous,
+          ideal,
+          locations.map(() => count),
+          locations.map(() => true),
+        ).shares
+      : ideal;
   return new Map(locations.map((l, i) => [l, kept[i]!]));
 }
 
@@ -755,21 +787,28 @@ function divideInLocation(
   const ideal = members.map((_, i) => held[i]! + growing.shares[i]!);
   const previous = members.map((v) => v.running);
   const hadAny = previous.some((n) => n > 0);
-  const result = hadAny
-    ? stabilize(
-        previous,
-        ideal,
-        members.map((v) => v.cap),
-        members.map((v) => v.verdict === "fit"),
-      )
-    : { shares: ideal, outcome: "rebalanced" as const };
+  // Static weights are the split the user asked for: exact, unless a cluster's room caps its share — then,
+  // as for a split derived from capacity, the previous one stands within the tolerance.
+  const exact = weighting === "Static" && !capsBind(rest, members, growing.shares);
+  const result =
+    hadAny && !exact
+      ? stabilize(
+          previous,
+          ideal,
+          members.map((v) => v.cap),
+          members.map((v) => v.verdict === "fit"),
+        )
+      : { shares: ideal, outcome: "rebalanced" as const };
   members.forEach((v, i) => {
     v.replicas = result.shares[i]!;
     const quota = held[i]! + growing.quotas[i]!;
     const basis = weighting === "Static" ? `weight ${v.weight}` : `fits ${v.fit}`;
     note(v, `Divided: ${v.replicas} of ${budget} replicas (ideal ${round1(quota)}, ${basis})`);
     if (!hadAny) return;
-    if (result.outcome === "rebalanced") {
+    if (exact) {
+      if (v.running !== v.replicas)
+        note(v, `Static: ${v.running} → ${v.replicas}, the split the weights ask for`);
+    } else if (result.outcome === "rebalanced") {
       if (v.running !== v.replicas)
         note(v, `Rebalance: ${v.running} → ${v.replicas}; the previous split strayed beyond the tolerance`);
     } else if (v.running !== v.replicas)
@@ -781,6 +820,60 @@ function divideInLocation(
       note(v, `Stability: keeps ${v.running}, within ±${tolerance(ideal[i]!)} of its ideal ${ideal[i]}`);
   });
   return result.shares.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Failover moves only what fits: of `shortfall` replicas no eligible cluster of `location` could take, the
+ * clusters failed beyond the tolerance keep up to what they run (each at most `most`). Returns how many.
+ */
+function keepOnFailed(views: View[], location: string, shortfall: number, most = Infinity): number {
+  const failed = views.filter((v) => v.failed && v.wanted && v.location === location);
+  if (failed.length === 0) return 0;
+  const running = failed.map((v) => Math.min(v.running, most));
+  const total = running.reduce((a, b) => a + b, 0);
+  const shares = most === Infinity ? divide(Math.min(shortfall, total), running, running).shares : running;
+  let kept = 0;
+  failed.forEach((v, i) => {
+    v.replicas = shares[i]!;
+    kept += v.replicas;
+    if (v.replicas > 0)
+      note(
+        v,
+        `Failover: keeps ${plural(v.replicas, "replica")}: no eligible cluster in Location ${location} has room for them`,
+      );
+  });
+  return kept;
+}
+
+/** Why replicas stay on failed clusters: those clusters with their replicas, and why each other one is out. */
+function failoverBlocked(views: readonly View[]): Outcome["failoverBlocked"] {
+  const kept = views.filter((v) => v.failed && v.replicas > 0);
+  if (kept.length === 0) return undefined;
+  const locations = new Set(kept.map((v) => v.location));
+  const local = views.filter((v) => v.selected && locations.has(v.location));
+  const eligible = local.some((v) => v.taken);
+  const out = local
+    .filter((v) => v.failed || !v.taken || v.replicas >= v.cap)
+    .map((v) => {
+      const why = v.failed ? v.reasons.find((r) => r.startsWith("Health:")) : v.reasons[0];
+      return `${v.c.name}: ${v.taken ? `full, fits ${v.fit}` : (why ?? "not eligible")}`;
+    });
+  const holders = kept.map((v) => `${v.c.name} (${v.replicas})`).join(", ");
+  return {
+    reason: eligible ? "InsufficientCapacity" : "NoEligibleCluster",
+    message: `replicas stay on ${holders}: no eligible cluster has room for them. ${out.join("; ")}`,
+  };
+}
+
+/** True when what fits in some `fit` member changed its share of `rest` from what its weight alone gives. */
+function capsBind(rest: number, members: readonly View[], shares: readonly number[]): boolean {
+  const weights = members.map((v) => (v.verdict === "fit" ? v.weight : 0));
+  const unbounded = divide(
+    rest,
+    weights,
+    weights.map(() => rest),
+  ).shares;
+  return unbounded.some((n, i) => n !== shares[i]);
 }
 
 /** Moves Divided replicas one at a time until they cover every minGroups; returns why not, if it cannot. */

@@ -1,16 +1,22 @@
 /**
  * The delivery controller (one replica at a time, under the `delivery` lease): for every Application, schedule
  * it on the fleet as it is now (core/scheduling), render each chosen cluster's work (core/delivery/render),
- * write the works that changed and tombstone those of clusters it left, announce them to the dispatchers
- * (NOTIFY), and write the Application's status from the scheduler's outcome and the agents' reports. It runs
- * on every change to the registry and every second otherwise (failover timings and reports need no change).
+ * write the works that changed, announce them to the dispatchers (NOTIFY), and write the Application's status
+ * from the scheduler's outcome and the agents' reports. It runs on every change to the registry and every
+ * second otherwise (failover timings and reports need no change).
+ *
+ * An unreachable cluster is not a dead one (ADR 0013, core/delivery/handover.ts): a work is tombstoned only for
+ * an explicit change — the placement leaves the cluster, the Application or the Cluster is deleted. A work
+ * whose share shrinks is rewritten only once the new placement's replicas report Ready (make-before-break),
+ * and never while its cluster is unreachable.
  */
 import { createHash } from "node:crypto";
 import type { Manifest, OverrideRule } from "../../core/delivery/application.ts";
 import { clusterFacts } from "../../core/delivery/fleet-facts.ts";
+import { type HandoverWork, planHandover } from "../../core/delivery/handover.ts";
 import { renderWork } from "../../core/delivery/render.ts";
 import { currentAssignments, scheduleApplication } from "../../core/delivery/schedule-application.ts";
-import { applicationStatus, type WorkRecord } from "../../core/delivery/status.ts";
+import { applicationStatus, clusterStatus, type WorkRecord } from "../../core/delivery/status.ts";
 import { canonicalJson } from "../../core/resources/canonical-json.ts";
 import {
   type Application,
@@ -72,6 +78,11 @@ export class DeliveryController {
       ),
     ]);
     const fleet = (clusters.items as unknown as Cluster[]).map((c) => clusterFacts(c, now));
+    const unreachable = new Set(
+      (clusters.items as unknown as Cluster[])
+        .filter((c) => c.status?.conditions?.find((k) => k.type === "Reachable")?.status !== "True")
+        .map((c) => c.metadata.name),
+    );
     const locationOf = new Map(fleet.map((c) => [c.name, c.location]));
     const placementByName = new Map(
       (placements.items as unknown as Placement[]).map((p) => [p.metadata.name, p.spec]),
@@ -96,6 +107,7 @@ export class DeliveryController {
           overrideList,
           worksByApp.get(app.metadata.name) ?? new Map(),
           changedClusters,
+          unreachable,
           now,
         );
       } catch (error) {
@@ -138,6 +150,7 @@ export class DeliveryController {
     overrides: Override[],
     works: Map<string, StoredWork>,
     changedClusters: Set<string>,
+    unreachable: ReadonlySet<string>,
     now: number,
   ): Promise<void> {
     const name = app.metadata.name;
@@ -147,6 +160,13 @@ export class DeliveryController {
       spec.placement ?? (spec.placementRef ? placements.get(spec.placementRef.name) : undefined);
     let decisions: Assignment[] = previous;
     let unschedulable: string | undefined;
+    let failoverBlocked: { reason: string; message: string } | undefined;
+    // Works kept above their share: as they were, unless this pass decides again (it does when scheduling).
+    let leaving: Assignment[] = (app.status?.placement?.leaving ?? []).map((l) => ({
+      cluster: l.name,
+      replicas: l.replicas,
+    }));
+    const notes: Array<{ type: "Normal" | "Warning"; reason: string; message: string }> = [];
     let problem: { reason: string; message: string } | undefined;
     if (!placement) {
       problem = {
@@ -158,6 +178,7 @@ export class DeliveryController {
       const outcome = scheduleApplication(app, placement, fleet, now, "placed");
       decisions = outcome.decisions.filter((d) => d.replicas > 0 || placement.replicas.mode === "Duplicated");
       unschedulable = outcome.unschedulable?.reason;
+      failoverBlocked = outcome.failoverBlocked;
       const rules: Array<{ source: string; rule: OverrideRule }> = [
         ...(spec.overrides ?? []).map((rule, i) => ({ source: `spec.overrides[${i}]`, rule })),
         ...overrides
@@ -167,6 +188,29 @@ export class DeliveryController {
           ),
       ];
       const facts = new Map(fleet.map((c) => [c.name, c]));
+      const target = new Map(decisions.map((d) => [d.cluster, d.replicas]));
+      const traced = new Map(outcome.trace.map((t) => [t.cluster, t]));
+      // What each live work asks for now: its share in the last placement, or the share it was kept at.
+      const asked = new Map(previous.map((p) => [p.cluster, p.replicas]));
+      for (const l of app.status?.placement?.leaving ?? []) asked.set(l.name, l.replicas);
+      const handoverWorks: HandoverWork[] = [];
+      for (const w of works.values()) {
+        if (w.removed) continue;
+        const t = traced.get(w.cluster);
+        const record = recordOf(w);
+        const report = clusterStatus(w.cluster, record, asked.get(w.cluster) ?? 0);
+        handoverWorks.push({
+          cluster: w.cluster,
+          asks: asked.get(w.cluster) ?? 0,
+          ready: report.appliedGeneration === report.generation ? report.replicas.ready : 0,
+          reachable: !unreachable.has(w.cluster),
+          registered: locationOf.has(w.cluster),
+          ...(t ? { trace: t } : {}),
+        });
+      }
+      const handover = planHandover({ target, works: handoverWorks });
+      leaving = handover.keep.map((k) => ({ cluster: k.cluster, replicas: k.replicas }));
+      const kept = new Set(handover.keep.map((k) => k.cluster));
       const writes: Array<{
         cluster: string;
         location: string;
@@ -174,7 +218,13 @@ export class DeliveryController {
         manifests: string;
         hash: string;
       }> = [];
-      for (const d of decisions) {
+      // Every chosen cluster, and the clusters left that keep a work at their new share (0).
+      const shares: Assignment[] = [
+        ...decisions,
+        ...handover.shrinkToZero.map((cluster) => ({ cluster, replicas: 0 })),
+      ];
+      for (const d of shares) {
+        if (kept.has(d.cluster)) continue;
         const cluster = facts.get(d.cluster)!;
         const rendered = renderWork(manifests, rules, cluster, d.replicas);
         if (!rendered.ok) {
@@ -201,6 +251,12 @@ export class DeliveryController {
         this.counters.worksWritten += 1;
         changedClusters.add(d.cluster);
       }
+      for (const r of handover.released)
+        notes.push({
+          type: "Normal",
+          reason: "HandoverComplete",
+          message: `${r.cluster}: work updated from ${r.from} to ${r.to} replicas, the new placement's replicas being ready`,
+        });
       // One statement for all of this application's changed works, however many clusters.
       if (writes.length > 0)
         await this.sql.query(
@@ -218,31 +274,28 @@ export class DeliveryController {
             writes.map((w) => w.hash),
           ],
         );
-      const chosen = new Set(decisions.map((d) => d.cluster));
-      for (const w of works.values())
-        if (!chosen.has(w.cluster) && !w.removed && locationOf.has(w.cluster)) {
-          await this.tombstone(name, w.cluster, w.generation);
-          w.removed = true;
-          changedClusters.add(w.cluster);
-        }
+      for (const cluster of handover.remove) {
+        const w = works.get(cluster)!;
+        await this.tombstone(name, cluster, w.generation);
+        w.removed = true;
+        changedClusters.add(cluster);
+      }
     }
 
     const records = new Map<string, WorkRecord>();
-    for (const w of works.values())
-      records.set(w.cluster, {
-        cluster: w.cluster,
-        generation: w.generation,
-        removed: w.removed,
-        ...(parse(w.status) ? { status: parse(w.status)! } : {}),
-        drift: parse(w.drift) ?? [],
-      });
+    for (const w of works.values()) records.set(w.cluster, recordOf(w));
     const status = applicationStatus({
       generation: app.metadata.generation,
       previous: app.status,
       decisions,
+      ...(placement ? { wanted: placement.replicas } : {}),
       ...(unschedulable ? { unschedulable } : {}),
       ...(problem ? { problem } : {}),
       works: records,
+      unreachable,
+      leaving,
+      ...(failoverBlocked ? { failoverBlocked } : {}),
+      notes,
       now: new Date(now).toISOString(),
     });
     if (!sameStatus(app.status, status))
@@ -261,6 +314,17 @@ export class DeliveryController {
     );
     this.counters.worksWritten += 1;
   }
+}
+
+function recordOf(w: StoredWork): WorkRecord {
+  const status = parse(w.status);
+  return {
+    cluster: w.cluster,
+    generation: w.generation,
+    removed: w.removed,
+    ...(status ? { status } : {}),
+    drift: parse(w.drift) ?? [],
+  };
 }
 
 function emptyWork(application: string, cluster: string): StoredWork {
