@@ -27,12 +27,16 @@ export class KubeHttp {
     });
   }
 
-  /** Sends one request; network errors reject, HTTP errors resolve with their status. */
+  /**
+   * Sends one request; network errors reject, HTTP errors resolve with their status. A patch names its type in
+   * `contentType` (for example `application/merge-patch+json`).
+   */
   send<T = unknown>(
     method: string,
     path: string,
     body?: unknown,
     timeoutMs = 5000,
+    contentType = "application/json",
   ): Promise<KubeResponse<T>> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -44,9 +48,7 @@ export class KubeHttp {
           timeout: timeoutMs,
           headers: {
             accept: "application/json",
-            ...(payload
-              ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
-              : {}),
+            ...(payload ? { "content-type": contentType, "content-length": Buffer.byteLength(payload) } : {}),
           },
         },
         (res) => {

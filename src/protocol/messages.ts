@@ -124,7 +124,8 @@ export const messageTypes = {
       version: z.number().int().positive(),
       session: z.string().max(64),
       resumeFrom: z.number().int().min(0),
-      heartbeatSeconds: z.number().int().positive(),
+      /** How often to send heartbeats; fractions allowed (tests compress time), from 0.05 s. */
+      heartbeatSeconds: z.number().min(0.05).max(3600),
     }),
   },
   /** Hub → client: close now and come back after `retryAfterMs` (spread per client: no reconnect storm). */

@@ -1,8 +1,8 @@
 /**
- * The relay of a Location: its agents dial it over the intranet (mutual TLS with certificates from the hub's
- * CA); it holds the Location's one tunnel to the hub and forwards their control and metadata over it — control
- * first, metadata fairly per cluster, buffered (bounded) while the tunnel is down. It enforces the residency
- * guard: user content from its clusters never goes out of the Location.
+ * The relay of a Location: its agents dial it over the intranet (mutual TLS with certificates from the fleet
+ * CA: docs/pki.md); it holds the Location's one tunnel to the hub and forwards their control and metadata over
+ * it — control first, metadata fairly per cluster, buffered (bounded) while the tunnel is down. It enforces the
+ * residency guard: user content from its clusters never goes out of the Location.
  */
 import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
@@ -12,10 +12,12 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
 import { DiskBuffer } from "../agent/connection/disk-buffer.ts";
-import { ensureCredentials, keepRenewed, renewIfDue } from "../agent/connection/join-client.ts";
+import { ensureCredentials, keepRenewed, peerTrust, renewIfDue } from "../agent/connection/join-client.ts";
 import { TunnelClient } from "../agent/connection/tunnel-client.ts";
 import { normaliseSerial } from "../pki/certificates.ts";
+import { checkHubServerIdentity } from "../pki/server-identity.ts";
 import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
+import { creditReturned, creditReturnedForFrame } from "../protocol/flow-control.ts";
 import { type Message, type MessageBody, type MessageType, maxFrameBytes } from "../protocol/messages.ts";
 import { commandResidencyVerdict, residencyVerdict } from "../protocol/residency.ts";
 import { InboundSequence } from "../protocol/session.ts";
@@ -33,6 +35,8 @@ export interface RelayOptions {
   port: number;
   dir: string;
   log: (entry: Record<string, unknown>) => void;
+  /** How often the relay logs its queue depth, peak and drops (default 60 s). */
+  queueLogEveryMs?: number;
 }
 
 export interface RunningRelay {
@@ -64,11 +68,17 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const waiting = new Map<string, Array<MessageBody<"command">>>();
   const counters = { forwarded: 0, residencyRefusals: 0 };
   const log = (entry: Record<string, unknown>) => options.log({ relay: options.location, ...entry });
+  /** The most metadata messages waiting in the tunnel's queue at once since the last queue line. */
+  let queuePeak = 0;
+  const noteQueueDepth = () => {
+    queuePeak = Math.max(queuePeak, client.queue.size.metadata);
+  };
   const client = new TunnelClient({
     url: new URL(relayTunnelPath, options.hub.replace(/^http/, "ws")).toString(),
     ca: credentials.ca,
     cert: credentials.cert,
     key: credentials.key,
+    checkServerIdentity: checkHubServerIdentity,
     hello: { role: "relay", location: options.location },
     buffer: new DiskBuffer(join(options.dir, "metadata-buffer.jsonl")),
     log,
@@ -145,7 +155,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const server: Server = createServer({
     cert: credentials.cert,
     key: credentials.key,
-    ca: credentials.ca,
+    ca: peerTrust(credentials),
     requestCert: true,
     rejectUnauthorized: true,
   });
@@ -173,11 +183,21 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new AgentSession(ws, agent[2]!, serial, options, client, counters, log, () => {
-        for (const command of waiting.get(session.cluster) ?? [])
-          if (command.deadline > Date.now()) session.send("command", command);
-        waiting.delete(session.cluster);
-      });
+      const session = new AgentSession(
+        ws,
+        agent[2]!,
+        serial,
+        options,
+        client,
+        counters,
+        log,
+        noteQueueDepth,
+        () => {
+          for (const command of waiting.get(session.cluster) ?? [])
+            if (command.deadline > Date.now()) session.send("command", command);
+          waiting.delete(session.cluster);
+        },
+      );
       agents.get(session.cluster)?.close();
       agents.set(session.cluster, session);
       ws.on("close", () => {
@@ -199,16 +219,37 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     (next) => {
       client.useCredentials(next.cert, next.key);
       // The relay's certificate also serves its agents: new connections get the renewed one.
-      server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca });
+      server.setSecureContext({ cert: next.cert, key: next.key, ca: peerTrust(next) });
     },
     log,
   );
   log({ level: "info", msg: "relay serving agents", url });
+  // What an operator watches for a relay under load: the queue now, its peak, and anything dropped.
+  const queueLog = setInterval(() => {
+    const size = client.queue.size;
+    log({
+      level: "info",
+      msg: "relay queue",
+      control: size.control,
+      heartbeat: size.heartbeat,
+      metadata: size.metadata,
+      peak: Math.max(queuePeak, size.metadata),
+      dropped: [...client.queue.dropped.values()].reduce((n, d) => n + d, 0),
+      buffered: client.buffered.entries,
+      bufferDropped: client.buffered.dropped,
+      forwarded: counters.forwarded,
+      agents: agents.size,
+      connected: client.connected,
+    });
+    queuePeak = 0;
+  }, options.queueLogEveryMs ?? 60_000);
+  queueLog.unref();
   return {
     url,
     client,
     counters,
     async stop() {
+      clearInterval(queueLog);
       stopRenewal();
       stopping.abort();
       for (const a of agents.values()) a.close();
@@ -240,6 +281,7 @@ class AgentSession {
     client: TunnelClient,
     counters: RunningRelay["counters"],
     log: (entry: Record<string, unknown>) => void,
+    onForwarded: () => void,
     onGreeted: () => void,
   ) {
     this.ws = ws;
@@ -252,8 +294,12 @@ class AgentSession {
     );
     ws.on("message", (data: Buffer) => {
       const decoded = decodeFrame(data);
-      if (!decoded.ok)
-        return this.send("error", { code: decoded.rejection.code, message: decoded.rejection.message });
+      if (!decoded.ok) {
+        this.send("error", { code: decoded.rejection.code, message: decoded.rejection.message });
+        const credit = this.greeted ? creditReturnedForFrame(data) : undefined;
+        if (credit) this.send("credit", credit);
+        return;
+      }
       const m = decoded.message;
       const order = this.inbound.check(m.seq);
       if (order === "duplicate") return;
@@ -262,27 +308,39 @@ class AgentSession {
         return this.close();
       }
       if (!this.greeted) return this.hello(m, options);
-      const concerns = clustersOf(m);
-      if (concerns.some((c) => c !== cluster))
-        return this.send("error", {
-          code: "forbidden",
-          message: `the agent of ${cluster} may speak only for ${cluster}`,
-        });
-      const verdict = residencyVerdict(m.type, options.location, options.hubLocation ?? "(another Location)");
-      if (!verdict.allowed) {
-        counters.residencyRefusals += 1;
-        log({
-          level: "warn",
-          msg: "residency guard refused a message",
-          rule: verdict.rule,
-          reason: verdict.reason,
-          cluster,
-        });
-        return this.send("error", { code: "residency", message: `${verdict.rule}: ${verdict.reason}` });
+      try {
+        const concerns = clustersOf(m);
+        if (concerns.some((c) => c !== cluster))
+          return this.send("error", {
+            code: "forbidden",
+            message: `the agent of ${cluster} may speak only for ${cluster}`,
+          });
+        const verdict = residencyVerdict(
+          m.type,
+          options.location,
+          options.hubLocation ?? "(another Location)",
+        );
+        if (!verdict.allowed) {
+          counters.residencyRefusals += 1;
+          log({
+            level: "warn",
+            msg: "residency guard refused a message",
+            rule: verdict.rule,
+            reason: verdict.reason,
+            cluster,
+          });
+          return this.send("error", { code: "residency", message: `${verdict.rule}: ${verdict.reason}` });
+        }
+        if (m.type === "hello" || m.type === "ack") return;
+        counters.forwarded += 1;
+        client.forward(cluster, m.type, m.body as MessageBody<typeof m.type>);
+        onForwarded();
+      } finally {
+        // Toward its agents the relay plays the hub: the agent's credit comes back for every metadata message
+        // the relay took (into its own bounded queue or disk buffer), forwarded or refused.
+        const credit = creditReturned(m);
+        if (credit) this.send("credit", credit);
       }
-      if (m.type === "hello" || m.type === "ack") return;
-      counters.forwarded += 1;
-      client.forward(cluster, m.type, m.body as MessageBody<typeof m.type>);
     });
   }
 

@@ -6,11 +6,13 @@
  * disk and is delivered, oldest first, when the next session opens.
  */
 import { randomUUID } from "node:crypto";
+import type { PeerCertificate } from "node:tls";
 import WebSocket from "ws";
 import { diffInventory, type InventoryItem } from "../../core/inventory/inventory.ts";
 import { reconnectDelay } from "../../protocol/backoff.ts";
 import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
-import { classOf, type Message, type MessageBody, type MessageType } from "../../protocol/messages.ts";
+import { laneOf } from "../../protocol/flow-control.ts";
+import type { Message, MessageBody, MessageType } from "../../protocol/messages.ts";
 import { OutboundQueue } from "../../protocol/outbound-queue.ts";
 import type { DiskBuffer } from "./disk-buffer.ts";
 
@@ -26,9 +28,12 @@ export interface BufferedMessage {
 
 export interface TunnelClientOptions {
   url: string;
-  ca: string;
+  /** The CA (or CAs) trusted for the server. */
+  ca: string | string[];
   cert: string;
   key: string;
+  /** Who may answer (the hub, or the agent's relay): checked after the address (docs/pki.md). */
+  checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
   hello: { role: "relay" | "agent"; location: string; cluster?: string };
   log: (entry: Record<string, unknown>) => void;
   random?: () => number;
@@ -95,20 +100,24 @@ export class TunnelClient {
   }
 
   /**
-   * Sends a message on behalf of a cluster (a relay forwarding an agent's message). While the tunnel is down
-   * it waits in the bounded queue and goes out, control first, when the next session opens.
+   * Sends a message on behalf of a cluster (a relay forwarding an agent's message), through the queue: control
+   * first, then heartbeats, then metadata within the cluster's credit. While the tunnel is down, metadata goes
+   * to the disk buffer (if any), control waits in the queue, and a heartbeat waits only to be replaced by the
+   * next one or dropped when the session opens.
    */
   forward<T extends MessageType>(cluster: string, type: T, body: MessageBody<T>): void {
-    if (!this.open && this.options.buffer && classOf(type) === "metadata" && type !== "heartbeat") {
+    if (!this.open && this.options.buffer && laneOf(type) === "metadata") {
       this.options.buffer.append({ cluster, type, body });
       return;
     }
     this.queue.push({
       cluster,
       // Command output (user content) travels with the command's control messages, in order, ahead of bulk
-      // metadata: a command's result never overtakes its output.
-      lane: classOf(type) === "metadata" ? "metadata" : "control",
+      // metadata: a command's result never overtakes its output. Heartbeats take no credit (protocol.md).
+      lane: laneOf(type),
       item: { type, body },
+      // The works an agent holds: only the latest list means anything.
+      ...(type === "work.sync" ? { supersedes: `work.sync/${cluster}` } : {}),
     });
     this.pump();
   }
@@ -152,6 +161,15 @@ export class TunnelClient {
         ca: this.options.ca,
         cert: this.options.cert,
         key: this.options.key,
+        // ws hands this to tls.connect, which wants an Error or undefined (ws's types say boolean).
+        ...(this.options.checkServerIdentity
+          ? {
+              checkServerIdentity: this.options.checkServerIdentity as unknown as (
+                host: string,
+                cert: unknown,
+              ) => boolean,
+            }
+          : {}),
         // A hub that takes the connection and never answers the upgrade (one stopping, say) is left and retried.
         handshakeTimeout: handshakeTimeoutMs,
       });
@@ -200,6 +218,8 @@ export class TunnelClient {
         this.attempt = 0;
         this.sessions += 1;
         this.options.log({ level: "info", msg: "tunnel open", session: m.body.session });
+        // Credit is per session: whatever was in flight went with the old one.
+        this.queue.sessionOpened();
         this.deliverBuffered();
         for (const [cluster, state] of this.clusters)
           this.sendInventory(cluster, state, (type, body) => this.send(type, body));

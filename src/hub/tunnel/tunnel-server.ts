@@ -14,6 +14,7 @@ import { applyChanges, type InventoryItem, summarise } from "../../core/inventor
 import { kinds } from "../../core/resources/kinds.ts";
 import { spreadRetries } from "../../protocol/backoff.ts";
 import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
+import { creditReturned, creditReturnedForFrame } from "../../protocol/flow-control.ts";
 import {
   type Envelope,
   type Message,
@@ -139,8 +140,12 @@ export class TunnelServer {
     await this.unlisten?.();
   }
 
+  /** Heartbeats (and snapshots, which count as one) received by this replica since it started, per cluster. */
+  readonly heartbeatsReceived = new Map<string, number>();
+
   /** Records a heartbeat (a row per cluster, no resource event: cheap at fleet scale). */
   async heartbeat(cluster: string, at: Date): Promise<void> {
+    this.heartbeatsReceived.set(cluster, (this.heartbeatsReceived.get(cluster) ?? 0) + 1);
     await this.deps.sql.query(
       `insert into cluster_heartbeats (cluster, at, replica) values ($1, $2, $3)
        on conflict (cluster) do update set at = excluded.at, replica = excluded.replica`,
@@ -299,6 +304,9 @@ class Session {
     const decoded = decodeFrame(data);
     if (!decoded.ok) {
       this.send("error", { code: decoded.rejection.code, message: decoded.rejection.message });
+      // A refused frame gives its credit back too, or the relay's window for the cluster would shrink for good.
+      const credit = this.greeted ? creditReturnedForFrame(data) : undefined;
+      if (credit) this.send("credit", credit);
       return;
     }
     const m = decoded.message;
@@ -377,7 +385,17 @@ class Session {
     return verdict.allowed;
   }
 
+  /** Handles a message, then gives back the credit it took (flow-control.ts), whatever became of it. */
   private async handle(m: Message): Promise<void> {
+    try {
+      await this.handleMessage(m);
+    } finally {
+      const credit = creditReturned(m);
+      if (credit) this.send("credit", credit);
+    }
+  }
+
+  private async handleMessage(m: Message): Promise<void> {
     this.server.metrics.count("unitfleet_tunnel_messages_total", "Tunnel messages received, by type.", {
       type: m.type,
     });
@@ -392,7 +410,6 @@ class Session {
         this.server.inventories.set(m.body.cluster, { version: m.body.version, items });
         await this.server.heartbeat(m.body.cluster, new Date());
         await this.server.writeStatus(m.body.cluster);
-        this.send("credit", { cluster: m.body.cluster, messages: 64 });
         return;
       }
       case "inventory.delta": {
@@ -405,7 +422,6 @@ class Session {
         held.items = applyChanges(held.items, m.body.changes as Parameters<typeof applyChanges>[1]);
         held.version = m.body.version;
         await this.server.writeStatus(m.body.cluster);
-        this.send("credit", { cluster: m.body.cluster, messages: 1 });
         return;
       }
       case "ack":
@@ -420,7 +436,6 @@ class Session {
       case "work.status":
         if (!(await this.allowed(m.body.cluster))) return;
         await this.server.works.report(m.body);
-        this.send("credit", { cluster: m.body.cluster, messages: 1 });
         return;
       case "logs.chunk": {
         // Pod logs are user content: the relay's guard keeps them in their Location; the hub checks again.
