@@ -9,7 +9,11 @@ export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
   /** Runs `work` in a transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
-  /** Calls `onNotify` for every NOTIFY on `channel` (from any process on the same database). */
+  /**
+   * Calls `onNotify` for every NOTIFY on `channel` (from any process on the same database). When the
+   * connection that listens was lost and is back, `onNotify` is called once with an empty payload: what was
+   * sent meanwhile is lost, so a listener should look at the database again.
+   */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
   /** `pglite` or `postgres`, for logs and metrics. */

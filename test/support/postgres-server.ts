@@ -14,6 +14,8 @@ const run = promisify(execFile);
 
 export interface PostgresServer {
   url: string;
+  /** Stops the server the way an operator's restart does (fast shutdown: sessions are cut) and starts it again. */
+  restart(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,18 +57,25 @@ export async function startPostgres(): Promise<PostgresServer> {
   const data = join(dir, "data");
   await as(join(bin, "initdb"), ["-D", data, "-U", "unitfleet", "--auth=trust", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  await as(join(bin, "pg_ctl"), [
-    "-D",
-    data,
-    "-l",
-    join(dir, "server.log"),
-    "-w",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
-    "start",
-  ]);
+  const start = () =>
+    as(join(bin, "pg_ctl"), [
+      "-D",
+      data,
+      "-l",
+      join(dir, "server.log"),
+      "-w",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      "start",
+    ]);
+  await start();
   return {
     url: `postgres://unitfleet@127.0.0.1:${port}/postgres`,
+    async restart(options = {}) {
+      await as(join(bin, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"]);
+      await new Promise((resolve) => setTimeout(resolve, options.downMs ?? 0));
+      await start();
+    },
     async stop() {
       await as(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
       await rm(dir, { recursive: true, force: true });

@@ -41,7 +41,10 @@ export async function leaseHolder(sql: Sql, name: string, now: Date): Promise<st
 
 /**
  * Runs `work` every `intervalMs` while this replica holds the lease; renews it every third of its TTL.
- * `onChange` reports gaining and losing it. Stops when `signal` aborts.
+ * `onChange` reports gaining and losing it. A replica that cannot renew (the database is gone, or does not
+ * answer) counts the lease as lost before its TTL has passed since the last renewal began (when another replica
+ * may take it), and stops its work; it takes the lease up again when a renewal succeeds. Stops when `signal`
+ * aborts.
  */
 export function runUnderLease(
   sql: Sql,
@@ -49,42 +52,70 @@ export function runUnderLease(
     intervalMs: number;
     work: () => Promise<void>;
     onChange?: (held: boolean) => void;
+    /** Told when a pass of `work` fails (the lease is kept: the next pass may succeed). */
+    onWorkError?: (error: unknown) => void;
   },
   signal: AbortSignal,
 ): Promise<void> {
   let held = false;
-  let lastWork = 0;
+  /** Until when this replica may count on the lease: from the start of its last successful renewal. */
+  let heldUntil = 0;
+  let lastWork = Number.NEGATIVE_INFINITY;
+  /** The renewal under way (a count, so that the answer of one given up on is ignored), and when it began. */
+  let renewal = 0;
+  let renewing = false;
+  let renewalBegan = 0;
+  let working: Promise<void> | undefined;
+  const change = (now: boolean) => {
+    if (now === held) return;
+    held = now;
+    options.onChange?.(held);
+  };
+  // Tick often enough both to renew the lease (a third of its life) and to run the work on time.
+  const tickMs = Math.max(100, Math.min(Math.floor(options.ttlMs / 3), options.intervalMs));
   return new Promise((resolve) => {
     const tick = async () => {
       if (signal.aborted) return;
+      if (held && options.now().getTime() >= heldUntil) change(false);
+      // One renewal at a time, so that slow ones do not pile up; one still silent a tick later is given up on.
+      const began = options.now().getTime();
+      if (renewing && began - renewalBegan < tickMs) return;
+      const mine = ++renewal;
+      renewing = true;
+      renewalBegan = began;
       try {
-        const now = await acquireLease(sql, options);
-        if (now !== held) {
-          held = now;
-          options.onChange?.(held);
-        }
-        if (held && Date.now() - lastWork >= options.intervalMs) {
-          lastWork = Date.now();
-          await options.work();
-        }
+        const got = await acquireLease(sql, options);
+        if (mine !== renewal) return;
+        // Counted as lost one tick before the others may take it, so that it is noticed in time.
+        if (got) heldUntil = began + options.ttlMs - tickMs;
+        change(got && options.now().getTime() < heldUntil);
       } catch {
-        if (held) options.onChange?.(false);
-        held = false;
+        if (mine !== renewal) return;
+        change(false);
+      } finally {
+        if (mine === renewal) renewing = false;
+      }
+      if (held && !working && !signal.aborted && options.now().getTime() - lastWork >= options.intervalMs) {
+        lastWork = options.now().getTime();
+        // The work runs beside the renewals, so that a long pass does not let the lease lapse.
+        working = options
+          .work()
+          .catch((error: unknown) => options.onWorkError?.(error))
+          .finally(() => {
+            working = undefined;
+          });
       }
     };
-    // Tick often enough both to renew the lease (a third of its life) and to run the work on time.
-    const timer = setInterval(
-      tick,
-      Math.max(100, Math.min(Math.floor(options.ttlMs / 3), options.intervalMs)),
-    );
+    const timer = setInterval(tick, tickMs);
     void tick();
     signal.addEventListener(
       "abort",
       () => {
         clearInterval(timer);
-        const finish = held
-          ? releaseLease(sql, options.name, options.holder).catch(() => {})
-          : Promise.resolve();
+        // A pass under way ends before the lease is let go, so that no two replicas ever work at once.
+        const finish = Promise.resolve(working).then(() =>
+          held ? releaseLease(sql, options.name, options.holder).catch(() => {}) : undefined,
+        );
         void finish.then(() => resolve());
       },
       { once: true },
