@@ -18,6 +18,8 @@ export interface ChangeEvent {
   kind: string;
   resourceVersion: string;
   object: StoredObject;
+  /** For MODIFIED, when asked for and still retained: the object as it was before this change. */
+  previous?: StoredObject;
 }
 
 /** A label requirement, already parsed (see core/resources/label-selector). */
@@ -63,12 +65,28 @@ export interface AuditEntry {
   after: StoredObject | undefined;
 }
 
+/** A watch asked to start where the store cannot serve it from: compacted away, or not a resourceVersion at all. */
 export class WatchExpiredError extends Error {
+  /** Events after this resourceVersion are retained. */
   readonly oldest: string;
-  constructor(requested: string, oldest: string) {
-    super(`resourceVersion ${requested} is too old: the oldest retained is ${oldest}`);
+  constructor(requested: string, oldest: string | undefined) {
+    super(
+      oldest === undefined
+        ? `resourceVersion "${requested}" is not one this hub issued: list again and watch from the list's resourceVersion`
+        : `resourceVersion ${requested} is too old: events are retained after ${oldest} only; list again`,
+    );
     this.name = "WatchExpiredError";
-    this.oldest = oldest;
+    this.oldest = oldest ?? "0";
+  }
+}
+
+/** A watch asked to start after the newest change: no such resourceVersion exists yet. */
+export class ResourceVersionTooLargeError extends Error {
+  readonly latest: string;
+  constructor(requested: string, latest: string) {
+    super(`Too large resource version: ${requested}, current: ${latest}`);
+    this.name = "ResourceVersionTooLargeError";
+    this.latest = latest;
   }
 }
 
@@ -195,29 +213,73 @@ export class ResourceStore {
     });
   }
 
-  /** Events after `resourceVersion` (of one kind, or all), oldest first. */
-  async eventsSince(resourceVersion: string, kind?: string, limit = 1000): Promise<ChangeEvent[]> {
-    const oldest = await this.sql.query<{ rv: string | null }>(
-      "select min(resource_version)::text as rv from resource_events",
-    );
-    const compactedThrough = await this.sql.query<{ value: string }>(
-      "select value from store_settings where key = 'compacted_through'",
-    );
-    const floor = compactedThrough[0]?.value;
-    if (floor !== undefined && BigInt(resourceVersion) < BigInt(floor))
-      throw new WatchExpiredError(resourceVersion, oldest[0]?.rv ?? floor);
+  /**
+   * Events after `resourceVersion` (of one kind, or all), oldest first, at most `limit`; with `through`, none
+   * newer than it. With `previous`, each MODIFIED event carries the object's state before it, while the event
+   * that recorded that state is retained (watches with a selector need it to tell entering from leaving).
+   */
+  async eventsSince(
+    resourceVersion: string,
+    kind?: string,
+    limit = 1000,
+    options: { through?: string; previous?: boolean } = {},
+  ): Promise<ChangeEvent[]> {
+    const requested = parseResourceVersion(resourceVersion);
+    const floor = await compactedThrough(this.sql);
+    if (requested < floor) throw new WatchExpiredError(resourceVersion, String(floor));
     const params: unknown[] = [resourceVersion, limit];
-    let kindSql = "";
+    const where = ["e.resource_version > $1"];
     if (kind) {
       params.push(kind);
-      kindSql = " and kind = $3";
+      where.push(`e.kind = $${params.length}`);
     }
-    const rows = await this.sql.query<{ type: EventType; kind: string; rv: string; object: StoredObject }>(
-      `select type, kind, resource_version::text as rv, object from resource_events
-       where resource_version > $1${kindSql} order by resource_version limit $2`,
+    if (options.through !== undefined) {
+      params.push(options.through);
+      where.push(`e.resource_version <= $${params.length}`);
+    }
+    const previous = options.previous
+      ? `left join lateral (
+           select b.object from resource_events b
+           where b.kind = e.kind and b.name = e.name and b.resource_version < e.resource_version
+           order by b.resource_version desc limit 1
+         ) p on e.type = 'MODIFIED'`
+      : "";
+    const rows = await this.sql.query<{
+      type: EventType;
+      kind: string;
+      rv: string;
+      object: StoredObject;
+      previous?: StoredObject | null;
+    }>(
+      `select e.type, e.kind, e.resource_version::text as rv, e.object${options.previous ? ", p.object as previous" : ""}
+       from resource_events e ${previous}
+       where ${where.join(" and ")} order by e.resource_version limit $2`,
       params,
     );
-    return rows.map((r) => ({ type: r.type, kind: r.kind, resourceVersion: r.rv, object: r.object }));
+    return rows.map((r) => ({
+      type: r.type,
+      kind: r.kind,
+      resourceVersion: r.rv,
+      object: r.object,
+      ...(r.previous ? { previous: r.previous } : {}),
+    }));
+  }
+
+  /**
+   * Checks that a watch may start at `resourceVersion`: a number this store issued, not compacted away
+   * (WatchExpiredError) and not newer than the newest change (ResourceVersionTooLargeError).
+   */
+  async checkWatchable(resourceVersion: string): Promise<void> {
+    const requested = parseResourceVersion(resourceVersion);
+    const floor = await compactedThrough(this.sql);
+    if (requested < floor) throw new WatchExpiredError(resourceVersion, String(floor));
+    const latest = BigInt(await currentVersion(this.sql));
+    if (requested > latest) throw new ResourceVersionTooLargeError(resourceVersion, String(latest));
+  }
+
+  /** The resourceVersion of the newest change (what a list made now would return). */
+  latestVersion(): Promise<string> {
+    return currentVersion(this.sql);
   }
 
   /** Calls `onChange` (with the newest resourceVersion) whenever any process commits a write. */
@@ -245,6 +307,19 @@ export class ResourceStore {
       return deleted.length;
     });
   }
+}
+
+/** A resourceVersion as a number; anything else was not issued by this store. */
+function parseResourceVersion(resourceVersion: string): bigint {
+  if (!/^\d{1,19}$/.test(resourceVersion)) throw new WatchExpiredError(resourceVersion, undefined);
+  return BigInt(resourceVersion);
+}
+
+async function compactedThrough(sql: Sql): Promise<bigint> {
+  const rows = await sql.query<{ value: string }>(
+    "select value from store_settings where key = 'compacted_through'",
+  );
+  return BigInt(rows[0]?.value ?? "0");
 }
 
 async function currentVersion(sql: Sql): Promise<string> {

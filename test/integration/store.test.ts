@@ -71,6 +71,7 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
         "0005-commands.sql",
         "0006-works.sql",
         "0007-inventories.sql",
+        "0008-resource-events-by-name.sql",
       ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {

@@ -11,6 +11,7 @@ import {
   type KindInfo,
   kinds,
   type Location,
+  placementReferences,
   type Region,
   referenceProblems,
   type ValidInput,
@@ -28,7 +29,11 @@ import type {
   StoredObject,
   WriteTransaction,
 } from "../../store/resource-store.ts";
-import { InvalidContinueError, WatchExpiredError } from "../../store/resource-store.ts";
+import {
+  InvalidContinueError,
+  ResourceVersionTooLargeError,
+  WatchExpiredError,
+} from "../../store/resource-store.ts";
 import { type Caller, hasRole } from "./caller.ts";
 
 export interface RegistryDependencies {
@@ -83,8 +88,24 @@ export class Registry {
       const events = await this.deps.store.eventsSince(resourceVersion, kind.kind);
       return events.filter((e) => visible(kind, e.object, caller));
     } catch (error) {
-      if (error instanceof WatchExpiredError) throw new UserError("Expired", error.message);
-      throw error;
+      throw watchError(error);
+    }
+  }
+
+  /** Whether the caller may see an object of `kind` (a business-scoped token sees its businesses' clusters). */
+  visibility(kind: KindInfo, caller: Caller): (object: StoredObject) => boolean {
+    return (object) => visible(kind, object, caller);
+  }
+
+  /**
+   * Checks that a watch may start at `resourceVersion`: Expired (410) when compacted away or not one this hub
+   * issued, Timeout (504, "Too large resource version") when newer than the newest change.
+   */
+  async checkWatchable(resourceVersion: string): Promise<void> {
+    try {
+      await this.deps.store.checkWatchable(resourceVersion);
+    } catch (error) {
+      throw watchError(error);
     }
   }
 
@@ -238,7 +259,10 @@ export class Registry {
         problems,
         `${documents.length === 1 ? "the document is" : "documents are"} invalid; nothing was applied`,
       );
-    const order = (i: ValidInput) => ["Location", "Region", "Cluster"].indexOf(i.kind.kind);
+    // What others refer to first: Locations, Regions, Clusters, then the rest (Placements name Locations…).
+    const referred = ["Location", "Region", "Cluster"];
+    const order = (i: ValidInput) =>
+      referred.includes(i.kind.kind) ? referred.indexOf(i.kind.kind) : referred.length;
     inputs.sort((a, b) => order(a.input) - order(b.input));
     type Applied = Array<{ object: StoredObject; action: "created" | "configured" | "unchanged" }>;
     return this.deps.store
@@ -448,6 +472,13 @@ function nameOf(body: unknown): string | undefined {
   return typeof name === "string" ? name : undefined;
 }
 
+/** A store's refusal of a watch's starting point as the error Kubernetes clients expect; others unchanged. */
+export function watchError(error: unknown): unknown {
+  if (error instanceof WatchExpiredError) return new UserError("Expired", error.message);
+  if (error instanceof ResourceVersionTooLargeError) return new UserError("Timeout", error.message);
+  return error;
+}
+
 function visible(kind: KindInfo, object: StoredObject, caller: Caller): boolean {
   if (kind.kind !== "Cluster" || !caller.businesses) return true;
   const business = (object.spec as { business?: string } | undefined)?.business;
@@ -496,7 +527,7 @@ function sameContent(current: StoredObject, next: StoredObject): boolean {
 }
 
 async function referringTo(tx: WriteTransaction, kind: KindInfo, name: string): Promise<string[]> {
-  if (kind.kind === "Cluster") return [];
+  if (kind.kind !== "Location" && kind.kind !== "Region") return [];
   const refs: string[] = [];
   for (const other of ["Region", "Cluster"] as const) {
     if (other === kind.kind) continue;
@@ -505,6 +536,14 @@ async function referringTo(tx: WriteTransaction, kind: KindInfo, name: string): 
       if ((o.spec as Record<string, unknown>)[field] === name)
         refs.push(`${kinds[other].singular} "${o.metadata.name}"`);
   }
+  for (const other of ["Placement", "Application"] as const)
+    for (const o of await tx.list(other))
+      if (
+        placementReferences(other, o.spec as Record<string, unknown>).some(
+          (r) => r.kind === kind.kind && r.name === name,
+        )
+      )
+        refs.push(`${kinds[other].singular} "${o.metadata.name}"`);
   return refs;
 }
 
