@@ -6,9 +6,10 @@
 import { join } from "node:path";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { UserError } from "../errors/user-error.ts";
+import { checkHubServerIdentity, relayServerIdentityCheck } from "../pki/server-identity.ts";
 import { type CommandRunner, commandRunner } from "./commands/command-runner.ts";
 import { DiskBuffer } from "./connection/disk-buffer.ts";
-import { ensureCredentials, keepRenewed, renewIfDue } from "./connection/join-client.ts";
+import { ensureCredentials, keepRenewed, peerTrust, renewIfDue } from "./connection/join-client.ts";
 import { TunnelClient } from "./connection/tunnel-client.ts";
 import { type Applier, startApplier } from "./delivery/applier.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
@@ -82,7 +83,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       "/unitfleet/v1alpha1/tunnel",
       (options.relay ?? options.hub).replace(/^http/, "ws"),
     ).toString(),
-    ca: credentials.ca,
+    // Through a relay: the fleet CA, and the relay of this Location only; directly: the hub CA, the hub only.
+    ca: options.relay ? peerTrust(credentials) : credentials.ca,
+    checkServerIdentity: options.relay ? relayServerIdentityCheck(options.location) : checkHubServerIdentity,
     cert: credentials.cert,
     key: credentials.key,
     hello: { role: "agent", location: options.location, cluster: options.cluster },
@@ -141,7 +144,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     options.hub,
     options.dir,
     credentials,
-    (next) => client.useCredentials(next.cert, next.key),
+    // A renewal may bring the fleet CA (a folder joined before the CAs were split): the relay is trusted by it.
+    (next) => client.useCredentials(next.cert, next.key, options.relay ? peerTrust(next) : next.ca),
     options.log,
   );
   return {

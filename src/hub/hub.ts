@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { defaultGraceMs } from "../core/health/cluster-conditions.ts";
 import { UserError } from "../errors/user-error.ts";
-import { createCertificateAuthority, issueCertificate, type PemPair } from "../pki/certificates.ts";
+import { ensureHubAuthorities, hubServingCertificate, hubServingNames } from "../pki/authorities.ts";
 import { migrate } from "../store/migrations.ts";
 import { openPglite } from "../store/pglite-sql.ts";
 import { openPostgres } from "../store/postgres-sql.ts";
@@ -56,10 +56,14 @@ export interface HubOptions {
   leaseTtlMs?: number;
   compactEveryMs?: number;
   keepEvents?: number;
-  /** How often relays and agents send heartbeats (default 10 s). */
+  /** How often relays and agents send heartbeats, in seconds (default 10; fractions from 0.05 compress time). */
   heartbeatSeconds?: number;
   /** How long a cluster may be silent before it is Unreachable (default 40 s: four heartbeats). */
   healthGraceMs?: number;
+  /** How often the health loop turns heartbeats into conditions (default 2 s). */
+  healthEveryMs?: number;
+  /** How stale a Cluster's `status.lastHeartbeatTime` may get while heartbeats arrive (default 60 s). */
+  heartbeatReportMs?: number;
   /** Over how long a stopping hub spreads its clients' reconnections. */
   reconnectWindowMs?: number;
   /** The Location the hub runs in: pod logs of that Location's clusters may be read through it, no others. */
@@ -81,6 +85,8 @@ export interface RunningHub {
   commands: CommandBus;
   delivery: DeliveryController;
   metrics: Metrics;
+  /** Heartbeats this replica received since it started, per cluster (a snapshot counts as one). */
+  heartbeatsReceived(): ReadonlyMap<string, number>;
   close(): Promise<void>;
 }
 
@@ -91,13 +97,13 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   const replica = options.replica ?? `${hostname()}-${process.pid}`;
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
   const sql = options.databaseUrl
-    ? await openPostgres(options.databaseUrl)
-    : await openPglite(join(options.dir, "data"));
+    ? await openPostgres(options.databaseUrl, { log })
+    : await openPglite(join(options.dir, "data"), { log });
   const applied = await migrate(sql);
   if (applied.length > 0) log({ level: "info", msg: "migrations applied", migrations: applied });
   const store = new ResourceStore(sql);
   const registry = new Registry({ store, now: () => new Date(), newUid: randomUUID });
-  const feed = new ChangeFeed();
+  const feed = new ChangeFeed({ log });
   await feed.start(store);
   const metrics = new Metrics();
   const commands = new CommandBus({ sql, store, metrics, log });
@@ -106,13 +112,19 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   await works.start();
   const delivery = new DeliveryController({ sql, store, registry, log });
 
-  // The CA signs the serving certificate and the client certificates of relays and agents that join.
-  const ca = await ensureCertificateAuthority(options.dir);
-  const tls = options.insecure ? undefined : { ca, serving: await servingCertificate(ca, options.host) };
+  // Two CAs (docs/pki.md): the hub CA signs only the hub's serving certificate; the fleet CA signs relays and
+  // agents. The hub's names are kept from relays' serving certificates.
+  const authorities = {
+    ...(await ensureHubAuthorities(options.dir, new Date(), log)),
+    hubNames: hubServingNames(options.host).map((n) => n.value),
+  };
+  const tls = options.insecure
+    ? undefined
+    : { serving: await hubServingCertificate(authorities.hub, options.host, new Date()) };
   const server = createApiServer({
     registry,
     authenticate: (token) => authenticate(sql, token, new Date()),
-    waitForChange: (after, signal) => feed.wait(after, signal),
+    watches: feed,
     metrics,
     commands,
     inventories: (clusters) => loadInventories(sql, clusters),
@@ -157,25 +169,25 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
         const joiner = { name: `join:${request.cluster ?? location ?? "?"}`, role: "operator" as const };
         if (registration && !(await store.get("Cluster", request.cluster!)))
           await registry.applyAll(registration, joiner, true);
-        const joined = await joinFleet(sql, ca, request, new Date());
+        const joined = await joinFleet(sql, authorities, request, new Date());
         if (registration && !(await store.get("Cluster", request.cluster!)))
           await registry.applyAll(registration, joiner);
         return joined;
       },
-      renew: (current, csr) => renewCertificate(sql, ca, current, csr, new Date()),
+      renew: (current, csr) => renewCertificate(sql, authorities, current, csr, new Date()),
       listAudit: (query) => listAudit(sql, query),
       listTokens: () => listTokens(sql),
       createToken: (spec) => createToken(sql, spec),
       revokeToken: (name) => revokeToken(sql, name, new Date()),
     },
-    ...(tls ? { tls: { cert: tls.serving.cert, key: tls.serving.key, clientCa: ca.cert } } : {}),
+    ...(tls ? { tls: { cert: tls.serving.cert, key: tls.serving.key, clientCa: authorities.peerCas } } : {}),
   });
   const tunnel = tls
     ? new TunnelServer({
         sql,
         store,
         registry,
-        caCert: ca.cert,
+        caCert: authorities.peerCas,
         metrics,
         replica,
         log,
@@ -205,9 +217,13 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     log({ level: "info", msg: "created the admin token", file: files.adminTokenFile });
   }
   const adminSecret = (await readFile(files.adminTokenFile, "utf8").catch(() => "")).trim();
-  await writeFile(files.kubeconfigFile, stringify(kubeconfig(url, adminSecret, tls?.ca.cert)), {
-    mode: 0o600,
-  });
+  await writeFile(
+    files.kubeconfigFile,
+    stringify(kubeconfig(url, adminSecret, tls ? authorities.hub.cert : undefined)),
+    {
+      mode: 0o600,
+    },
+  );
 
   const stopping = new AbortController();
   const leaderLoop = runUnderLease(
@@ -222,6 +238,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
         const dropped = await store.compact(options.keepEvents ?? 100_000);
         if (dropped > 0) log({ level: "info", msg: "compacted resource events", dropped });
       },
+      onWorkError: (error) =>
+        log({ level: "warn", msg: "event compaction failed", error: (error as Error).message }),
       onChange: (held) => {
         log({
           level: "info",
@@ -240,10 +258,19 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       holder: replica,
       ttlMs: options.leaseTtlMs ?? 15_000,
       now: () => new Date(),
-      intervalMs: 2000,
+      intervalMs: options.healthEveryMs ?? 2000,
       work: async () => {
-        await updateClusterHealth(sql, store, registry, new Date(), options.healthGraceMs ?? defaultGraceMs);
+        await updateClusterHealth(
+          sql,
+          store,
+          registry,
+          new Date(),
+          options.healthGraceMs ?? defaultGraceMs,
+          options.heartbeatReportMs,
+        );
       },
+      onWorkError: (error) =>
+        log({ level: "warn", msg: "cluster health pass failed", error: (error as Error).message }),
     },
     stopping.signal,
   );
@@ -298,6 +325,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     commands,
     delivery,
     metrics,
+    heartbeatsReceived: () => new Map(tunnel?.heartbeatsReceived ?? []),
     async close() {
       if (closed) return;
       closed = true;
@@ -314,35 +342,6 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       log({ level: "info", msg: "hub stopped", replica });
     },
   };
-}
-
-/** The hub's CA, created on the first start. Replicas share it by sharing the folder (or a secret). */
-async function ensureCertificateAuthority(dir: string): Promise<PemPair> {
-  const caFiles = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
-  try {
-    return { cert: await readFile(caFiles.cert, "utf8"), key: await readFile(caFiles.key, "utf8") };
-  } catch {
-    const ca = await createCertificateAuthority("unitfleet-hub-ca", new Date(), 3650);
-    await writeFile(caFiles.key, ca.key, { mode: 0o600 });
-    await writeFile(caFiles.cert, ca.cert);
-    return ca;
-  }
-}
-
-async function servingCertificate(ca: PemPair, host: string): Promise<PemPair> {
-  const names: Array<{ type: "ip" | "dns"; value: string }> = [
-    { type: "ip", value: "127.0.0.1" },
-    { type: "dns", value: "localhost" },
-    { type: "dns", value: hostname() },
-  ];
-  if (/^[\d.]+$/.test(host) && host !== "127.0.0.1" && host !== "0.0.0.0")
-    names.push({ type: "ip", value: host });
-  else if (!/^[\d.:]+$/.test(host) && host !== "localhost") names.push({ type: "dns", value: host });
-  return issueCertificate(
-    ca,
-    { subject: "CN=unitfleet-hub", usage: "server", names, validDays: 365 },
-    new Date(),
-  );
 }
 
 function kubeconfig(url: string, token: string, caCert: string | undefined) {

@@ -12,6 +12,7 @@ import WebSocket from "ws";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { createBootstrapToken, join as joinHub } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
+import { ensureHubAuthorities } from "../../src/pki/authorities.ts";
 import { createCertificateRequest } from "../../src/pki/certificates.ts";
 import { encodeFrame, message } from "../../src/protocol/codec.ts";
 
@@ -38,7 +39,7 @@ beforeAll(async () => {
   const { csr, key } = await createCertificateRequest("early");
   const joined = await joinHub(
     hub.sql,
-    { cert: ca, key: await readFile(join(dir, "ca.key"), "utf8") },
+    await ensureHubAuthorities(dir, new Date(), () => {}),
     { token, role: "agent", cluster: "early", csr },
     new Date(),
   );

@@ -1,6 +1,7 @@
 /** Joining through the hub's API (hub in this process, embedded store, HTTPS). */
+import { X509Certificate } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HubClient } from "../../src/cli/client/hub-client.ts";
@@ -62,7 +63,7 @@ describe("joining through the API", () => {
     expect(joined.identity).toEqual({ role: "relay", location: "frankfurt" });
     const check = await checkPeerCertificate(
       hub.sql,
-      await readFile(hub.caFile, "utf8"),
+      await readFile(join(dir, "fleet-ca.crt"), "utf8"),
       joined.certificate,
       new Date(),
     );
@@ -71,6 +72,32 @@ describe("joining through the API", () => {
       .send("POST", "/unitfleet/v1alpha1/join", { token, role: "relay", csr })
       .catch((e: unknown) => e);
     expect(replay).toMatchObject({ code: "Unauthorized", message: expect.stringContaining("already used") });
+  });
+
+  it("refuses a relay asking to serve at a wildcard or at the hub's name, naming each, and keeps the token", async () => {
+    const { token } = await admin.send<{ token: string }>("POST", "/unitfleet/v1alpha1/bootstrap-tokens", {
+      location: "frankfurt",
+      ttlSeconds: 600,
+    });
+    const { csr } = await createCertificateRequest("relay");
+    const refused = await anonymous
+      .send("POST", "/unitfleet/v1alpha1/join", {
+        token,
+        role: "relay",
+        csr,
+        serveAt: ["*.example.com", hostname()],
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UserError);
+    expect((refused as UserError).code).toBe("InvalidInput");
+    expect((refused as UserError).problems.map((p) => p.path)).toEqual(["serveAt[0]", "serveAt[1]"]);
+    const joined = await anonymous.send<{ certificate: string }>("POST", "/unitfleet/v1alpha1/join", {
+      token,
+      role: "relay",
+      csr,
+      serveAt: ["relay.frankfurt.example.com"],
+    });
+    expect(new X509Certificate(joined.certificate).subjectAltName).toBe("DNS:relay.frankfurt.example.com");
   });
 
   it("lets only operators create bootstrap tokens", async () => {
@@ -100,17 +127,19 @@ describe("certificate renewal", () => {
     const { renewIfDue } = await import("../../src/agent/connection/join-client.ts");
     const { join: joinHub, revokeCertificate } = await import("../../src/hub/joining/joining.ts");
     const { createBootstrapToken } = await import("../../src/hub/joining/joining.ts");
-    const { X509Certificate } = await import("node:crypto");
-    const caPair = {
-      cert: await readFile(hub.caFile, "utf8"),
-      key: await readFile(join(dir, "ca.key"), "utf8"),
-    };
+    const { ensureHubAuthorities } = await import("../../src/pki/authorities.ts");
+    const authorities = await ensureHubAuthorities(dir, new Date(), () => {});
     // Joined 25 days ago: 5 of its 30 days are left.
     const past = new Date(Date.now() - 25 * 24 * 3600 * 1000);
     const { token } = await createBootstrapToken(hub.sql, "frankfurt", 3_600_000, past);
     const { csr, key } = await createCertificateRequest("agent");
-    const old = await joinHub(hub.sql, caPair, { token, role: "agent", cluster: "fra-x", csr }, past);
-    const credentials = { cert: old.certificate, key, ca: caPair.cert };
+    const old = await joinHub(hub.sql, authorities, { token, role: "agent", cluster: "fra-x", csr }, past);
+    const credentials = {
+      cert: old.certificate,
+      key,
+      ca: authorities.hub.cert,
+      fleetCa: authorities.fleet.cert,
+    };
     const folder = await mkdtemp(join(tmpdir(), "unitfleet-renew-"));
     try {
       const renewed = await renewIfDue(hub.url, folder, credentials, new Date());

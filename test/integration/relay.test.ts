@@ -13,6 +13,7 @@ import WebSocket from "ws";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { createBootstrapToken, join as joinHub, revokeCertificate } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
+import { ensureHubAuthorities } from "../../src/pki/authorities.ts";
 import { createCertificateRequest } from "../../src/pki/certificates.ts";
 import { encodeFrame, message } from "../../src/protocol/codec.ts";
 import type { MessageBody, MessageType } from "../../src/protocol/messages.ts";
@@ -55,14 +56,14 @@ beforeAll(async () => {
   });
   const agentToken = await createBootstrapToken(hub.sql, "frankfurt", 60_000, new Date());
   const { csr, key } = await createCertificateRequest("agent");
-  const ca = { cert: hubCa, key: await readFile(join(dir, "hub", "ca.key"), "utf8") };
+  const ca = await ensureHubAuthorities(join(dir, "hub"), new Date(), () => {});
   const joined = await joinHub(
     hub.sql,
     ca,
     { token: agentToken.token, role: "agent", cluster: "fra-web", csr },
     new Date(),
   );
-  agent = { cert: joined.certificate, key, ca: hubCa };
+  agent = { cert: joined.certificate, key, ca: ca.fleet.cert };
   agentSerial = joined.serial;
 }, 60_000);
 

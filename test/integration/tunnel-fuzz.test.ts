@@ -14,6 +14,7 @@ import { kinds } from "../../src/core/resources/kinds.ts";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { createBootstrapToken, join as joinHub } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
+import { ensureHubAuthorities } from "../../src/pki/authorities.ts";
 import { createCertificateRequest } from "../../src/pki/certificates.ts";
 import { encodeFrame, message } from "../../src/protocol/codec.ts";
 import { goldenMessages } from "../../src/protocol/golden.ts";
@@ -44,7 +45,7 @@ beforeAll(async () => {
     const { csr, key } = await createCertificateRequest(cluster);
     const joined = await joinHub(
       hub.sql,
-      { cert: ca, key: await readFile(join(dir, "ca.key"), "utf8") },
+      await ensureHubAuthorities(dir, new Date(), () => {}),
       { token, role: "agent", cluster, csr },
       new Date(),
     );

@@ -1,14 +1,35 @@
-/** Joining from the client side: a certificate request traded for a certificate, kept in the agent's folder. */
+/**
+ * Joining from the client side: a certificate request traded for a certificate, kept in the agent's folder.
+ * Only the hub is sent a token or a request: a server whose certificate is not the hub's (from the hub CA,
+ * naming no relay or agent) is refused before anything is sent (docs/pki.md).
+ */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
 import { createCertificateRequest, dueForRenewal } from "../../pki/certificates.ts";
+import { checkHubServerIdentity } from "../../pki/server-identity.ts";
 
 export interface Credentials {
   cert: string;
   key: string;
+  /** The hub CA: trusted for the hub only. */
   ca: string;
+  /**
+   * The fleet CA, which signs relays and agents: an agent trusts it for its relay, a relay for its agents.
+   * Missing in a folder joined before the CAs were split, until the certificate is renewed.
+   */
+  fleetCa?: string;
+}
+
+/**
+ * What a relay or agent trusts for its peers (a relay for its agents, an agent for its relay): the fleet CA,
+ * and the hub CA too, which signed them before the split (the hub's own certificate names no relay or agent,
+ * so it is still refused as one).
+ */
+export function peerTrust(credentials: Credentials): string[] {
+  // A list, not one PEM string: Node takes only part of a string holding several certificates.
+  return credentials.fleetCa ? [credentials.fleetCa, credentials.ca] : [credentials.ca];
 }
 
 export interface JoinOptions {
@@ -29,12 +50,15 @@ export async function ensureCredentials(options: JoinOptions): Promise<Credentia
     cert: join(options.dir, "client.crt"),
     key: join(options.dir, "client.key"),
     ca: join(options.dir, "hub-ca.crt"),
+    fleetCa: join(options.dir, "fleet-ca.crt"),
   };
   try {
+    const fleetCa = await readFile(files.fleetCa, "utf8").catch(() => undefined);
     return {
       cert: await readFile(files.cert, "utf8"),
       key: await readFile(files.key, "utf8"),
       ca: await readFile(files.ca, "utf8"),
+      ...(fleetCa ? { fleetCa } : {}),
     };
   } catch {
     // Not joined yet.
@@ -65,12 +89,19 @@ export async function ensureCredentials(options: JoinOptions): Promise<Credentia
   await writeFile(files.key, key, { mode: 0o600 });
   await writeFile(files.cert, String(answer.body.certificate));
   await writeFile(files.ca, String(answer.body.ca));
-  return { cert: String(answer.body.certificate), key, ca: String(answer.body.ca) };
+  await writeFile(files.fleetCa, String(answer.body.fleetCa));
+  return {
+    cert: String(answer.body.certificate),
+    key,
+    ca: String(answer.body.ca),
+    fleetCa: String(answer.body.fleetCa),
+  };
 }
 
 /**
- * Renews the certificate in `dir` when less than a third of its life is left, proving the identity with the
- * current one. Returns the credentials to use (new or unchanged).
+ * Renews the certificate in `dir` when less than a third of its life is left, or when it was issued before
+ * the hub's CAs were split (no fleet CA known yet), proving the identity with the current one. Returns the
+ * credentials to use (new or unchanged).
  */
 export async function renewIfDue(
   hub: string,
@@ -78,7 +109,14 @@ export async function renewIfDue(
   current: Credentials,
   now: Date,
 ): Promise<Credentials> {
-  if (!dueForRenewal(current.cert, now)) return current;
+  const due = dueForRenewal(current.cert, now);
+  if (current.fleetCa && !due) return current;
+  // Renewing only to learn the fleet CA: a hub out of reach now is tried again later (keepRenewed).
+  if (!due) return renew(hub, dir, current).catch(() => current);
+  return renew(hub, dir, current);
+}
+
+async function renew(hub: string, dir: string, current: Credentials): Promise<Credentials> {
   const { csr, key } = await createCertificateRequest("renewal");
   const body = JSON.stringify({ csr });
   const answer = await postJson(new URL("/unitfleet/v1alpha1/renew", hub), body, {
@@ -91,9 +129,16 @@ export async function renewIfDue(
       "Unauthorized",
       `the hub refused to renew the certificate: ${String(answer.body.message)}`,
     );
-  const renewed = { cert: String(answer.body.certificate), key, ca: String(answer.body.ca) };
+  const renewed = {
+    cert: String(answer.body.certificate),
+    key,
+    ca: current.ca,
+    fleetCa: String(answer.body.fleetCa),
+  };
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(join(dir, "client.key"), renewed.key, { mode: 0o600 });
   await writeFile(join(dir, "client.crt"), renewed.cert);
+  await writeFile(join(dir, "fleet-ca.crt"), renewed.fleetCa);
   return renewed;
 }
 
@@ -123,7 +168,7 @@ export function keepRenewed(
   return () => clearInterval(timer);
 }
 
-/** POSTs JSON over HTTPS (with a client certificate when given) and reads a JSON answer. */
+/** POSTs JSON over HTTPS to the hub (with a client certificate when given) and reads a JSON answer. */
 function postJson(
   url: URL,
   body: string,
@@ -135,6 +180,7 @@ function postJson(
       {
         method: "POST",
         ...tls,
+        checkServerIdentity: checkHubServerIdentity,
         headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
       },
       (res) => {

@@ -76,9 +76,9 @@ export class TunnelClient {
     this.options = options;
   }
 
-  /** New credentials (after a renewal): used from the next session on. */
-  useCredentials(cert: string, key: string): void {
-    this.options = { ...this.options, cert, key };
+  /** New credentials after a renewal (and what to trust, if that changed): used from the next session on. */
+  useCredentials(cert: string, key: string, ca?: string | string[]): void {
+    this.options = { ...this.options, cert, key, ...(ca ? { ca } : {}) };
   }
 
   /** The latest inventory of a cluster; sent now if connected, else when the next session opens. */

@@ -8,6 +8,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { UserError } from "../../errors/user-error.ts";
+import { checkHubServerIdentity } from "../../pki/server-identity.ts";
 
 export interface HubConnection {
   server: string;
@@ -84,6 +85,8 @@ export class HubClient {
           keepAlive: true,
           ...(connection.caCert ? { ca: connection.caCert } : {}),
           rejectUnauthorized: !connection.insecureSkipTlsVerify,
+          // The hub's certificate only: a relay's or agent's is refused, even from a CA the CLI trusts.
+          checkServerIdentity: checkHubServerIdentity,
         })
       : new HttpAgent({ keepAlive: true });
   }

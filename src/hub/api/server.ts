@@ -24,12 +24,11 @@ import {
   type Location,
   type Region,
 } from "../../core/resources/kinds.ts";
-import { matchesSelector, parseLabelSelector } from "../../core/resources/label-selector.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import { problemsFromZod } from "../../core/validation/zod-problems.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { messageTypes } from "../../protocol/messages.ts";
-import type { ChangeEvent, StoredObject } from "../../store/resource-store.ts";
+import type { StoredObject } from "../../store/resource-store.ts";
 import type { AuditQuery, AuditRecord } from "../audit/audit-log.ts";
 import type { TokenInfo, TokenSpec } from "../auth/tokens.ts";
 import type { CommandBus, CommandRequest } from "../commands/command-bus.ts";
@@ -40,12 +39,13 @@ import { apiGroup, coreVersions, groupList, resourceList, versionInfo } from "./
 import type { Metrics } from "./metrics.ts";
 import { statusFor } from "./status.ts";
 import { table, wantsTable } from "./table.ts";
+import { serveWatch, type WatchSource } from "./watch.ts";
 
 export interface ApiDependencies {
   registry: Registry;
   authenticate: (token: string | undefined) => Promise<Caller | undefined>;
-  /** Resolves when a change newer than the given resourceVersion may exist (or after a while). */
-  waitForChange: (afterVersion: string, signal: AbortSignal) => Promise<void>;
+  /** The changes watches are served from: read once per change for all of them (the hub's change feed). */
+  watches: WatchSource;
   metrics: Metrics;
   /** Commands to clusters through the tunnel (ping, logs). */
   commands: CommandBus;
@@ -169,6 +169,7 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
       serial: joined.serial,
       notAfter: joined.notAfter,
       ca: joined.ca,
+      fleetCa: joined.fleetCa,
     });
   }
 
@@ -188,6 +189,7 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
       serial: renewed.serial,
       notAfter: renewed.notAfter,
       ca: renewed.ca,
+      fleetCa: renewed.fleetCa,
     });
   }
 
@@ -385,7 +387,7 @@ async function route(
       method === "GET" &&
       (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1")
     )
-      return watch(deps, req, res, url, kind, caller);
+      return serveWatch(deps, req, res, url, kind, caller);
     if (method === "GET") {
       const list = await deps.registry.list(
         kind,
@@ -447,79 +449,6 @@ async function route(
   }
 }
 
-/** Streams changes after the list's resourceVersion (or from now), as newline-delimited JSON events. */
-async function watch(
-  deps: ApiDependencies,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-  kind: KindInfo,
-  caller: Caller,
-) {
-  const asTable = wantsTable(req.headers.accept);
-  const selector = url.searchParams.get("labelSelector") ?? "";
-  let from = url.searchParams.get("resourceVersion") ?? "";
-  const controller = new AbortController();
-  const timeout = Number(url.searchParams.get("timeoutSeconds") ?? 1800);
-  const timer = setTimeout(() => controller.abort(), Math.min(timeout, 3600) * 1000);
-  req.on("close", () => controller.abort());
-  if (from === "" || from === "0") {
-    // No starting point: send the current objects as ADDED first, then changes (Kubernetes' semantics).
-    const list = await deps.registry.list(kind, { labelSelector: selector }, caller);
-    from = list.resourceVersion;
-    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
-    for (const item of list.items) res.write(`${JSON.stringify(event("ADDED", item, kind, asTable))}\n`);
-  } else {
-    // Check the starting point before committing to a 200 stream: too old → 410 Expired as a Status.
-    const first = await deps.registry.changesSince(kind, from, caller);
-    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
-    from = writeEvents(res, first, kind, asTable, selector, from);
-  }
-  deps.metrics.watchers(+1);
-  try {
-    while (!controller.signal.aborted) {
-      await deps.waitForChange(from, controller.signal);
-      if (controller.signal.aborted) break;
-      const changes = await deps.registry.changesSince(kind, from, caller).catch((error: unknown) => {
-        const status = statusFor(error);
-        res.write(`${JSON.stringify({ type: "ERROR", object: status })}\n`);
-        controller.abort();
-        return [] as ChangeEvent[];
-      });
-      from = writeEvents(res, changes, kind, asTable, selector, from);
-    }
-  } finally {
-    clearTimeout(timer);
-    deps.metrics.watchers(-1);
-    res.end();
-  }
-}
-
-function writeEvents(
-  res: ServerResponse,
-  changes: readonly ChangeEvent[],
-  kind: KindInfo,
-  asTable: boolean,
-  selector: string,
-  from: string,
-): string {
-  let last = from;
-  const requirements = selector ? selectorMatcher(selector) : () => true;
-  for (const change of changes) {
-    last = change.resourceVersion;
-    if (!requirements((change.object.metadata.labels ?? {}) as Record<string, string>)) continue;
-    res.write(`${JSON.stringify(event(change.type, change.object, kind, asTable))}\n`);
-  }
-  return last;
-}
-
-function event(type: string, object: StoredObject, kind: KindInfo, asTable: boolean) {
-  return {
-    type,
-    object: asTable ? table(kind, [object], { resourceVersion: object.metadata.resourceVersion }) : object,
-  };
-}
-
 function respond(res: ServerResponse, accept: string | undefined, kind: KindInfo, object: StoredObject) {
   if (wantsTable(accept))
     return send(res, 200, table(kind, [object], { resourceVersion: object.metadata.resourceVersion }));
@@ -535,12 +464,6 @@ function fieldFiltered(items: StoredObject[], fieldSelector: string | null): Sto
       `field selector "${fieldSelector}" is not supported (only metadata.name=…)`,
     );
   return items.filter((i) => i.metadata.name === match[1]);
-}
-
-function selectorMatcher(selector: string): (labels: Record<string, string>) => boolean {
-  const parsed = parseLabelSelector(selector);
-  if (!parsed.ok) throw new UserError("BadRequest", "invalid label selector", { problems: [parsed.problem] });
-  return (labels) => matchesSelector(parsed.requirements, labels);
 }
 
 function bearer(req: IncomingMessage): string | undefined {

@@ -1,10 +1,13 @@
 /**
  * Joining: a relay or agent trades a single-use, expiring bootstrap token for a client certificate signed by
- * the hub's CA (through a certificate request), and from then on is known by that certificate only. Tokens and
- * certificates can be revoked; every check of a peer's certificate consults the revocations.
+ * the fleet CA (through a certificate request), and from then on is known by that certificate only. Tokens and
+ * certificates can be revoked; every check of a peer's certificate consults the revocations. The hub's own CA
+ * never signs a relay or agent (docs/pki.md).
  */
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
 import { UserError } from "../../errors/user-error.ts";
+import type { HubAuthorities } from "../../pki/authorities.ts";
 import {
   normaliseSerial,
   type PemPair,
@@ -73,14 +76,74 @@ export interface Joined {
   certificate: string;
   serial: string;
   notAfter: Date;
+  /** The hub CA: what the peer trusts for the hub. */
   ca: string;
+  /** The fleet CA: what signed the certificate; agents trust it for their relay, relays for their agents. */
+  fleetCa: string;
+}
+
+/** What joining needs of the hub's CAs, and the names only the hub may serve at. */
+export interface JoiningAuthorities extends HubAuthorities {
+  /** Names a relay may not ask for (the hub's own, but loopback, which every machine has). */
+  hubNames?: string[];
+}
+
+/** How many names a relay may serve at. */
+export const maxServingNames = 16;
+const dnsHostname =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+const loopback = (name: string) => name === "localhost" || name === "::1" || /^127\./.test(name);
+
+/**
+ * The names a relay's serving certificate may carry: IP addresses and DNS host names, no wildcards, none of
+ * the hub's names (loopback aside), at most 16. Every bad one is reported at its index of `serveAt`.
+ */
+export function relayServingNames(
+  serveAt: unknown,
+  hubNames: readonly string[],
+): Array<{ type: "ip" | "dns"; value: string }> {
+  const asked = serveAt ?? ["127.0.0.1", "localhost"];
+  const refuse = (problems: Array<{ path: string; message: string }>) =>
+    new UserError(
+      "InvalidInput",
+      `the relay may not serve at the names it asked for (${problems.map((p) => `${p.path}: ${p.message}`).join("; ")})`,
+      { problems },
+    );
+  if (!Array.isArray(asked) || asked.length === 0 || asked.length > maxServingNames)
+    throw refuse([
+      { path: "serveAt", message: `must be a list of 1 to ${maxServingNames} IP addresses or DNS names` },
+    ]);
+  const hub = new Set(hubNames.map((n) => n.toLowerCase()).filter((n) => !loopback(n)));
+  const problems: Array<{ path: string; message: string }> = [];
+  const names: Array<{ type: "ip" | "dns"; value: string }> = [];
+  asked.forEach((entry: unknown, i) => {
+    const path = `serveAt[${i}]`;
+    const name = typeof entry === "string" ? entry.toLowerCase() : "";
+    if (typeof entry !== "string" || (isIP(name) === 0 && !dnsHostname.test(name)))
+      problems.push({
+        path,
+        message: name.includes("*")
+          ? `"${String(entry)}" is a wildcard: a relay serves at exact names only`
+          : `"${String(entry)}" is not an IP address or a DNS host name`,
+      });
+    else if (hub.has(name))
+      problems.push({ path, message: `"${entry}" is the hub's name: a relay may not serve at it` });
+    else names.push({ type: isIP(name) === 0 ? "dns" : "ip", value: name });
+  });
+  if (problems.length > 0) throw refuse(problems);
+  return names;
 }
 
 /**
  * Redeems a bootstrap token and signs the request's key for the identity the token allows. A token is used at
  * most once, even by two concurrent requests; a bad request does not use it up.
  */
-export async function join(sql: Sql, ca: PemPair, request: JoinRequest, now: Date): Promise<Joined> {
+export async function join(
+  sql: Sql,
+  authorities: JoiningAuthorities,
+  request: JoinRequest,
+  now: Date,
+): Promise<Joined> {
   const parsed = /^ufb_([0-9a-f]{12})\.([A-Za-z0-9_-]+)$/.exec(request.token);
   if (!parsed) throw new UserError("Unauthorized", "the bootstrap token is not one this hub issued");
   const [, id, secret] = parsed;
@@ -113,16 +176,12 @@ export async function join(sql: Sql, ca: PemPair, request: JoinRequest, now: Dat
     request.role === "relay"
       ? { role: "relay", location: token.location }
       : { role: "agent", location: token.location, cluster: request.cluster! };
-  // A relay's certificate also serves TLS to its agents, at the addresses it gave.
+  // A relay's certificate also serves TLS to its agents, at the addresses it gave (if it may).
   const serving =
     identity.role === "relay"
-      ? {
-          names: (request.serveAt ?? ["127.0.0.1", "localhost"]).map((a) =>
-            /^[\d.]+$|:/.test(a) ? { type: "ip" as const, value: a } : { type: "dns" as const, value: a },
-          ),
-        }
+      ? { names: relayServingNames(request.serveAt, authorities.hubNames ?? []) }
       : undefined;
-  const signed = await sign(ca, request.csr, identity, now, serving);
+  const signed = await sign(authorities.fleet, request.csr, identity, now, serving);
   await sql.transaction(async (tx) => {
     const used = await tx.query(
       "update bootstrap_tokens set used_at = $2, used_by = $3 where id = $1 and used_at is null and revoked_at is null and expires_at > $2 returning 1",
@@ -132,7 +191,7 @@ export async function join(sql: Sql, ca: PemPair, request: JoinRequest, now: Dat
       throw new UserError("Unauthorized", "the bootstrap token was already used; tokens are single-use");
     await record(tx, identity, signed);
   });
-  return joined(identity, signed, ca);
+  return joined(identity, signed, authorities);
 }
 
 /** Where revocations are announced (payload: the Location), so that each replica tells its relays. */
@@ -160,12 +219,13 @@ export async function revokedSerials(sql: Sql, location: string, now: Date): Pro
 export type PeerCheck = { ok: true; identity: PeerIdentity; serial: string } | { ok: false; reason: string };
 
 /**
- * Checks a peer's client certificate: signed by this hub's CA, within its validity, issued by this hub (so
+ * Checks a peer's client certificate: signed by one of `peerCas` (a PEM bundle: the fleet CA, and for a while
+ * after the split the CA that signed relays and agents before it), within its validity, issued by this hub (so
  * it is on record) and not revoked; returns the identity it carries.
  */
 export async function checkPeerCertificate(
   sql: Sql,
-  caPem: string,
+  peerCas: string,
   certPem: string,
   now: Date,
 ): Promise<PeerCheck> {
@@ -175,9 +235,11 @@ export async function checkPeerCertificate(
   } catch {
     return { ok: false, reason: "the client certificate cannot be read" };
   }
-  const ca = new X509Certificate(caPem);
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
-    return { ok: false, reason: "the client certificate was not signed by this hub's CA" };
+  const signedByOne = (peerCas.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [])
+    .map((pem) => new X509Certificate(pem))
+    .some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
+  if (!signedByOne)
+    return { ok: false, reason: "the client certificate was not signed by this hub's fleet CA" };
   if (new Date(cert.validFrom) > now || new Date(cert.validTo) <= now)
     return {
       ok: false,
@@ -202,22 +264,31 @@ export async function checkPeerCertificate(
 
 /**
  * Renews a peer's certificate: the peer proves who it is with its current certificate (checked as on the
- * tunnel: this CA, valid, on record, not revoked) and gets a new one for the same identity.
+ * tunnel: the fleet CA, valid, on record, not revoked) and gets a new one for the same identity.
  */
 export async function renew(
   sql: Sql,
-  ca: PemPair,
+  authorities: JoiningAuthorities,
   currentCertPem: string,
   csr: string,
   now: Date,
 ): Promise<Joined> {
-  const check = await checkPeerCertificate(sql, ca.cert, currentCertPem, now);
+  const check = await checkPeerCertificate(sql, authorities.peerCas, currentCertPem, now);
   if (!check.ok) throw new UserError("Unauthorized", `cannot renew: ${check.reason}`);
   const identity = check.identity;
-  const serving = identity.role === "relay" ? { names: servingNames(currentCertPem) } : undefined;
-  const signed = await sign(ca, csr, identity, now, serving);
+  // The names a relay had are checked again: one that a relay may no longer serve at is refused.
+  const serving =
+    identity.role === "relay"
+      ? {
+          names: relayServingNames(
+            servingNames(currentCertPem).map((n) => n.value),
+            authorities.hubNames ?? [],
+          ),
+        }
+      : undefined;
+  const signed = await sign(authorities.fleet, csr, identity, now, serving);
   await record(sql, identity, signed);
-  return joined(identity, signed, ca);
+  return joined(identity, signed, authorities);
 }
 
 /** Signs a request's key for an identity; a request that does not verify is refused at `csr`. */
@@ -257,13 +328,14 @@ async function record(sql: Sql, identity: PeerIdentity, signed: SignedRequest): 
   );
 }
 
-function joined(identity: PeerIdentity, signed: SignedRequest, ca: PemPair): Joined {
+function joined(identity: PeerIdentity, signed: SignedRequest, authorities: HubAuthorities): Joined {
   return {
     identity,
     certificate: signed.cert,
     serial: normaliseSerial(signed.serial),
     notAfter: signed.notAfter,
-    ca: ca.cert,
+    ca: authorities.hub.cert,
+    fleetCa: authorities.fleet.cert,
   };
 }
 
