@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningAgent, startAgent } from "../../src/agent/agent.ts";
 import { kinds } from "../../src/core/resources/kinds.ts";
-import { type RunningHub, startHub } from "../../src/hub/hub.ts";
+import { type HubOptions, type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { createBootstrapToken } from "../../src/hub/joining/joining.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
 import { type RunningRelay, startRelay } from "../../src/relay/relay.ts";
@@ -23,12 +23,14 @@ export interface LabFleetOptions {
   hubLocation?: string;
   /** How long a silent cluster stays Reachable (the hub's default when not given). */
   healthGraceMs?: number;
-  /** How often relays and agents send heartbeats (default 1 s: tests wait less). */
+  /** How often relays and agents send heartbeats, in seconds (default 1: tests wait less; fractions from 0.05). */
   heartbeatSeconds?: number;
   /** How often agents apply their works again (default 2 s). */
   resyncSeconds?: number;
   /** How long to wait for every cluster to report (default 180 s). */
   readyWithinMs?: number;
+  /** Other options of the hub (lease and loop intervals, to compress time). */
+  hub?: Pick<HubOptions, "leaseTtlMs" | "healthEveryMs">;
 }
 
 export interface LabFleet {
@@ -83,6 +85,7 @@ export async function startLabFleet(lab: SharedLab, options: LabFleetOptions = {
       log: () => {},
       ...(options.healthGraceMs ? { healthGraceMs: options.healthGraceMs } : {}),
       heartbeatSeconds: options.heartbeatSeconds ?? 1,
+      ...options.hub,
     });
     hub = started;
     const topology = lab.topology;
