@@ -365,18 +365,23 @@ describe("delivery on the lab", () => {
     const port = Number(new URL(relay.url).port);
     await relay.stop();
     try {
+      // The clusters cross the tolerance a heartbeat or two apart: in between, the first one's share may
+      // look for room on the other (InsufficientCapacity). Once both are beyond it, nothing is eligible.
       const blocked = await until(
-        "FailoverBlocked",
+        "FailoverBlocked with nothing eligible",
         app,
         (a) =>
-          a.status?.conditions?.some((c) => c.type === "FailoverBlocked" && c.status === "True") === true,
+          a.status?.conditions?.some(
+            (c) => c.type === "FailoverBlocked" && c.status === "True" && c.reason === "NoEligibleCluster",
+          ) === true,
         60_000,
       );
       const condition = blocked.status!.conditions!.find((c) => c.type === "FailoverBlocked")!;
       console.log(`FailoverBlocked: ${condition.reason}: ${condition.message}`);
-      expect(condition.reason).toBe("NoEligibleCluster");
-      for (const c of Object.keys(placed)) expect(condition.message).toContain(`${c} (${placed[c]})`);
-      expect(split(blocked)).toEqual(placed);
+      const kept = split(blocked);
+      for (const c of Object.keys(kept)) expect(condition.message).toContain(`${c} (${kept[c]})`);
+      expect(Object.keys(kept).sort()).toEqual(Object.keys(placed).sort());
+      expect(Object.values(kept).reduce((a, b) => a + b, 0)).toBe(10);
       expect(
         blocked.status?.events?.some((e) => e.type === "Warning" && e.reason === "FailoverBlocked"),
       ).toBe(true);
