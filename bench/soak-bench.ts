@@ -16,7 +16,7 @@
  *
  *   node bench/soak-bench.ts [--minutes 60] [--seed 1] [--fault-every-min 2-5] [--keep]
  *
- * The lab runs in its own home (a temporary folder) on its own ports (etcd 25790, API servers 18441…), the hub on
+ * The lab runs in its own home (a temporary folder) on its own ports (etcd 26790, API servers 19441…: away from the default lab, the e2e labs and the lifecycle test), the hub on
  * 6543, relays on 7543…. Results go to bench/results/soak-<date>.md; the exit code is 1 on any violation.
  * Ctrl-C stops every process it started and removes the temporary folder (--keep leaves it, with the logs).
  */
@@ -86,7 +86,7 @@ const memorySlackBytes = 32 * 1024 * 1024;
 
 const hubPort = 6543;
 const relayBasePort = 7543;
-const labPorts = { etcd: 25790, apiServers: 18440 };
+const labPorts = { etcd: 26790, apiServers: 19440 };
 const storefrontReplicas = 6; // what examples/storefront/ wants
 
 const repositoryRoot = join(import.meta.dirname, "..");
