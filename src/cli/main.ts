@@ -62,6 +62,35 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${error.render()}\n`);
       return 1;
     }
+    const file = fileSystemError(error);
+    if (file) {
+      process.stderr.write(`${file.render()}\n`);
+      return 1;
+    }
     throw error;
   }
+}
+
+/** Codes of file-system errors a user causes or fixes (permissions, a read-only or full disk, a file in the way). */
+const fileSystemCodes: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "the disk quota is exceeded",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "it is a folder, not a file",
+};
+
+/** A file-system error as a one-line UserError naming the path (UNITFLEET_HOME read-only, a full disk), or undefined. */
+function fileSystemError(error: unknown): UserError | undefined {
+  const { code, path, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  if (!code || !path || !(code in fileSystemCodes)) return undefined;
+  return new UserError(
+    "BadRequest",
+    `cannot ${syscall ?? "use"} ${path}: ${fileSystemCodes[code]} (${code})`,
+    {
+      hint: "check the path's permissions and free space; UNITFLEET_HOME chooses where unitfleet keeps its files",
+    },
+  );
 }

@@ -217,13 +217,22 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     log({ level: "info", msg: "created the admin token", file: files.adminTokenFile });
   }
   const adminSecret = (await readFile(files.adminTokenFile, "utf8").catch(() => "")).trim();
-  await writeFile(
-    files.kubeconfigFile,
-    stringify(kubeconfig(url, adminSecret, tls ? authorities.hub.cert : undefined)),
-    {
-      mode: 0o600,
-    },
-  );
+  if (adminSecret)
+    await writeFile(
+      files.kubeconfigFile,
+      stringify(kubeconfig(url, adminSecret, tls ? authorities.hub.cert : undefined)),
+      { mode: 0o600 },
+    );
+  // A kubeconfig with an empty token would only give "Unauthorized": say how to get a token instead.
+  else
+    log({
+      level: "warn",
+      msg:
+        `the admin token file ${files.adminTokenFile} is missing or empty, so the kubeconfig was not written: ` +
+        `stop the hub and run "unitfleet hub admin-token --dir ${options.dir}"` +
+        (options.databaseUrl ? " --database-url <url>" : "") +
+        " to mint a new admin token",
+    });
 
   const stopping = new AbortController();
   const leaderLoop = runUnderLease(

@@ -37,7 +37,17 @@ export interface RelayOptions {
   log: (entry: Record<string, unknown>) => void;
   /** How often the relay logs its queue depth, peak and drops (default 60 s). */
   queueLogEveryMs?: number;
+  /** How long a new agent connection may stay silent before its hello (default 5 s); then it is closed. */
+  helloTimeoutMs?: number;
 }
+
+/** WebSocket close codes the relay gives agents (4000–4999 are the application's). */
+export const relayCloseCodes = {
+  /** No hello within the hello timeout. */
+  helloTimeout: 4008,
+  /** Another connection with the same certificate took this agent's place. */
+  replaced: 4009,
+} as const;
 
 export interface RunningRelay {
   url: string;
@@ -198,7 +208,22 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
           waiting.delete(session.cluster);
         },
       );
-      agents.get(session.cluster)?.close();
+      const previous = agents.get(session.cluster);
+      if (previous) {
+        // Two connections with one certificate: the newer wins (an agent that reconnects before the relay saw
+        // its old connection drop), but never silently, since it may also be a copied certificate.
+        log({
+          level: "warn",
+          msg: "a second agent connection with the same certificate replaced the first",
+          cluster: session.cluster,
+          serial,
+          from: req.socket.remoteAddress,
+        });
+        previous.close(
+          relayCloseCodes.replaced,
+          `replaced by a newer connection with this certificate from ${req.socket.remoteAddress ?? "?"}`,
+        );
+      }
       agents.set(session.cluster, session);
       ws.on("close", () => {
         if (agents.get(session.cluster) === session) agents.delete(session.cluster);
@@ -289,6 +314,13 @@ class AgentSession {
     this.onGreeted = onGreeted;
     this.cluster = cluster;
     this.client = client;
+    const helloTimeoutMs = options.helloTimeoutMs ?? 5000;
+    const helloTimer = setTimeout(() => {
+      if (this.greeted) return;
+      log({ level: "warn", msg: "an agent connection sent no hello in time", cluster, helloTimeoutMs });
+      this.close(relayCloseCodes.helloTimeout, `no hello within ${helloTimeoutMs} ms`);
+    }, helloTimeoutMs);
+    ws.on("close", () => clearTimeout(helloTimer));
     ws.on("error", (error) =>
       log({ level: "warn", msg: "agent session error", cluster, error: error.message }),
     );
@@ -373,8 +405,9 @@ class AgentSession {
     );
   }
 
-  close(): void {
-    this.ws.close(1000);
+  /** Closes the connection; `reason` (at most 123 bytes) tells the agent why. */
+  close(code = 1000, reason?: string): void {
+    this.ws.close(code, reason === undefined ? undefined : Buffer.from(reason).subarray(0, 123).toString());
   }
 }
 

@@ -355,7 +355,7 @@ describe("agents on the lab's clusters", () => {
       expect(refused.output).toBeUndefined();
       expect(agents.get(sgp.name)!.commands.runs).toBe(runsBefore);
       expect(relays.get("singapore")!.counters.residencyRefusals).toBeGreaterThanOrEqual(1);
-      const audit = await listAudit(hub.sql, { name: sgp.name, limit: 5 });
+      const audit = (await listAudit(hub.sql, { name: sgp.name, limit: 5 })).items;
       expect(audit[0]).toMatchObject({
         verb: "logs",
         kind: "Cluster",
@@ -389,7 +389,7 @@ describe("agents on the lab's clusters", () => {
     // The cluster's agent is away: the command reaches its relay and waits there.
     await agents.get(target.name)!.stop();
     const client = await adminClient();
-    const auditBefore = (await listAudit(hub.sql, { name: target.name, limit: 1000 })).filter(
+    const auditBefore = (await listAudit(hub.sql, { name: target.name, limit: 500 })).items.filter(
       (e) => e.verb === "ping",
     ).length;
     const inFlight = sendCommand(client, { cluster: target.name, action: { type: "ping" } }, 120);
@@ -423,7 +423,7 @@ describe("agents on the lab's clusters", () => {
     expect(rows).toEqual([{ state: "done", deliveries: expect.any(Number) }]);
     expect(rows[0]!.deliveries).toBeGreaterThanOrEqual(2);
     await new Promise((r) => setTimeout(r, 1000)); // a second result, if any, has arrived by now
-    const pings = (await listAudit(hub.sql, { name: target.name, limit: 1000 })).filter(
+    const pings = (await listAudit(hub.sql, { name: target.name, limit: 500 })).items.filter(
       (e) => e.verb === "ping",
     );
     expect(pings.length - auditBefore).toBe(1);

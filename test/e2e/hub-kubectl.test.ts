@@ -260,9 +260,9 @@ describe("the hub, through the unitfleet CLI and the real kubectl", () => {
     expect(seen).toMatch(/^oslo\s+Oslo\s/m);
 
     const ca = await readFile(join(hubDir, "ca.crt"), "utf8");
-    const get = (path: string) =>
+    const get = (path: string, headers: Record<string, string> = {}) =>
       new Promise<{ status: number; text: string }>((resolve, reject) => {
-        httpsGet(new URL(path, server), { ca }, (res) => {
+        httpsGet(new URL(path, server), { ca, headers }, (res) => {
           let text = "";
           res.on("data", (c: Buffer) => {
             text += c.toString();
@@ -272,7 +272,9 @@ describe("the hub, through the unitfleet CLI and the real kubectl", () => {
       });
     expect(await get("/livez")).toEqual({ status: 200, text: "ok" });
     expect(await get("/readyz")).toEqual({ status: 200, text: "ok" });
-    const metrics = await get("/metrics");
+    // Metrics need a token (any role); health does not.
+    expect((await get("/metrics")).status).toBe(401);
+    const metrics = await get("/metrics", { authorization: `Bearer ${token}` });
     expect(metrics.text).toMatch(/^unitfleet_api_requests_total\{method="POST",code="200"\} \d+$/m);
   });
 });

@@ -131,7 +131,7 @@ describe("the fleet registry", () => {
   it("keeps a business-scoped token to its own businesses' clusters", async () => {
     const listed = await registry.list(kinds.Cluster, {}, shopOnly);
     expect(listed.items.map((o) => o.metadata.name)).toEqual(["fra-shop-prod"]);
-    expect((await refusal(registry.get(kinds.Cluster, "sgp-ads-dev", shopOnly))).code).toBe("NotFound");
+    expect((await refusal(registry.get(kinds.Cluster, "sgp-ads-dev", shopOnly))).code).toBe("Forbidden");
     const write = await refusal(
       registry.create(
         doc("Cluster", "sgp-ads-prod", { location: "singapore", environment: "prod", business: "ads" }),

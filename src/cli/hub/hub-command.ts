@@ -5,6 +5,7 @@ import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { startHub } from "../../hub/hub.ts";
 import { durationFlag } from "../flag-values.ts";
+import { adminTokenCommand } from "./admin-token-command.ts";
 
 interface HubFlags {
   listen: string;
@@ -64,5 +65,6 @@ export function hubCommand(env: Environment): Command {
         process.once("SIGTERM", () => resolve());
       });
       await hub.close();
-    });
+    })
+    .addCommand(adminTokenCommand());
 }

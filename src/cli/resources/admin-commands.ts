@@ -81,7 +81,8 @@ export function auditCommand(env: Environment): Command {
     .option("--actor <token>", "only changes made with this token")
     .option("--kind <kind>", "only changes of this kind (Location, Region, Cluster)")
     .option("--name <name>", "only changes of objects with this name")
-    .option("--limit <n>", "how many entries", "50")
+    .option("--limit <n>", "how many entries (at most 500 a page)", "50")
+    .option("--continue <token>", "the next, older page: the token the previous page printed")
     .addOption(outputOption())
     .action(
       async (options: {
@@ -89,13 +90,20 @@ export function auditCommand(env: Environment): Command {
         kind?: string;
         name?: string;
         limit: string;
+        continue?: string;
         output: OutputFormat;
       }) => {
         const query = new URLSearchParams({ limit: options.limit });
-        for (const key of ["actor", "kind", "name"] as const) if (options[key]) query.set(key, options[key]!);
+        for (const key of ["actor", "kind", "name", "continue"] as const)
+          if (options[key]) query.set(key, options[key]!);
         const list = await withHub(env, (hub) =>
-          hub.send<{ items: Array<Record<string, string>> }>("GET", `/unitfleet/v1alpha1/audit?${query}`),
+          hub.send<{ items: Array<Record<string, string>>; continue?: string }>(
+            "GET",
+            `/unitfleet/v1alpha1/audit?${query}`,
+          ),
         );
+        if (list.continue)
+          process.stderr.write(`more entries: unitfleet audit --continue ${list.continue}\n`);
         if (printStructured(options.output, list.items, out)) return;
         out(
           `${renderTable(

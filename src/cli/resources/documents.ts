@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { Problem } from "../../core/validation/problems.ts";
 import { UserError } from "../../errors/user-error.ts";
+import { yamlToJs } from "../../lab/topology-file.ts";
 
 export interface SourceDocument {
   /** `file.yaml[2]`: the file and the document's index in it. */
@@ -49,7 +50,7 @@ export async function readDocuments(
           });
         return;
       }
-      const object = doc.toJS();
+      const object = yamlToJs(doc, file.text, source);
       if (object === null || object === undefined) return;
       documents.push({ source, object, ...(file.folder !== undefined ? { folder: file.folder } : {}) });
     });

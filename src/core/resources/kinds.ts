@@ -16,17 +16,16 @@ import { type ConsolidationPolicySpec, consolidationPolicySpec } from "../planni
 import { type PlacementSpec, placementSpec } from "../scheduling/placement.ts";
 import { labelKeyProblem } from "../validation/names.ts";
 import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
-import { checkedString, dnsName, labelMap, labelValue } from "../validation/zod-fields.ts";
+import { annotationMap, checkedString, dnsName, labelMap, labelValue } from "../validation/zod-fields.ts";
 import { problemsFromZod } from "../validation/zod-problems.ts";
 import { apiVersion, type Condition, type Resource } from "./meta.ts";
 
-const stringMap = z.record(z.string(), z.string());
 const labels = labelMap;
 
 const metadataInput = z.object({
   name: dnsName,
   labels: labels.optional(),
-  annotations: stringMap.optional(),
+  annotations: annotationMap.optional(),
   // Server-owned fields: accepted (kubectl sends them back) and replaced by the server's values.
   uid: z.string().optional(),
   resourceVersion: z.string().optional(),

@@ -25,6 +25,9 @@ export function labelValueProblem(value: string): string | undefined {
 /** Returns why `key` is not a valid label key or taint key (optional DNS prefix, then a name), or undefined. */
 export function labelKeyProblem(key: string): string | undefined {
   const name = key.includes("/") ? key.slice(key.indexOf("/") + 1) : key;
+  if (key.length > 317) return `must be at most 317 characters (has ${key.length})`;
+  const prefix = key.includes("/") ? key.slice(0, key.indexOf("/")) : "";
+  if (prefix.length > 253) return `must have a prefix of at most 253 characters (has ${prefix.length})`;
   if (name.length === 0 || name.length > 63 || !qualifiedName.test(key))
     return `"${key}" is not a valid key (an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.')`;
   return undefined;

@@ -27,6 +27,26 @@ export const labelMap = z.record(z.string(), z.string()).superRefine((map, ctx) 
   }
 });
 
+const utf8 = new TextEncoder();
+
+/** The most bytes all annotations of one object may take, keys and values together, as in Kubernetes. */
+export const maxAnnotationBytes = 262_144;
+
+/** A map of annotations: every key a valid label key, and all of them together at most 256 KiB. */
+export const annotationMap = z.record(z.string(), z.string()).superRefine((map, ctx) => {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(map)) {
+    const problem = labelKeyProblem(key);
+    if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
+    bytes += utf8.encode(key).length + utf8.encode(value).length;
+  }
+  if (bytes > maxAnnotationBytes)
+    ctx.addIssue({
+      code: "custom",
+      message: `may take at most ${maxAnnotationBytes} bytes in all (has ${bytes})`,
+    });
+});
+
 /** A Kubernetes quantity ("500m", "64Gi", or a number) that is at least `min` (default 0). */
 export const quantityAtLeast = (min = 0, exclusive = false) =>
   z

@@ -29,7 +29,7 @@ import { problemsFromZod } from "../../core/validation/zod-problems.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { messageTypes } from "../../protocol/messages.ts";
 import type { StoredObject } from "../../store/resource-store.ts";
-import type { AuditQuery, AuditRecord } from "../audit/audit-log.ts";
+import type { AuditPage, AuditQuery } from "../audit/audit-log.ts";
 import type { TokenInfo, TokenSpec } from "../auth/tokens.ts";
 import type { CommandBus, CommandRequest } from "../commands/command-bus.ts";
 import type { Joined, JoinRequest } from "../joining/joining.ts";
@@ -73,7 +73,7 @@ export interface AdminOperations {
   join(request: JoinRequest): Promise<Joined>;
   /** Authenticated by the client certificate of the connection. */
   renew(currentCertPem: string, csr: string): Promise<Joined>;
-  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  listAudit(query: AuditQuery): Promise<AuditPage>;
   listTokens(): Promise<TokenInfo[]>;
   createToken(spec: TokenSpec): Promise<string>;
   revokeToken(name: string): Promise<void>;
@@ -136,15 +136,14 @@ export function createApiServer(deps: ApiDependencies): Server {
 }
 
 async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? "/", "http://hub");
+  const url = requestUrl(req);
   const path = url.pathname.replace(/\/+$/, "") || "/";
   if (path === "/livez" || path === "/healthz") return sendText(res, 200, "ok");
   if (path === "/readyz")
     return (await deps.ready()) ? sendText(res, 200, "ok") : sendText(res, 503, "not ready");
-  if (path === "/metrics") return sendText(res, 200, deps.metrics.render(), "text/plain; version=0.0.4");
 
   if (path === joinPath && req.method === "POST") {
-    const request = (await body(req)) as Record<string, unknown>;
+    const request = await objectBody(req);
     const problems = [];
     if (typeof request.token !== "string")
       problems.push({ path: "token", message: "required field is missing" });
@@ -177,7 +176,7 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
     const peer = (req.socket as TLSSocket).getPeerCertificate?.(false);
     if (!peer?.raw)
       throw new UserError("Unauthorized", "renewal needs the client certificate that is being renewed");
-    const request = (await body(req)) as { csr?: unknown };
+    const request = (await objectBody(req)) as { csr?: unknown };
     if (typeof request.csr !== "string")
       throw new UserError("InvalidInput", "the renewal request is invalid", {
         problems: [{ path: "csr", message: "required field is missing" }],
@@ -195,6 +194,13 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
 
   const caller = await deps.authenticate(bearer(req));
   if (!caller) throw new UserError("Unauthorized", "a valid API token is required (Authorization: Bearer …)");
+  // Metrics name clusters and tokens' activity: any valid token may read them, no anonymous caller.
+  if (path === "/metrics") return sendText(res, 200, deps.metrics.render(), "text/plain; version=0.0.4");
+  if (!acceptsJson(req.headers.accept))
+    throw new UserError(
+      "NotAcceptable",
+      `the hub answers application/json only, not ${req.headers.accept} (Accept header)`,
+    );
 
   if (req.method === "GET") {
     if (path === "/version") return send(res, 200, versionInfo(deps.hubVersion));
@@ -221,7 +227,7 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
         `token "${caller.name}" may not manage joining: it needs role operator, unscoped`,
       );
     if (path === bootstrapTokensPath && req.method === "POST") {
-      const spec = (await body(req)) as { location?: unknown; ttlSeconds?: unknown };
+      const spec = (await objectBody(req)) as { location?: unknown; ttlSeconds?: unknown };
       const problems = [];
       if (typeof spec.location !== "string")
         problems.push({ path: "location", message: "required field is missing" });
@@ -253,19 +259,22 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
       );
     if (path === auditPath && req.method === "GET") {
       const q = url.searchParams;
-      return send(res, 200, {
-        items: await deps.admin.listAudit({
-          ...(q.get("limit") ? { limit: Number(q.get("limit")) } : {}),
+      return send(
+        res,
+        200,
+        await deps.admin.listAudit({
+          ...(q.get("limit") ? { limit: limitParameter(q.get("limit")!) } : {}),
+          ...(q.get("continue") ? { before: q.get("continue")! } : {}),
           ...(q.get("actor") ? { actor: q.get("actor")! } : {}),
           ...(q.get("kind") ? { kind: q.get("kind")! } : {}),
           ...(q.get("name") ? { name: q.get("name")! } : {}),
         }),
-      });
+      );
     }
     if (path === tokensPath && req.method === "GET")
       return send(res, 200, { items: await deps.admin.listTokens() });
     if (path === tokensPath && req.method === "POST") {
-      const spec = (await body(req)) as {
+      const spec = (await objectBody(req)) as {
         name?: unknown;
         role?: unknown;
         businesses?: unknown;
@@ -296,7 +305,7 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
       return send(res, 201, { name: spec.name, token: secret });
     }
     if (path.startsWith(`${tokensPath}/`) && req.method === "DELETE") {
-      await deps.admin.revokeToken(decodeURIComponent(path.slice(tokensPath.length + 1)));
+      await deps.admin.revokeToken(decodedSegment(path.slice(tokensPath.length + 1)));
       return send(res, 200, { revoked: true });
     }
     throw methodNotAllowed(req.method ?? "GET");
@@ -308,20 +317,19 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
   }
 
   if (req.method === "POST" && path === commandsPath)
-    return send(res, 200, await deps.commands.submit(caller, commandRequest(await body(req))));
+    return send(res, 200, await deps.commands.submit(caller, commandRequest(await objectBody(req))));
 
   if (req.method === "POST" && path === applyPath) {
-    const request = (await body(req)) as {
-      documents?: Array<{ source?: string; object?: unknown }>;
-      dryRun?: boolean;
-    };
-    if (!Array.isArray(request?.documents))
+    const request = (await objectBody(req)) as { documents?: unknown[]; dryRun?: boolean };
+    if (!Array.isArray(request.documents))
       throw new UserError("BadRequest", "the body needs a documents list");
-    const results = await deps.registry.applyAll(
-      request.documents.map((d, i) => ({ source: d.source ?? `document ${i + 1}`, body: d.object })),
-      caller,
-      request.dryRun === true,
-    );
+    const documents = request.documents.map((d, i) => {
+      if (d === null || typeof d !== "object" || Array.isArray(d))
+        throw new UserError("BadRequest", `documents[${i}] must be a mapping with an object`);
+      const { source, object } = d as { source?: unknown; object?: unknown };
+      return { source: typeof source === "string" ? source : `document ${i + 1}`, body: object };
+    });
+    const results = await deps.registry.applyAll(documents, caller, request.dryRun === true);
     return send(res, 200, {
       results: results.map((r) => ({ kind: r.object.kind, name: r.object.metadata.name, action: r.action })),
     });
@@ -393,7 +401,7 @@ async function route(
         kind,
         {
           labelSelector: url.searchParams.get("labelSelector") ?? "",
-          ...(url.searchParams.get("limit") ? { limit: Number(url.searchParams.get("limit")) } : {}),
+          ...(url.searchParams.get("limit") ? { limit: limitParameter(url.searchParams.get("limit")!) } : {}),
           ...(url.searchParams.get("continue") ? { continue: url.searchParams.get("continue")! } : {}),
         },
         caller,
@@ -407,7 +415,7 @@ async function route(
       return send(res, 200, { kind: `${kind.kind}List`, apiVersion, metadata: meta, items });
     }
     if (method === "POST") {
-      const doc = await body(req);
+      const doc = await objectBody(req);
       const named = (doc as { metadata?: { name?: unknown } })?.metadata?.name;
       try {
         return send(res, 201, await deps.registry.create(doc, caller, { kind, dryRun }));
@@ -422,26 +430,26 @@ async function route(
   if (sub === "status") {
     if (method === "GET") return respond(res, accept, kind, await deps.registry.get(kind, name, caller));
     if (method === "PUT")
-      return send(res, 200, await deps.registry.replaceStatus(kind, name, await body(req), caller));
+      return send(res, 200, await deps.registry.replaceStatus(kind, name, await objectBody(req), caller));
     throw methodNotAllowed(method);
   }
   switch (method) {
     case "GET":
       return respond(res, accept, kind, await deps.registry.get(kind, name, caller));
     case "PUT":
-      return send(res, 200, await deps.registry.replace(kind, name, await body(req), caller, dryRun));
+      return send(res, 200, await deps.registry.replace(kind, name, await objectBody(req), caller, dryRun));
     case "PATCH": {
-      const type = (req.headers["content-type"] ?? "").split(";")[0];
-      if (type !== "application/merge-patch+json" && type !== "application/json")
-        throw new UserError(
-          "BadRequest",
-          `patch type ${type} is not supported: use a JSON merge patch (kubectl patch --type=merge)`,
-        );
-      return send(res, 200, await deps.registry.patch(kind, name, await body(req), caller, dryRun));
+      const patch = await objectBody(req, mergePatchTypes);
+      return send(res, 200, await deps.registry.patch(kind, name, patch, caller, dryRun));
     }
     case "DELETE": {
-      const options = (await body(req, true)) as { preconditions?: { resourceVersion?: string } } | undefined;
-      const gone = await deps.registry.delete(kind, name, caller, options?.preconditions?.resourceVersion);
+      const options = (await objectBody(req, jsonTypes, true)) as { preconditions?: unknown } | undefined;
+      const gone = await deps.registry.delete(
+        kind,
+        name,
+        caller,
+        preconditionVersion(options?.preconditions),
+      );
       return send(res, 200, gone);
     }
     default:
@@ -472,28 +480,175 @@ function bearer(req: IncomingMessage): string | undefined {
   return header.slice("Bearer ".length).trim();
 }
 
-async function body(req: IncomingMessage, optional = false): Promise<unknown> {
+const jsonTypes = ["application/json"];
+/** A JSON merge patch; a plain JSON body is taken as one too (what older clients send). */
+const mergePatchTypes = ["application/merge-patch+json", "application/json"];
+/** Deeper than any object the hub stores: refused before it reaches a recursive merge or the store. */
+const maxBodyDepth = 64;
+
+/**
+ * The request's URL. A path that starts with `//` is a path here, not a host: the base is prefixed, not
+ * resolved against.
+ */
+function requestUrl(req: IncomingMessage): URL {
+  const raw = req.url ?? "/";
+  let url: URL;
+  try {
+    url = new URL(`http://hub${raw.startsWith("/") ? raw : `/${raw}`}`);
+  } catch {
+    throw new UserError("BadRequest", "the request path is not a valid URL");
+  }
+  for (const [name, value] of url.searchParams)
+    if (value.includes("\u0000"))
+      throw new UserError("BadRequest", `the query parameter ${name} has a NUL character`, {
+        problems: [{ path: name, message: "must not contain a NUL character" }],
+      });
+  return url;
+}
+
+/** A percent-encoded path segment, decoded; bad encoding is the caller's mistake. */
+function decodedSegment(segment: string): string {
+  try {
+    const decoded = decodeURIComponent(segment);
+    if (!decoded.includes("\u0000")) return decoded;
+  } catch {
+    // Bad percent-encoding: refused below.
+  }
+  throw new UserError(
+    "BadRequest",
+    `the path segment "${segment}" is not valid percent-encoding or has a NUL`,
+  );
+}
+
+/** `limit` as Kubernetes takes it: a whole number, 0 meaning no limit. */
+function limitParameter(value: string): number | undefined {
+  const limit = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(limit))
+    throw new UserError("BadRequest", "the query parameter limit is invalid", {
+      problems: [{ path: "limit", message: `must be a whole number, not "${value}"` }],
+    });
+  return limit === 0 ? undefined : limit;
+}
+
+function preconditionVersion(preconditions: unknown): string | undefined {
+  if (preconditions === undefined || preconditions === null) return undefined;
+  const version = (preconditions as { resourceVersion?: unknown }).resourceVersion;
+  if (typeof preconditions !== "object" || (version !== undefined && typeof version !== "string"))
+    throw new UserError("InvalidInput", "the delete options are invalid", {
+      problems: [{ path: "preconditions.resourceVersion", message: "must be a string" }],
+    });
+  return version;
+}
+
+function acceptsJson(accept: string | undefined): boolean {
+  if (!accept?.trim()) return true;
+  return accept.split(",").some((range) => {
+    const type = range.split(";")[0]!.trim().toLowerCase();
+    return type === "application/json" || type === "application/*" || type === "*/*" || type === "";
+  });
+}
+
+/**
+ * The body as a JSON object, of one of the media types the route takes (415 otherwise, as kube-apiserver);
+ * `optional` lets an empty body through as undefined. Refused with 400: invalid JSON, anything but an object,
+ * a duplicate key, a NUL character (the store cannot keep one), nesting deeper than {@link maxBodyDepth}.
+ */
+async function objectBody(
+  req: IncomingMessage,
+  types: readonly string[] = jsonTypes,
+  optional = false,
+): Promise<Record<string, unknown>> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > maxBody) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > maxBody) throw new UserError("BadRequest", `request body is larger than ${maxBody} bytes`);
+    if (size > maxBody) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") {
-    if (optional) return undefined;
+    if (optional) return undefined as unknown as Record<string, unknown>;
     throw new UserError("BadRequest", "the request needs a JSON body");
   }
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (!types.includes(type))
+    throw new UserError(
+      "UnsupportedMediaType",
+      `the content type "${type}" is not supported here: send ${types.join(" or ")}` +
+        (types === mergePatchTypes ? " (kubectl patch --type=merge)" : ""),
+    );
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new UserError("BadRequest", `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  checkJsonText(text);
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new UserError("BadRequest", `the body must be a JSON object, not ${jsonKind(value)}`);
+  return value as Record<string, unknown>;
+}
+
+function tooLarge(): UserError {
+  return new UserError("PayloadTooLarge", `the request body is larger than ${maxBody} bytes`);
+}
+
+function jsonKind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return `a ${typeof value}`;
+}
+
+/**
+ * Scans valid JSON text for what JSON.parse lets through silently: a key given twice in one object (the
+ * last would win), a NUL character in a string, and nesting deeper than {@link maxBodyDepth}.
+ */
+function checkJsonText(text: string): void {
+  // One entry per open container: its field path, and the keys seen so far when it is an object.
+  const open: Array<{ keys: Set<string> | undefined; path: string }> = [];
+  let expectingKey = false;
+  let keyPath = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      if (open.length >= maxBodyDepth)
+        throw new UserError("BadRequest", `the body is nested deeper than ${maxBodyDepth} levels`);
+      const parent = open.at(-1);
+      const path = parent?.keys ? keyPath : `${parent?.path ?? ""}${parent ? "[]" : ""}`;
+      open.push({ keys: c === "{" ? new Set() : undefined, path });
+      expectingKey = c === "{";
+    } else if (c === "}" || c === "]") {
+      open.pop();
+      expectingKey = false;
+    } else if (c === ",") {
+      expectingKey = open.at(-1)?.keys !== undefined;
+    } else if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) {
+        if (text[i] !== "\\") continue;
+        i++;
+        if (text[i] === "u" && text.slice(i + 1, i + 5) === "0000")
+          throw new UserError("BadRequest", "the body has a NUL character (\\u0000) in a string");
+      }
+      const object = open.at(-1);
+      if (expectingKey && object?.keys) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string;
+        keyPath = object.path ? `${object.path}.${key}` : key;
+        if (object.keys.has(key))
+          throw new UserError("BadRequest", `the body has the key "${keyPath}" twice`, {
+            problems: [{ path: keyPath, message: "duplicate key" }],
+          });
+        object.keys.add(key);
+        expectingKey = false;
+      }
+    }
   }
 }
 
 function methodNotAllowed(method: string): UserError {
-  return new UserError("BadRequest", `method ${method} is not allowed here`);
+  return new UserError("MethodNotAllowed", `method ${method} is not allowed here`);
 }
 
 function send(res: ServerResponse, code: number, value: unknown): void {

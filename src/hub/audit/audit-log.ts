@@ -2,10 +2,17 @@
  * The audit log: every change made through the API and every command sent to a cluster, allowed or refused.
  * Resource changes are recorded by the store in their own transaction; commands through `recordAudit`.
  */
+import { UserError } from "../../errors/user-error.ts";
 import type { Sql } from "../../store/sql.ts";
 
+/** The most entries one read of the audit log returns. */
+export const maxAuditPage = 500;
+
 export interface AuditQuery {
+  /** How many entries, newest first (default 100, at most `maxAuditPage`). */
   limit?: number;
+  /** Only entries older than this id: the `continue` of the previous page. */
+  before?: string;
   actor?: string;
   kind?: string;
   name?: string;
@@ -24,7 +31,14 @@ export interface AuditRecord {
   after: unknown;
 }
 
-export async function listAudit(sql: Sql, query: AuditQuery): Promise<AuditRecord[]> {
+/** One page of the audit log, newest first; `continue` names where the next (older) page starts. */
+export interface AuditPage {
+  items: AuditRecord[];
+  continue?: string;
+}
+
+/** Reads one page of the audit log, newest first by id (numerically), filtered by actor, kind and name. */
+export async function listAudit(sql: Sql, query: AuditQuery): Promise<AuditPage> {
   const where: string[] = [];
   const params: unknown[] = [];
   for (const key of ["actor", "kind", "name"] as const) {
@@ -34,13 +48,24 @@ export async function listAudit(sql: Sql, query: AuditQuery): Promise<AuditRecor
       where.push(`${key} = $${params.length}`);
     }
   }
-  params.push(Math.min(Math.max(query.limit ?? 100, 1), 1000));
-  return sql.query<AuditRecord>(
+  if (query.before !== undefined) {
+    if (!/^[0-9]{1,18}$/.test(query.before))
+      throw new UserError("BadRequest", `invalid continue token "${query.before.slice(0, 40)}"`);
+    params.push(query.before);
+    where.push(`audit_log.id < $${params.length}::bigint`);
+  }
+  const limit = Math.min(Math.max(Math.trunc(query.limit ?? 100) || 100, 1), maxAuditPage);
+  params.push(limit + 1);
+  // The id is ordered as a number: `order by id` would name the text column of the select list.
+  const rows = await sql.query<AuditRecord>(
     `select id::text as id, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, actor, verb, kind, name,
             result, reason, before, after
-     from audit_log ${where.length > 0 ? `where ${where.join(" and ")}` : ""} order by id desc limit $${params.length}`,
+     from audit_log ${where.length > 0 ? `where ${where.join(" and ")}` : ""} order by audit_log.id desc limit $${params.length}`,
     params,
   );
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, continue: items[items.length - 1]!.id };
 }
 
 /** Records one audit entry that belongs to no resource change (a command sent to a cluster). */

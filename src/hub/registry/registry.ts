@@ -34,6 +34,14 @@ import {
   ResourceVersionTooLargeError,
   WatchExpiredError,
 } from "../../store/resource-store.ts";
+import {
+  boundedObject,
+  maxAuditNameChars,
+  maxAuditReasonChars,
+  RefusalAuditLimiter,
+  refusalWindowMs,
+  truncated,
+} from "../audit/audit-bounds.ts";
 import { type Caller, hasRole } from "./caller.ts";
 
 export interface RegistryDependencies {
@@ -52,6 +60,7 @@ export type Verb = "create" | "update" | "patch" | "update-status" | "delete";
 
 export class Registry {
   private readonly deps: RegistryDependencies;
+  private readonly refusals = new RefusalAuditLimiter();
 
   constructor(deps: RegistryDependencies) {
     this.deps = deps;
@@ -59,7 +68,8 @@ export class Registry {
 
   async get(kind: KindInfo, name: string, caller: Caller): Promise<StoredObject> {
     const object = await this.deps.store.get(kind.kind, name);
-    if (!object || !visible(kind, object, caller)) throw notFound(kind, name);
+    if (!object) throw notFound(kind, name);
+    if (!visible(kind, object, caller)) throw outOfScope(caller, "get", kind, object);
     return object;
   }
 
@@ -176,7 +186,7 @@ export class Registry {
         const input = this.validate(merged, kind);
         if (input.name !== name) throw invalid([{ path: "metadata.name", message: "cannot be changed" }]);
         checkVersion(kind, name, input.resourceVersion, current);
-        await this.checkReferences(tx, input, caller);
+        await this.checkReferences(tx, input);
         return { before: current, after: this.build(input, current) };
       },
       dryRun,
@@ -270,7 +280,6 @@ export class Registry {
         const results: Applied = [];
         const referenceIssues: Problem[] = [];
         for (const { source, input } of inputs) {
-          checkScope(caller, input);
           referenceIssues.push(
             ...(await this.referenceIssues(tx, input)).map((p) => ({
               path: `${source}: ${p.path}`,
@@ -281,6 +290,7 @@ export class Registry {
           if (current && input.resourceVersion)
             checkVersion(input.kind, input.name, input.resourceVersion, current);
           const after = this.build(input, current);
+          authorizeChange(caller, "apply", input.kind, current, after);
           if (current && sameContent(current, after)) {
             results.push({ object: current, action: "unchanged" });
             continue;
@@ -329,7 +339,8 @@ export class Registry {
     caller: Caller,
   ): Promise<StoredObject> {
     const current = await tx.get(kind.kind, name);
-    if (!current || !visible(kind, current, caller)) throw notFound(kind, name);
+    if (!current) throw notFound(kind, name);
+    if (!visible(kind, current, caller)) throw outOfScope(caller, "change", kind, current);
     return current;
   }
 
@@ -341,8 +352,7 @@ export class Registry {
     return referenceProblems(input, { location: (n) => locations.get(n), region: (n) => regions.get(n) });
   }
 
-  private async checkReferences(tx: WriteTransaction, input: ValidInput, caller: Caller): Promise<void> {
-    checkScope(caller, input);
+  private async checkReferences(tx: WriteTransaction, input: ValidInput): Promise<void> {
     const problems = await this.referenceIssues(tx, input);
     if (problems.length > 0) throw invalid(problems);
   }
@@ -397,10 +407,13 @@ export class Registry {
     try {
       requireRole(caller, "operator", verb, kind?.plural ?? kindName);
       const input = body === undefined ? (undefined as unknown as ValidInput) : this.validate(body, kind);
+      const kindInfo = kind ?? input?.kind;
+      if (kindInfo) authorizeChange(caller, verb, kindInfo, undefined, undefined);
       const result = await this.deps.store.write(async (tx) => {
-        if (input) await this.checkReferences(tx, input, caller);
         const { before, after } = await change(tx, input);
         const target = after ?? before!;
+        authorizeChange(caller, verb, kinds[target.kind as FleetResource["kind"]], before, after);
+        if (input) await this.checkReferences(tx, input);
         let stored: StoredObject;
         if (dryRun) stored = target;
         else if (after)
@@ -426,20 +439,35 @@ export class Registry {
       });
       return result;
     } catch (error) {
-      if (error instanceof UserError)
-        await this.deps.store.write((tx) =>
-          audit(
-            tx,
-            caller,
-            verb,
-            kindName,
-            name || "?",
-            "refused",
-            `${error.code}: ${error.message}`,
-            undefined,
-            undefined,
-          ),
-        );
+      if (error instanceof UserError) {
+        const decision = this.refusals.admit(caller.name, this.deps.now().getTime());
+        if (decision.record)
+          await this.deps.store.write(async (tx) => {
+            if (decision.dropped > 0)
+              await audit(
+                tx,
+                caller,
+                "refused-summary",
+                "*",
+                "*",
+                "refused",
+                `${decision.dropped} more refused requests of this token in ${refusalWindowMs / 1000} s were not recorded one by one`,
+                undefined,
+                undefined,
+              );
+            await audit(
+              tx,
+              caller,
+              verb,
+              kindName,
+              name || "?",
+              "refused",
+              `${error.code}: ${error.message}`,
+              undefined,
+              undefined,
+            );
+          });
+      }
       throw error;
     }
   }
@@ -464,7 +492,16 @@ async function audit(
   before: StoredObject | undefined,
   after: StoredObject | undefined,
 ): Promise<void> {
-  await tx.audit({ actor: caller.name, verb, kind, name, result, reason, before, after });
+  await tx.audit({
+    actor: caller.name,
+    verb,
+    kind: truncated(kind, maxAuditNameChars),
+    name: truncated(name, maxAuditNameChars),
+    result,
+    reason: reason === undefined ? undefined : truncated(reason, maxAuditReasonChars),
+    before: boundedObject(before) as StoredObject | undefined,
+    after: boundedObject(after) as StoredObject | undefined,
+  });
 }
 
 function nameOf(body: unknown): string | undefined {
@@ -485,19 +522,33 @@ function visible(kind: KindInfo, object: StoredObject, caller: Caller): boolean 
   return business !== undefined && caller.businesses.includes(business);
 }
 
-function checkScope(caller: Caller, input: ValidInput): void {
+/**
+ * The one check of a business scope on a change, for every verb (docs/authorization.md): a scoped token changes
+ * only Clusters of its businesses, before and after the change; every other kind is read-only to it.
+ */
+function authorizeChange(
+  caller: Caller,
+  verb: string,
+  kind: KindInfo,
+  before: StoredObject | undefined,
+  after: StoredObject | undefined,
+): void {
   if (!caller.businesses) return;
-  if (input.kind.kind !== "Cluster")
+  if (kind.kind !== "Cluster")
     throw new UserError(
       "Forbidden",
-      `token "${caller.name}" is scoped to businesses and cannot change ${input.kind.plural}`,
+      `token "${caller.name}" is scoped to businesses and may not ${verb} ${kind.plural}`,
     );
-  const business = (input.spec as { business: string }).business;
-  if (!caller.businesses.includes(business))
-    throw new UserError(
-      "Forbidden",
-      `token "${caller.name}" may not change clusters of business "${business}"`,
-    );
+  for (const object of [before, after])
+    if (object && !visible(kind, object, caller)) throw outOfScope(caller, verb, kind, object);
+}
+
+function outOfScope(caller: Caller, verb: string, kind: KindInfo, object: StoredObject): UserError {
+  const business = (object.spec as { business?: string } | undefined)?.business ?? "none";
+  return new UserError(
+    "Forbidden",
+    `token "${caller.name}" may not ${verb} ${kind.plural} of business "${business}": it is scoped to ${caller.businesses?.join(", ")}`,
+  );
 }
 
 function requireRole(caller: Caller, needed: "operator" | "admin", verb: string, what: string): void {
