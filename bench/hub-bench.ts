@@ -2,7 +2,11 @@
  * Hub benchmark: list and watch latency with 10,000 clusters in the store, and writes per second through the
  * API, on the embedded store (PGlite) and on a PostgreSQL server, side by side in one run.
  *
- *   node bench/hub-bench.ts [--clusters 10000] [--repeats 20]
+ *   node bench/hub-bench.ts [--clusters 10000] [--repeats 20] [--watches 1000] [--label name]
+ *
+ * With --watches N, N watches of Locations stay open while Locations are written: how late the events reach
+ * them (every watch, every event) and how long a GET takes meanwhile. --label names the results file
+ * (hub-DAY-label.md) so that runs of one day do not overwrite each other.
  *
  * The PostgreSQL server is a throwaway one started from the machine's binaries, as the tests start it (fsync
  * off); PGlite runs with its defaults.
@@ -18,8 +22,14 @@ import { systemCaller } from "../src/hub/registry/caller.ts";
 import { startPostgres } from "../test/support/postgres-server.ts";
 
 const { values } = parseArgs({
-  options: { clusters: { type: "string", default: "10000" }, repeats: { type: "string", default: "20" } },
+  options: {
+    clusters: { type: "string", default: "10000" },
+    repeats: { type: "string", default: "20" },
+    watches: { type: "string", default: "1000" },
+    label: { type: "string", default: "" },
+  },
 });
+const watchCount = Number(values.watches);
 const clusterCount = Number(values.clusters);
 const repeats = Number(values.repeats);
 const log = (t: string) => process.stderr.write(`[bench] ${t}\n`);
@@ -28,8 +38,12 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const p95 = (xs: number[]) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
+const quantile = (xs: number[], q: number) =>
+  xs.length === 0
+    ? Number.NaN
+    : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
+const p95 = (xs: number[]) => quantile(xs, 0.95);
+const p99 = (xs: number[]) => quantile(xs, 0.99);
 
 const base = "/apis/unitfleet.io/v1alpha1";
 const envs = ["prod", "staging", "dev"];
@@ -60,6 +74,14 @@ interface Figures {
   watchLatencyP95Ms: number;
   writesPerSecondSerial: number;
   writesPerSecondConcurrent8: number;
+  /** With `watchCount` watches open: event lag (write sent → event at each watch), GET latency, writes/s. */
+  watched?: {
+    lagP50Ms: number;
+    lagP99Ms: number;
+    getP50Ms: number;
+    getP99Ms: number;
+    writesPerSecond: number;
+  };
 }
 
 async function measure(store: "pglite" | "postgres", databaseUrl?: string): Promise<Figures> {
@@ -174,6 +196,68 @@ async function measure(store: "pglite" | "postgres", databaseUrl?: string): Prom
       }),
     );
     const concurrent = writes / ((performance.now() - concurrentStart) / 1000);
+
+    let watched: Figures["watched"];
+    if (watchCount > 0) {
+      const from = await client.send<{ metadata: { resourceVersion: string } }>("GET", `${base}/locations`);
+      const stopWatches = new AbortController();
+      const watchClient = new HubClient({
+        server: hub.url,
+        token: (await readFile(hub.adminTokenFile, "utf8")).trim(),
+        caCert: await readFile(join(dir, "ca.crt"), "utf8"),
+      });
+      // Per written name: how many watches have seen it, and each arrival's lag.
+      const seen = new Map<string, number>();
+      const sentAt = new Map<string, number>();
+      const lags: number[] = [];
+      const watches = Array.from({ length: watchCount }, () =>
+        watchClient
+          .watch(
+            `${base}/locations?watch=true&resourceVersion=${from.metadata.resourceVersion}`,
+            (e) => {
+              const name = (e.object.metadata as { name?: string } | undefined)?.name ?? "";
+              const sent = sentAt.get(name);
+              if (sent === undefined) return;
+              lags.push(performance.now() - sent);
+              seen.set(name, (seen.get(name) ?? 0) + 1);
+            },
+            stopWatches.signal,
+          )
+          .catch(() => {}),
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      const gets: number[] = [];
+      const watchedWrites = repeats * 3;
+      const start = performance.now();
+      for (let r = 0; r < watchedWrites; r++) {
+        const name = `watched-${r}`;
+        sentAt.set(name, performance.now());
+        await client.send("POST", `${base}/locations`, {
+          apiVersion: "unitfleet.io/v1alpha1",
+          kind: "Location",
+          metadata: { name },
+          spec: {},
+        });
+        gets.push(await time(() => client.send("GET", `${base}/clusters?limit=100`)));
+      }
+      const writesPerSecond = watchedWrites / ((performance.now() - start) / 1000);
+      const deadline = Date.now() + 60_000;
+      while ([...sentAt.keys()].some((n) => (seen.get(n) ?? 0) < watchCount) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      const missing = [...sentAt.keys()].reduce((sum, n) => sum + watchCount - (seen.get(n) ?? 0), 0);
+      if (missing > 0) log(`${store}: ${missing} watch events had not arrived after 60 s (not counted)`);
+      stopWatches.abort();
+      await Promise.all(watches);
+      watchClient.close();
+      watched = {
+        lagP50Ms: median(lags),
+        lagP99Ms: p99(lags),
+        getP50Ms: median(gets),
+        getP99Ms: p99(gets),
+        writesPerSecond,
+      };
+      log(`${store}: ${watchCount} watches: ${JSON.stringify(watched)}`);
+    }
     client.close();
     return {
       store,
@@ -187,6 +271,7 @@ async function measure(store: "pglite" | "postgres", databaseUrl?: string): Prom
       watchLatencyP95Ms: p95(watchLatency),
       writesPerSecondSerial: serial,
       writesPerSecondConcurrent8: concurrent,
+      ...(watched ? { watched } : {}),
     };
   } finally {
     await hub.close();
@@ -202,14 +287,14 @@ try {
 } finally {
   await pg.stop();
 }
-const day = new Date().toISOString().slice(0, 10);
+const day = `${new Date().toISOString().slice(0, 10)}${values.label ? `-${values.label}` : ""}`;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 const [a, b] = results as [Figures, Figures];
 const lines = [
   `# Hub benchmark, ${day}`,
   "",
   `Machine: ${cpus()[0]?.model}, ${cpus().length} cores, ${formatBytes(totalmem())} RAM, Linux ${release()}; ${process.version}.`,
-  `Command: \`node bench/hub-bench.ts --clusters ${clusterCount} --repeats ${repeats}\`. Hub over HTTPS on loopback, one process; client in the same process.`,
+  `Command: \`node bench/hub-bench.ts --clusters ${clusterCount} --repeats ${repeats} --watches ${watchCount}\`. Hub over HTTPS on loopback, one process; client in the same process.`,
   `PostgreSQL: a throwaway Debian PostgreSQL server (fsync off). PGlite: in-process, in a data directory. Medians of ${repeats} runs unless noted.`,
   "",
   "| figure | PGlite | PostgreSQL |",
@@ -221,6 +306,13 @@ const lines = [
   `| watch latency: write acknowledged → event at the watcher | ${ms(a.watchLatencyMs)} (p95 ${ms(a.watchLatencyP95Ms)}) | ${ms(b.watchLatencyMs)} (p95 ${ms(b.watchLatencyP95Ms)}) |`,
   `| writes per second through the API (POST, one client) | ${a.writesPerSecondSerial.toFixed(0)} | ${b.writesPerSecondSerial.toFixed(0)} |`,
   `| writes per second through the API (POST, 8 concurrent clients) | ${a.writesPerSecondConcurrent8.toFixed(0)} | ${b.writesPerSecondConcurrent8.toFixed(0)} |`,
+  ...(a.watched && b.watched
+    ? [
+        `| with ${watchCount} watches open: event lag, write sent → event at each watch | ${ms(a.watched.lagP50Ms)} (p99 ${ms(a.watched.lagP99Ms)}) | ${ms(b.watched.lagP50Ms)} (p99 ${ms(b.watched.lagP99Ms)}) |`,
+        `| with ${watchCount} watches open: GET clusters?limit=100 | ${ms(a.watched.getP50Ms)} (p99 ${ms(a.watched.getP99Ms)}) | ${ms(b.watched.getP50Ms)} (p99 ${ms(b.watched.getP99Ms)}) |`,
+        `| with ${watchCount} watches open: writes per second (one client, a GET after each) | ${a.watched.writesPerSecond.toFixed(0)} | ${b.watched.writesPerSecond.toFixed(0)} |`,
+      ]
+    : []),
   "",
 ];
 await writeFile(join(import.meta.dirname, "results", `hub-${day}.md`), lines.join("\n"));

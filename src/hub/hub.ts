@@ -283,7 +283,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     },
     stopping.signal,
   );
-  // Delivery: on one replica at a time, on every registry change and every second otherwise.
+  // Delivery: on one replica at a time, on changes that concern Applications and every second otherwise.
   let delivering = false;
   const deliveryLease = runUnderLease(
     sql,
@@ -301,23 +301,31 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     stopping.signal,
   );
   const deliveryLoop = (async () => {
-    let seen = "0";
+    // `seen`: the change the last pass (or the last check) covered. A pass runs for changes that concern
+    // Applications, and once a second otherwise (failover timings, agents' reports; cheap with no Application).
+    let seen: string | undefined;
+    let lastPassAt = 0;
     while (!stopping.signal.aborted) {
       if (delivering) {
         try {
-          seen = (await store.list("Application", { limit: 1 })).resourceVersion;
-          await delivery.reconcile();
+          const latest = await store.latestVersion();
+          const due = Date.now() - lastPassAt >= 1000;
+          if (seen === undefined || due || (await delivery.changesConcernDelivery(seen, latest))) {
+            lastPassAt = Date.now();
+            await delivery.reconcile();
+          }
+          seen = latest;
         } catch (error) {
           if (!stopping.signal.aborted)
             log({ level: "error", msg: "delivery pass failed", error: String(error) });
         }
-      }
+      } else seen = undefined;
       const pause = AbortSignal.any([stopping.signal, AbortSignal.timeout(1000)]);
       // A replica without the lease just waits; the holder wakes on the next change, or after a second.
       // Never without giving timers and I/O their turn (PGlite answers in microtasks: a pass that always
       // found a change would otherwise starve the process).
       await new Promise((resolve) => setImmediate(resolve));
-      if (delivering) await feed.wait(seen, pause);
+      if (delivering) await feed.wait(seen ?? "0", pause);
       else await new Promise((resolve) => pause.addEventListener("abort", resolve, { once: true }));
     }
   })();

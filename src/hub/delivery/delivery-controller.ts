@@ -2,8 +2,9 @@
  * The delivery controller (one replica at a time, under the `delivery` lease): for every Application, schedule
  * it on the fleet as it is now (core/scheduling), render each chosen cluster's work (core/delivery/render),
  * write the works that changed, announce them to the dispatchers (NOTIFY), and write the Application's status
- * from the scheduler's outcome and the agents' reports. It runs on every change to the registry and every
- * second otherwise (failover timings and reports need no change).
+ * from the scheduler's outcome and the agents' reports. It runs on changes that concern Applications
+ * (`concernsDelivery`) and every second otherwise (failover timings and reports need no change); with no
+ * Application and no live work, a pass reads no Clusters.
  *
  * An unreachable cluster is not a dead one (ADR 0013, core/delivery/handover.ts): a work is tombstoned only for
  * an explicit change — the placement leaves the cluster, the Application or the Cluster is deleted. A work
@@ -26,7 +27,7 @@ import {
   type Placement,
 } from "../../core/resources/kinds.ts";
 import type { Assignment, ClusterFacts } from "../../core/scheduling/scheduler.ts";
-import type { ResourceStore } from "../../store/resource-store.ts";
+import { type ChangeEvent, type ResourceStore, WatchExpiredError } from "../../store/resource-store.ts";
 import type { Sql } from "../../store/sql.ts";
 import { systemCaller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
@@ -65,17 +66,45 @@ export class DeliveryController {
     this.log = deps.log;
   }
 
-  /** One pass over every Application. */
+  /**
+   * Whether the changes after `afterVersion` up to `throughVersion` can alter what a pass decides: Applications,
+   * Placements, Overrides, and Clusters other than a bare heartbeat. Locations, Regions and the like cannot.
+   * Changes compacted away count as concerning (the pass is level-based, running it is always safe).
+   */
+  async changesConcernDelivery(afterVersion: string, throughVersion: string): Promise<boolean> {
+    let from = afterVersion;
+    while (BigInt(from) < BigInt(throughVersion)) {
+      let events: ChangeEvent[];
+      try {
+        events = await this.store.eventsSince(from, undefined, 1000, {
+          through: throughVersion,
+          previous: true,
+        });
+      } catch (error) {
+        if (error instanceof WatchExpiredError) return true;
+        throw error;
+      }
+      if (events.some(concernsDelivery)) return true;
+      if (events.length < 1000) return false;
+      from = events.at(-1)!.resourceVersion;
+    }
+    return false;
+  }
+
+  /** One pass over every Application; with no Application and no live work, nothing to do (no pass). */
   async reconcile(now = Date.now()): Promise<void> {
-    this.counters.passes += 1;
-    const [clusters, applications, placements, overrides, works] = await Promise.all([
-      this.store.list("Cluster"),
+    const [applications, works] = await Promise.all([
       this.store.list("Application"),
-      this.store.list("Placement"),
-      this.store.list("Override"),
       this.sql.query<StoredWork>(
         "select application, cluster, generation, hash, removed, status, drift from works",
       ),
+    ]);
+    if (applications.items.length === 0 && works.every((w) => w.removed)) return;
+    this.counters.passes += 1;
+    const [clusters, placements, overrides] = await Promise.all([
+      this.store.list("Cluster"),
+      this.store.list("Placement"),
+      this.store.list("Override"),
     ]);
     const fleet = (clusters.items as unknown as Cluster[]).map((c) => clusterFacts(c, now));
     const unreachable = new Set(
@@ -334,4 +363,22 @@ function emptyWork(application: string, cluster: string): StoredWork {
 /** Equal but for times that only move when something else changes. */
 function sameStatus(a: Application["status"], b: Application["status"]): boolean {
   return canonicalJson(a ?? {}) === canonicalJson(b ?? {});
+}
+
+/** The kinds whose every change can alter scheduling or rendering. */
+const deliveryKinds = new Set(["Application", "Placement", "Override"]);
+
+/** Whether one change can alter what a delivery pass decides (see `changesConcernDelivery`). */
+export function concernsDelivery(event: ChangeEvent): boolean {
+  if (deliveryKinds.has(event.kind)) return true;
+  if (event.kind !== "Cluster") return false;
+  if (event.type !== "MODIFIED" || !event.previous) return true;
+  return clusterFactsOf(event.object) !== clusterFactsOf(event.previous);
+}
+
+/** A Cluster as the scheduler sees it: spec, labels and status, without heartbeat times. */
+function clusterFactsOf(object: unknown): string {
+  const cluster = object as Cluster;
+  const { lastHeartbeatTime: _, ...status } = cluster.status ?? {};
+  return canonicalJson({ spec: cluster.spec, labels: cluster.metadata?.labels ?? {}, status });
 }

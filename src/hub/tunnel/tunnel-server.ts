@@ -14,7 +14,7 @@ import { applyChanges, type InventoryItem, summarise } from "../../core/inventor
 import { kinds } from "../../core/resources/kinds.ts";
 import { spreadRetries } from "../../protocol/backoff.ts";
 import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
-import { creditReturned, creditReturnedForFrame } from "../../protocol/flow-control.ts";
+import { creditReturned, creditReturnedForFrame, initialCredit } from "../../protocol/flow-control.ts";
 import {
   type Envelope,
   type Message,
@@ -39,6 +39,14 @@ import { inventoryText, saveInventory } from "./cluster-inventories.ts";
 export const tunnelPath = "/unitfleet/v1alpha1/tunnel";
 export const defaultHeartbeatSeconds = 10;
 const helloTimeoutMs = 10_000;
+/** Frames of one session received and not yet handled: past this the socket is paused (TCP backpressure). */
+const pauseAtQueuedFrames = 1024;
+/** …and resumed once the session has caught up to this. */
+const resumeAtQueuedFrames = 256;
+/** Metadata frames sent beyond a cluster's credit that a session may make before it is closed. */
+const creditViolationLimit = 8;
+/** A cluster's heartbeats closer together than this fraction of the interval are counted and dropped. */
+const heartbeatMinGapFraction = 0.25;
 
 export interface TunnelDependencies {
   sql: Sql;
@@ -229,6 +237,12 @@ class Session {
   private greeted = false;
   private readonly helloTimer: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
+  /** Frames received and not yet handled, in all and of metadata per cluster (within its credit). */
+  private queuedFrames = 0;
+  private readonly queuedMetadata = new Map<string, number>();
+  private creditViolations = 0;
+  /** When each cluster's last heartbeat was handled in this session (ms since the epoch). */
+  private readonly heartbeatHandledAt = new Map<string, number>();
   private detach: (() => void) | undefined;
   /** This session as a route for works (the dispatcher remembers what it sent through it). */
   private readonly workRoute: WorkRoute;
@@ -241,11 +255,27 @@ class Session {
     this.workRoute = { identity, send: (type, body) => this.send(type, body) };
     this.helloTimer = setTimeout(() => this.fail("malformed", "no hello within 10 s"), helloTimeoutMs);
     ws.on("message", (data: Buffer) => {
-      // Frames are handled one after another, in order, whatever their handlers await.
+      // Frames are handled one after another, in order, whatever their handlers await, each in a turn of its
+      // own: a peer that sends faster than the hub handles slows its own session (paused socket), nothing else.
+      const metadataOf = this.greeted ? creditReturnedForFrame(data)?.cluster : undefined;
+      const overCredit =
+        metadataOf !== undefined && (this.queuedMetadata.get(metadataOf) ?? 0) >= initialCredit;
+      if (metadataOf !== undefined && !overCredit)
+        this.queuedMetadata.set(metadataOf, (this.queuedMetadata.get(metadataOf) ?? 0) + 1);
+      if (++this.queuedFrames >= pauseAtQueuedFrames) ws.pause();
       this.chain = this.chain
-        .then(() => this.receive(data))
+        .then(() => new Promise((resolve) => setImmediate(resolve)))
+        .then(() => (overCredit ? this.refuseOverCredit(data, metadataOf) : this.receive(data)))
         .catch((error: unknown) => {
           server.log({ level: "error", msg: "tunnel message failed", error: String(error) });
+        })
+        .finally(() => {
+          if (metadataOf !== undefined && !overCredit) {
+            const left = (this.queuedMetadata.get(metadataOf) ?? 1) - 1;
+            if (left > 0) this.queuedMetadata.set(metadataOf, left);
+            else this.queuedMetadata.delete(metadataOf);
+          }
+          if (--this.queuedFrames === resumeAtQueuedFrames && ws.isPaused) ws.resume();
         });
     });
     ws.on("close", () => {
@@ -298,6 +328,33 @@ class Session {
   private fail(code: MessageBody<"error">["code"], text: string): void {
     this.send("error", { code, message: text });
     this.ws.close(1008, text.slice(0, 120));
+  }
+
+  /**
+   * A metadata frame sent while its cluster's window was already full: refused without its credit (the peer
+   * had none to spend), and the session closed after repeated violations.
+   */
+  private refuseOverCredit(data: Buffer, cluster: string): void {
+    const decoded = decodeFrame(data);
+    const order = decoded.ok ? this.inbound.check(decoded.message.seq) : "accept";
+    if (order === "duplicate") return;
+    if (order === "gap" && decoded.ok) {
+      this.fail("out-of-order", `expected seq ${this.inbound.handled + 1}, got ${decoded.message.seq}`);
+      return;
+    }
+    this.server.metrics.count(
+      "unitfleet_tunnel_credit_violations_total",
+      "Metadata frames refused because the peer had no credit left for their cluster.",
+      {},
+    );
+    if (++this.creditViolations >= creditViolationLimit) {
+      this.fail("forbidden", `more than ${initialCredit} metadata messages in flight for ${cluster}, again`);
+      return;
+    }
+    this.send("error", {
+      code: "forbidden",
+      message: `credit exceeded: more than ${initialCredit} metadata messages in flight for ${cluster}`,
+    });
   }
 
   private async receive(data: Buffer): Promise<void> {
@@ -401,8 +458,22 @@ class Session {
     });
     switch (m.type) {
       case "heartbeat":
-        for (const beat of m.body.clusters)
-          if (await this.allowed(beat.cluster)) await this.server.heartbeat(beat.cluster, new Date());
+        for (const beat of m.body.clusters) {
+          // Closer together than the interval allows: it says nothing new (counted, then dropped).
+          const now = Date.now();
+          const gapMs = this.server.heartbeatSeconds * 1000 * heartbeatMinGapFraction;
+          if (now - (this.heartbeatHandledAt.get(beat.cluster) ?? 0) < gapMs) {
+            this.server.metrics.count(
+              "unitfleet_tunnel_heartbeats_dropped_total",
+              "Heartbeats dropped because they came far faster than the heartbeat interval.",
+              {},
+            );
+            continue;
+          }
+          if (!(await this.allowed(beat.cluster))) continue;
+          this.heartbeatHandledAt.set(beat.cluster, now);
+          await this.server.heartbeat(beat.cluster, new Date(now));
+        }
         return;
       case "inventory.snapshot": {
         if (!(await this.allowed(m.body.cluster))) return;
