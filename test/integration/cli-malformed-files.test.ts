@@ -1,6 +1,6 @@
 /**
  * Files a user gets wrong give one-line errors, not stack traces (issue 12, finding 11): a YAML alias bomb given
- * to `unitfleet apply -f` or as a lab topology is refused with the file and the line of its first alias, and an
+ * to `unitfleet apply -f`, as a lab topology, a fleet snapshot or a consolidation policy is refused with the file and the line of its first alias, and an
  * unwritable `UNITFLEET_HOME` is named with what is wrong with it.
  */
 import { execFile } from "node:child_process";
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { readEnvironment } from "../../src/config/environment.ts";
+import { readFleetFile, readPolicyFile } from "../../src/cli/planning/planning-input.ts";
 import { loadTopology } from "../../src/lab/topology-file.ts";
 
 const run = promisify(execFile);
@@ -65,6 +66,19 @@ it("refuses a YAML alias bomb as a lab topology with the file and line", async (
   await expect(loadTopology(file)).rejects.toMatchObject({
     name: "UserError",
     message: `${file}, line 3: the YAML expands its aliases more than 1000 times`,
+  });
+});
+
+it("refuses a YAML alias bomb as a fleet snapshot or a consolidation policy with the file and line", async () => {
+  const file = join(temp, "fleet-bomb.yaml");
+  await writeFile(file, aliasBomb);
+  await expect(readFleetFile(file)).rejects.toMatchObject({
+    name: "UserError",
+    message: `${file}, line 3: the YAML expands its aliases more than 1000 times`,
+  });
+  await expect(readPolicyFile(file)).rejects.toMatchObject({
+    name: "UserError",
+    message: `${file}[0], line 3: the YAML expands its aliases more than 1000 times`,
   });
 });
 

@@ -256,6 +256,25 @@ interface AuditAnswer {
 }
 
 describe("the audit log", () => {
+  it("records a refused apply, with who, what and why", async () => {
+    // A token of its own: the matrix's tokens are past the 30 recorded refusals a minute.
+    const minted = await call("POST", "/unitfleet/v1alpha1/api-tokens", adminToken(), {
+      name: "viewer-applying",
+      role: "viewer",
+    });
+    const viewer = (JSON.parse(minted.body) as { token: string }).token;
+    const refused = await call("POST", "/unitfleet/v1alpha1/apply", viewer, {
+      documents: [{ source: "viewer.yaml", object: doc("Location", "not-by-a-viewer", {}) }],
+    });
+    expect(refused.status).toBe(403);
+    const read = JSON.parse(
+      (await call("GET", "/unitfleet/v1alpha1/audit?limit=5&kind=Location", adminToken())).body,
+    ) as AuditAnswer;
+    const entry = read.items.find((e) => e.name === "not-by-a-viewer");
+    expect(entry).toMatchObject({ verb: "apply", result: "refused" });
+    expect(entry?.reason).toMatch(/^Forbidden: .*may not apply/);
+  });
+
   it("shows the newest entries first past 100, and pages through all of them in order", async () => {
     await created(doc("Location", "counted", {}));
     for (let i = 1; i <= 110; i++) {

@@ -4,7 +4,6 @@
  * hub is configured and answers, else the defaults). Bad input is reported whole, with field paths.
  */
 import { readFile } from "node:fs/promises";
-import { parse, parseAllDocuments } from "yaml";
 import { consolidationPolicySpec, type ResolvedPolicy } from "../../core/planning/consolidation-policy.ts";
 import { type Fleet, readFleet, staleClusters } from "../../core/planning/fleet-snapshot.ts";
 import { validateInput } from "../../core/resources/kinds.ts";
@@ -12,6 +11,7 @@ import { apiVersion } from "../../core/resources/meta.ts";
 import type { Problem } from "../../core/validation/problems.ts";
 import { problemsFromZod } from "../../core/validation/zod-problems.ts";
 import { UserError } from "../../errors/user-error.ts";
+import { readYaml, readYamlDocuments } from "../../yaml/bounded-yaml.ts";
 import { type HubClient, withHub } from "../client/hub-client.ts";
 
 export const fleetSnapshotPath = "/unitfleet/v1alpha1/fleet-snapshot";
@@ -144,14 +144,12 @@ export async function readFleetFile(path: string): Promise<Fleet> {
   const text = await readFile(path, "utf8").catch(() => {
     throw new UserError("NotFound", `${path}: no such file`);
   });
+  if (!path.endsWith(".json")) return checkedFleet(readYaml(text, path), path);
   let data: unknown;
   try {
-    data = path.endsWith(".json") ? JSON.parse(text) : parse(text);
+    data = JSON.parse(text);
   } catch (error) {
-    throw new UserError(
-      "InvalidInput",
-      `${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(error as Error).message}`,
-    );
+    throw new UserError("InvalidInput", `${path} is not valid JSON: ${(error as Error).message}`);
   }
   return checkedFleet(data, path);
 }
@@ -171,10 +169,7 @@ export async function readPolicyFile(path: string): Promise<ResolvedPolicy> {
   const text = await readFile(path, "utf8").catch(() => {
     throw new UserError("NotFound", `${path}: no such file`);
   });
-  const documents = parseAllDocuments(text);
-  const syntax = documents.flatMap((d) => d.errors.map((e) => e.message));
-  if (syntax.length > 0) throw new UserError("InvalidInput", `${path} is not valid YAML: ${syntax[0]}`);
-  const objects = documents.map((d) => d.toJS() as { kind?: unknown } | null).filter((o) => o !== null);
+  const objects = readYamlDocuments(text, path) as Array<{ kind?: unknown } | null>;
   const policies = objects.filter((o) => o?.kind === "ConsolidationPolicy");
   if (policies.length !== 1)
     throw new UserError(

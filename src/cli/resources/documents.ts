@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { Problem } from "../../core/validation/problems.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { yamlToJs } from "../../lab/topology-file.ts";
+import { yamlToJs } from "../../yaml/bounded-yaml.ts";
 
 export interface SourceDocument {
   /** `file.yaml[2]`: the file and the document's index in it. */

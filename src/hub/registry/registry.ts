@@ -253,6 +253,29 @@ export class Registry {
     caller: Caller,
     dryRun = false,
   ): Promise<Array<{ object: StoredObject; action: "created" | "configured" | "unchanged" }>> {
+    try {
+      return await this.applyDocuments(documents, caller, dryRun);
+    } catch (error) {
+      if (error instanceof UserError) {
+        const kinds = new Set(documents.map((d) => kindOf(d.body)));
+        const names = documents.map((d) => nameOf(d.body) ?? "?");
+        await this.recordRefusal(
+          caller,
+          "apply",
+          kinds.size === 1 ? [...kinds][0]! : "*",
+          names.length === 1 ? names[0]! : `${names.length} documents: ${names.join(", ")}`,
+          error,
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async applyDocuments(
+    documents: ReadonlyArray<{ source: string; body: unknown }>,
+    caller: Caller,
+    dryRun: boolean,
+  ): Promise<Array<{ object: StoredObject; action: "created" | "configured" | "unchanged" }>> {
     requireRole(caller, "operator", "apply", "resources");
     const inputs: Array<{ source: string; input: ValidInput }> = [];
     const problems: Problem[] = [];
@@ -401,9 +424,7 @@ export class Registry {
     targetName?: string,
   ): Promise<StoredObject> {
     const name = nameOf(body) ?? targetName ?? "";
-    const kindName =
-      kind?.kind ??
-      (typeof (body as { kind?: unknown })?.kind === "string" ? (body as { kind: string }).kind : "?");
+    const kindName = kind?.kind ?? kindOf(body);
     try {
       requireRole(caller, "operator", verb, kind?.plural ?? kindName);
       const input = body === undefined ? (undefined as unknown as ValidInput) : this.validate(body, kind);
@@ -439,37 +460,46 @@ export class Registry {
       });
       return result;
     } catch (error) {
-      if (error instanceof UserError) {
-        const decision = this.refusals.admit(caller.name, this.deps.now().getTime());
-        if (decision.record)
-          await this.deps.store.write(async (tx) => {
-            if (decision.dropped > 0)
-              await audit(
-                tx,
-                caller,
-                "refused-summary",
-                "*",
-                "*",
-                "refused",
-                `${decision.dropped} more refused requests of this token in ${refusalWindowMs / 1000} s were not recorded one by one`,
-                undefined,
-                undefined,
-              );
-            await audit(
-              tx,
-              caller,
-              verb,
-              kindName,
-              name || "?",
-              "refused",
-              `${error.code}: ${error.message}`,
-              undefined,
-              undefined,
-            );
-          });
-      }
+      if (error instanceof UserError) await this.recordRefusal(caller, verb, kindName, name || "?", error);
       throw error;
     }
+  }
+
+  /** Audits a refused change, within the per-token rate (the rest are summed up in one entry). */
+  private async recordRefusal(
+    caller: Caller,
+    verb: string,
+    kind: string,
+    name: string,
+    error: UserError,
+  ): Promise<void> {
+    const decision = this.refusals.admit(caller.name, this.deps.now().getTime());
+    if (!decision.record) return;
+    await this.deps.store.write(async (tx) => {
+      if (decision.dropped > 0)
+        await audit(
+          tx,
+          caller,
+          "refused-summary",
+          "*",
+          "*",
+          "refused",
+          `${decision.dropped} more refused requests of this token in ${refusalWindowMs / 1000} s were not recorded one by one`,
+          undefined,
+          undefined,
+        );
+      await audit(
+        tx,
+        caller,
+        verb,
+        kind,
+        name,
+        "refused",
+        `${error.code}: ${error.message}`,
+        undefined,
+        undefined,
+      );
+    });
   }
 }
 
@@ -507,6 +537,11 @@ async function audit(
 function nameOf(body: unknown): string | undefined {
   const name = (body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name;
   return typeof name === "string" ? name : undefined;
+}
+
+function kindOf(body: unknown): string {
+  const kind = (body as { kind?: unknown } | undefined)?.kind;
+  return typeof kind === "string" ? kind : "?";
 }
 
 /** A store's refusal of a watch's starting point as the error Kubernetes clients expect; others unchanged. */
