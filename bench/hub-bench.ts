@@ -2,10 +2,11 @@
  * Hub benchmark: list and watch latency with 10,000 clusters in the store, and writes per second through the
  * API, on the embedded store (PGlite) and on a PostgreSQL server, side by side in one run.
  *
- *   node bench/hub-bench.ts [--clusters 10000] [--repeats 20] [--watches 1000] [--label name]
+ *   node bench/hub-bench.ts [--clusters 10000] [--repeats 20] [--watches 1000] [--watch-rate 10] [--label name]
  *
- * With --watches N, N watches of Locations stay open while Locations are written: how late the events reach
- * them (every watch, every event) and how long a GET takes meanwhile. --label names the results file
+ * With --watches N, N watches of Locations stay open (in a worker thread, `watch-load.ts`) while Locations are
+ * written at --watch-rate writes per second: how late the events reach them (every watch, every event) and how
+ * long a GET takes meanwhile. --label names the results file
  * (hub-DAY-label.md) so that runs of one day do not overwrite each other.
  *
  * The PostgreSQL server is a throwaway one started from the machine's binaries, as the tests start it (fsync
@@ -15,6 +16,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
 import { HubClient } from "../src/cli/client/hub-client.ts";
 import { formatBytes } from "../src/core/quantity/quantity.ts";
 import { startHub } from "../src/hub/hub.ts";
@@ -26,10 +28,19 @@ const { values } = parseArgs({
     clusters: { type: "string", default: "10000" },
     repeats: { type: "string", default: "20" },
     watches: { type: "string", default: "1000" },
+    "watch-rate": { type: "string", default: "10" },
     label: { type: "string", default: "" },
   },
 });
 const watchCount = Number(values.watches);
+const watchRate = Number(values["watch-rate"]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const location = (name: string) => ({
+  apiVersion: "unitfleet.io/v1alpha1",
+  kind: "Location",
+  metadata: { name },
+  spec: {},
+});
 const clusterCount = Number(values.clusters);
 const repeats = Number(values.repeats);
 const log = (t: string) => process.stderr.write(`[bench] ${t}\n`);
@@ -200,55 +211,45 @@ async function measure(store: "pglite" | "postgres", databaseUrl?: string): Prom
     let watched: Figures["watched"];
     if (watchCount > 0) {
       const from = await client.send<{ metadata: { resourceVersion: string } }>("GET", `${base}/locations`);
-      const stopWatches = new AbortController();
-      const watchClient = new HubClient({
-        server: hub.url,
-        token: (await readFile(hub.adminTokenFile, "utf8")).trim(),
-        caCert: await readFile(join(dir, "ca.crt"), "utf8"),
+      const worker = new Worker(new URL("./watch-load.ts", import.meta.url), {
+        workerData: {
+          server: hub.url,
+          token: (await readFile(hub.adminTokenFile, "utf8")).trim(),
+          caCert: await readFile(join(dir, "ca.crt"), "utf8"),
+          path: `${base}/locations?watch=true&resourceVersion=${from.metadata.resourceVersion}`,
+          watches: watchCount,
+        },
       });
-      // Per written name: how many watches have seen it, and each arrival's lag.
-      const seen = new Map<string, number>();
-      const sentAt = new Map<string, number>();
-      const lags: number[] = [];
-      const watches = Array.from({ length: watchCount }, () =>
-        watchClient
-          .watch(
-            `${base}/locations?watch=true&resourceVersion=${from.metadata.resourceVersion}`,
-            (e) => {
-              const name = (e.object.metadata as { name?: string } | undefined)?.name ?? "";
-              const sent = sentAt.get(name);
-              if (sent === undefined) return;
-              lags.push(performance.now() - sent);
-              seen.set(name, (seen.get(name) ?? 0) + 1);
-            },
-            stopWatches.signal,
-          )
-          .catch(() => {}),
+      const ready = new Promise<void>((resolve) =>
+        worker.on("message", (m: { type: string }) => m.type === "ready" && resolve()),
       );
-      await new Promise((r) => setTimeout(r, 2000));
+      // Probe writes until every watch has seen one: all are open and streaming.
+      for (let probe = 0; ; probe++) {
+        await client.send("POST", `${base}/locations`, location(`probe-${probe}`));
+        const open = await Promise.race([ready.then(() => true), sleep(2000).then(() => false)]);
+        if (open) break;
+      }
       const gets: number[] = [];
       const watchedWrites = repeats * 3;
       const start = performance.now();
       for (let r = 0; r < watchedWrites; r++) {
+        // Paced: write r goes out at start + r / rate (or at once when the previous one ran late).
+        await sleep(start + (r * 1000) / watchRate - performance.now());
         const name = `watched-${r}`;
-        sentAt.set(name, performance.now());
-        await client.send("POST", `${base}/locations`, {
-          apiVersion: "unitfleet.io/v1alpha1",
-          kind: "Location",
-          metadata: { name },
-          spec: {},
-        });
+        worker.postMessage({ type: "sent", name, at: performance.timeOrigin + performance.now() });
+        await client.send("POST", `${base}/locations`, location(name));
         gets.push(await time(() => client.send("GET", `${base}/clusters?limit=100`)));
       }
       const writesPerSecond = watchedWrites / ((performance.now() - start) / 1000);
-      const deadline = Date.now() + 60_000;
-      while ([...sentAt.keys()].some((n) => (seen.get(n) ?? 0) < watchCount) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
-      const missing = [...sentAt.keys()].reduce((sum, n) => sum + watchCount - (seen.get(n) ?? 0), 0);
+      const done = new Promise<{ lags: number[]; missing: number }>((resolve) =>
+        worker.on("message", (m: { type: string; lags: number[]; missing: number }) => {
+          if (m.type === "done") resolve(m);
+        }),
+      );
+      worker.postMessage({ type: "finish" });
+      const { lags, missing } = await done;
+      await worker.terminate();
       if (missing > 0) log(`${store}: ${missing} watch events had not arrived after 60 s (not counted)`);
-      stopWatches.abort();
-      await Promise.all(watches);
-      watchClient.close();
       watched = {
         lagP50Ms: median(lags),
         lagP99Ms: p99(lags),
@@ -294,7 +295,7 @@ const lines = [
   `# Hub benchmark, ${day}`,
   "",
   `Machine: ${cpus()[0]?.model}, ${cpus().length} cores, ${formatBytes(totalmem())} RAM, Linux ${release()}; ${process.version}.`,
-  `Command: \`node bench/hub-bench.ts --clusters ${clusterCount} --repeats ${repeats} --watches ${watchCount}\`. Hub over HTTPS on loopback, one process; client in the same process.`,
+  `Command: \`node bench/hub-bench.ts --clusters ${clusterCount} --repeats ${repeats} --watches ${watchCount}\`. Hub over HTTPS on loopback, one process; the client in the same process, the ${watchCount} watches in a worker thread (another core).`,
   `PostgreSQL: a throwaway Debian PostgreSQL server (fsync off). PGlite: in-process, in a data directory. Medians of ${repeats} runs unless noted.`,
   "",
   "| figure | PGlite | PostgreSQL |",
@@ -308,9 +309,9 @@ const lines = [
   `| writes per second through the API (POST, 8 concurrent clients) | ${a.writesPerSecondConcurrent8.toFixed(0)} | ${b.writesPerSecondConcurrent8.toFixed(0)} |`,
   ...(a.watched && b.watched
     ? [
-        `| with ${watchCount} watches open: event lag, write sent → event at each watch | ${ms(a.watched.lagP50Ms)} (p99 ${ms(a.watched.lagP99Ms)}) | ${ms(b.watched.lagP50Ms)} (p99 ${ms(b.watched.lagP99Ms)}) |`,
+        `| with ${watchCount} watches open, ${watchRate} writes/s: event lag, write sent → event at each watch | ${ms(a.watched.lagP50Ms)} (p99 ${ms(a.watched.lagP99Ms)}) | ${ms(b.watched.lagP50Ms)} (p99 ${ms(b.watched.lagP99Ms)}) |`,
         `| with ${watchCount} watches open: GET clusters?limit=100 | ${ms(a.watched.getP50Ms)} (p99 ${ms(a.watched.getP99Ms)}) | ${ms(b.watched.getP50Ms)} (p99 ${ms(b.watched.getP99Ms)}) |`,
-        `| with ${watchCount} watches open: writes per second (one client, a GET after each) | ${a.watched.writesPerSecond.toFixed(0)} | ${b.watched.writesPerSecond.toFixed(0)} |`,
+        `| with ${watchCount} watches open: writes per second reached (paced at ${watchRate}, a GET after each) | ${a.watched.writesPerSecond.toFixed(0)} | ${b.watched.writesPerSecond.toFixed(0)} |`,
       ]
     : []),
   "",

@@ -5,12 +5,14 @@
  */
 import { join } from "node:path";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
+import { DiskBuffer } from "../dial-out/disk-buffer.ts";
+import { ensureCredentials, keepRenewed, peerTrust, renewIfDue } from "../dial-out/join-client.ts";
+import { TunnelClient } from "../dial-out/tunnel-client.ts";
 import { UserError } from "../errors/user-error.ts";
 import { checkHubServerIdentity, relayServerIdentityCheck } from "../pki/server-identity.ts";
+import { Manager, type ManagerOutcome } from "../runtime/manager.ts";
+import { periodic } from "../runtime/periodic.ts";
 import { type CommandRunner, commandRunner } from "./commands/command-runner.ts";
-import { DiskBuffer } from "./connection/disk-buffer.ts";
-import { ensureCredentials, keepRenewed, peerTrust, renewIfDue } from "./connection/join-client.ts";
-import { TunnelClient } from "./connection/tunnel-client.ts";
 import { type Applier, startApplier } from "./delivery/applier.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
 
@@ -39,6 +41,8 @@ export interface RunningAgent {
   commands: CommandRunner;
   /** The works delivered to the cluster. */
   delivery: Applier;
+  /** Resolves when every part has stopped: after `stop`, or when one failed (`failure` says which). */
+  stopped: Promise<ManagerOutcome>;
   stop(): Promise<void>;
 }
 
@@ -121,44 +125,93 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     log,
   });
   const source = kubeInventorySource(kc);
-  await source.start((items) => client.setInventory(options.cluster, items));
-  const stopping = new AbortController();
-  const probe = setInterval(() => {
-    const version = kc.makeApiClient(VersionApi).getCode();
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error("no answer in 4 s")), 4000),
-    );
-    void Promise.race([version, timeout]).then(
-      () => {
-        if (!apiAnswers) log({ level: "info", msg: "the API server answers again" });
-        apiAnswers = true;
+  // The long-lived parts (docs/adr/0017): the tunnel starts once the applier and the inventory can serve it,
+  // and stops before them.
+  const manager = new Manager({ log });
+  manager.add({
+    name: "applier",
+    async start(signal) {
+      await aborted(signal);
+      await delivery.stop();
+    },
+  });
+  manager.add({
+    name: "inventory",
+    reportsReady: true,
+    async start(signal, ready) {
+      await source.start((items) => client.setInventory(options.cluster, items));
+      ready();
+      await aborted(signal);
+      await source.stop();
+    },
+  });
+  manager.add(
+    periodic({
+      name: "api-probe",
+      everyMs: 5000,
+      firstAfter: true,
+      log,
+      work: async (signal) => {
+        // No answer in 4 s counts as none; a stop does not wait for the answer either.
+        let timer: NodeJS.Timeout | undefined;
+        let onAbort = () => {};
+        const giveUp = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no answer in 4 s")), 4000);
+          onAbort = () => reject(new Error("stopping"));
+          signal.addEventListener("abort", onAbort, { once: true });
+        });
+        try {
+          await Promise.race([kc.makeApiClient(VersionApi).getCode(), giveUp]);
+          if (!apiAnswers) log({ level: "info", msg: "the API server answers again" });
+          apiAnswers = true;
+        } catch (error) {
+          if (signal.aborted) return;
+          if (apiAnswers)
+            log({ level: "warn", msg: "the API server does not answer", error: (error as Error).message });
+          apiAnswers = false;
+        } finally {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", onAbort);
+        }
       },
-      (error: Error) => {
-        if (apiAnswers) log({ level: "warn", msg: "the API server does not answer", error: error.message });
-        apiAnswers = false;
-      },
-    );
-  }, 5000);
-  const running = client.run(stopping.signal);
-  const stopRenewal = keepRenewed(
-    options.hub,
-    options.dir,
-    credentials,
-    // A renewal may bring the fleet CA (a folder joined before the CAs were split): the relay is trusted by it.
-    (next) => client.useCredentials(next.cert, next.key, options.relay ? peerTrust(next) : next.ca),
-    options.log,
+    }),
   );
+  manager.add({
+    name: "hub-tunnel",
+    dependsOn: ["applier", "inventory"],
+    start: (signal) => client.run(signal),
+  });
+  manager.add({
+    name: "certificate-renewal",
+    dependsOn: ["hub-tunnel"],
+    async start(signal) {
+      const stopRenewal = keepRenewed(
+        options.hub,
+        options.dir,
+        credentials,
+        // A renewal may bring the fleet CA (a folder joined before the CAs were split): the relay is trusted by it.
+        (next) => client.useCredentials(next.cert, next.key, options.relay ? peerTrust(next) : next.ca),
+        options.log,
+      );
+      await aborted(signal);
+      stopRenewal();
+    },
+  });
+  await manager.start();
   return {
     client,
     commands,
     delivery,
+    stopped: manager.done,
     async stop() {
-      stopRenewal();
-      clearInterval(probe);
-      stopping.abort();
-      await running;
-      await source.stop();
-      await delivery.stop();
+      await manager.stop();
     },
   };
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
 }

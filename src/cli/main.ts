@@ -1,6 +1,13 @@
-/** The unitfleet command line: parses arguments, runs one command, turns user errors into short messages. */
+/**
+ * The unitfleet command line: parses arguments, runs one command, turns user errors into short messages.
+ *
+ * The command tree (names, flags, help) is declared here, cheaply: a command's modules import only commander
+ * and small helpers, and each action `await import()`s what it needs (the hub, the lab, the planner, the hub's
+ * client, the resource schemas) when it runs. `--version` and `--help` load about 45 modules, not 1,400;
+ * test/integration/cli-startup.test.ts holds that line.
+ */
 import { Command, CommanderError } from "commander";
-import { readEnvironment } from "../config/environment.ts";
+import { type Environment, readEnvironment } from "../config/environment.ts";
 import { UserError } from "../errors/user-error.ts";
 import { agentCommand } from "./agent/agent-command.ts";
 import { logsCommand, pingCommand } from "./cluster/cluster-commands.ts";
@@ -20,15 +27,13 @@ import { applyCommand, deleteCommand, describeCommand, getCommand } from "./reso
 import { snapshotCommand } from "./snapshot/snapshot-command.ts";
 import { upCommand } from "./up/up-command.ts";
 
-export function program(): Command {
-  const env = readEnvironment();
-  return new Command("unitfleet")
+export function program(env: Environment): Command {
+  const unitfleet = new Command("unitfleet")
     .description(
       "A control plane for a fleet of Kubernetes clusters spread over Locations, Regions and units.",
     )
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
-    .exitOverride()
     .addCommand(upCommand(env))
     .addCommand(getCommand(env))
     .addCommand(describeCommand(env))
@@ -49,12 +54,20 @@ export function program(): Command {
     .addCommand(relayCommand(env))
     .addCommand(agentCommand(env))
     .addCommand(labCommand(env));
+  return returningErrors(unitfleet);
+}
+
+/** Commander's own endings (a bad flag, --help) become main's return value, not process.exit, in every command. */
+function returningErrors(command: Command): Command {
+  command.exitOverride();
+  for (const subcommand of command.commands) returningErrors(subcommand);
+  return command;
 }
 
 /** Runs the CLI; returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], env: Environment = readEnvironment()): Promise<number> {
   try {
-    await program().parseAsync(argv, { from: "user" });
+    await program(env).parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;

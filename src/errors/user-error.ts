@@ -1,8 +1,8 @@
 /**
  * The catalogue of errors a user can cause or fix: bad input, a port in use, a missing toolchain, a component
  * that did not come up. Each has a code, a one-line message saying what happened, optional problems with
- * field paths, and a hint saying what to do. The CLI prints them without a stack trace; the hub's API will
- * map the same codes to HTTP statuses. Anything else that is thrown is a bug and is printed with its stack.
+ * field paths, and a hint saying what to do. The CLI prints them without a stack trace; the hub's API maps
+ * the same codes to HTTP statuses. Anything else that is thrown is a bug and is printed with its stack.
  */
 import { formatProblems, type Problem } from "../core/validation/problems.ts";
 

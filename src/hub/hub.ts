@@ -11,6 +11,10 @@ import { stringify } from "yaml";
 import { defaultGraceMs } from "../core/health/cluster-conditions.ts";
 import { UserError } from "../errors/user-error.ts";
 import { ensureHubAuthorities, hubServingCertificate, hubServingNames } from "../pki/authorities.ts";
+import { Manager, type ManagerOutcome } from "../runtime/manager.ts";
+import { periodic } from "../runtime/periodic.ts";
+import type { Log, Runnable } from "../runtime/runnable.ts";
+import { WorkQueue } from "../runtime/work-queue.ts";
 import { migrate } from "../store/migrations.ts";
 import { openPglite } from "../store/pglite-sql.ts";
 import { openPostgres } from "../store/postgres-sql.ts";
@@ -34,7 +38,7 @@ import {
 } from "./joining/joining.ts";
 import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
-import { runUnderLease } from "./replicas/lease.ts";
+import { leaseElector } from "./replicas/lease-elector.ts";
 import { updateClusterHealth } from "./tunnel/cluster-health.ts";
 import { loadInventories } from "./tunnel/cluster-inventories.ts";
 import { defaultHeartbeatSeconds, TunnelServer } from "./tunnel/tunnel-server.ts";
@@ -68,7 +72,7 @@ export interface HubOptions {
   reconnectWindowMs?: number;
   /** The Location the hub runs in: pod logs of that Location's clusters may be read through it, no others. */
   location?: string;
-  /** Called when this replica gains or loses the singleton lease. */
+  /** Called when this replica gains or loses the leader lease (`hub-singleton`). */
   onLeader?: (held: boolean) => void;
 }
 
@@ -83,8 +87,11 @@ export interface RunningHub {
   store: ResourceStore;
   registry: Registry;
   commands: CommandBus;
+  works: WorkDispatcher;
   delivery: DeliveryController;
   metrics: Metrics;
+  /** Resolves when the hub's parts have all stopped: after `close`, or when one failed (`failure` says which). */
+  stopped: Promise<ManagerOutcome>;
   /** Heartbeats this replica received since it started, per cluster (a snapshot counts as one). */
   heartbeatsReceived(): ReadonlyMap<string, number>;
   close(): Promise<void>;
@@ -104,13 +111,10 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   const store = new ResourceStore(sql);
   const registry = new Registry({ store, now: () => new Date(), newUid: randomUUID });
   const feed = new ChangeFeed({ log });
-  await feed.start(store);
   const metrics = new Metrics();
   const commands = new CommandBus({ sql, store, metrics, log });
-  await commands.start();
   const works = new WorkDispatcher({ sql, log });
-  await works.start();
-  const delivery = new DeliveryController({ sql, store, registry, log });
+  const delivery = new DeliveryController({ sql, store, registry, feed, log });
 
   // Two CAs (docs/pki.md): the hub CA signs only the hub's serving certificate; the fleet CA signs relays and
   // agents. The hub's names are kept from relays' serving certificates.
@@ -198,11 +202,117 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       })
     : undefined;
   tunnel?.attach(server);
-  await tunnel?.start();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
+
+  // The long-lived parts, started in dependency order and stopped in reverse (docs/adr/0017). Leader-only ones
+  // run on one replica at a time, under the one lease `hub-singleton`.
+  const leaseTtlMs = options.leaseTtlMs ?? 15_000;
+  const elector = leaseElector(sql, {
+    name: "hub-singleton",
+    holder: replica,
+    ttlMs: leaseTtlMs,
+    now: () => new Date(),
   });
+  const manager = new Manager({
+    log,
+    elector: {
+      run: (signal, onChange) =>
+        elector.run(signal, (held) => {
+          log({ level: "info", msg: held ? "this replica now leads" : "leader lease lost", replica });
+          onChange(held);
+          options.onLeader?.(held);
+        }),
+    },
+  });
+  manager.add(
+    service(
+      "change-feed",
+      () => feed.start(store),
+      () => feed.close(),
+    ),
+  );
+  manager.add(
+    service(
+      "command-bus",
+      () => commands.start(),
+      () => commands.close(),
+    ),
+  );
+  manager.add(
+    service(
+      "work-dispatcher",
+      () => works.start(),
+      () => works.close(),
+    ),
+  );
+  manager.add({
+    name: "api",
+    dependsOn: ["change-feed", "command-bus", "work-dispatcher"],
+    reportsReady: true,
+    async start(signal, ready) {
+      await tunnel?.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.port, options.host, () => resolve());
+      });
+      ready();
+      await aborted(signal);
+      // Relays and agents are told when to come back, spread over a window: no reconnect storm.
+      await tunnel?.goAway(options.reconnectWindowMs ?? 10_000);
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await closed;
+    },
+  });
+  manager.add(
+    periodic({
+      name: "event-compaction",
+      leaderOnly: true,
+      everyMs: options.compactEveryMs ?? 60_000,
+      log,
+      work: async () => {
+        const dropped = await store.compact(options.keepEvents ?? 100_000);
+        if (dropped > 0) log({ level: "info", msg: "compacted resource events", dropped });
+      },
+    }),
+  );
+  manager.add(
+    periodic({
+      name: "cluster-health",
+      leaderOnly: true,
+      everyMs: options.healthEveryMs ?? 2000,
+      log,
+      work: async () => {
+        await updateClusterHealth(
+          sql,
+          store,
+          registry,
+          new Date(),
+          options.healthGraceMs ?? defaultGraceMs,
+          options.heartbeatReportMs,
+        );
+      },
+    }),
+  );
+  manager.add(deliveryRunnable(delivery, log));
+  const stopped = manager.done.then((outcome) => {
+    if (outcome.failure)
+      log({
+        level: "error",
+        msg: "the hub stops: a part failed",
+        part: outcome.failure.runnable,
+        error: String(outcome.failure.error),
+      });
+    if (outcome.stuck.length > 0)
+      log({ level: "warn", msg: "parts did not stop in time", parts: outcome.stuck });
+    return outcome;
+  });
+  try {
+    await manager.start();
+  } catch (error) {
+    await manager.stop();
+    await sql.close();
+    throw error;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `${tls ? "https" : "http"}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
 
@@ -234,101 +344,6 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
         " to mint a new admin token",
     });
 
-  const stopping = new AbortController();
-  const leaderLoop = runUnderLease(
-    sql,
-    {
-      name: "hub-singleton",
-      holder: replica,
-      ttlMs: options.leaseTtlMs ?? 15_000,
-      now: () => new Date(),
-      intervalMs: options.compactEveryMs ?? 60_000,
-      work: async () => {
-        const dropped = await store.compact(options.keepEvents ?? 100_000);
-        if (dropped > 0) log({ level: "info", msg: "compacted resource events", dropped });
-      },
-      onWorkError: (error) =>
-        log({ level: "warn", msg: "event compaction failed", error: (error as Error).message }),
-      onChange: (held) => {
-        log({
-          level: "info",
-          msg: held ? "this replica now runs the singleton loops" : "singleton lease lost",
-          replica,
-        });
-        options.onLeader?.(held);
-      },
-    },
-    stopping.signal,
-  );
-  const healthLoop = runUnderLease(
-    sql,
-    {
-      name: "cluster-health",
-      holder: replica,
-      ttlMs: options.leaseTtlMs ?? 15_000,
-      now: () => new Date(),
-      intervalMs: options.healthEveryMs ?? 2000,
-      work: async () => {
-        await updateClusterHealth(
-          sql,
-          store,
-          registry,
-          new Date(),
-          options.healthGraceMs ?? defaultGraceMs,
-          options.heartbeatReportMs,
-        );
-      },
-      onWorkError: (error) =>
-        log({ level: "warn", msg: "cluster health pass failed", error: (error as Error).message }),
-    },
-    stopping.signal,
-  );
-  // Delivery: on one replica at a time, on changes that concern Applications and every second otherwise.
-  let delivering = false;
-  const deliveryLease = runUnderLease(
-    sql,
-    {
-      name: "delivery",
-      holder: replica,
-      ttlMs: options.leaseTtlMs ?? 15_000,
-      now: () => new Date(),
-      intervalMs: 3_600_000,
-      work: async () => {},
-      onChange: (held) => {
-        delivering = held;
-      },
-    },
-    stopping.signal,
-  );
-  const deliveryLoop = (async () => {
-    // `seen`: the change the last pass (or the last check) covered. A pass runs for changes that concern
-    // Applications, and once a second otherwise (failover timings, agents' reports; cheap with no Application).
-    let seen: string | undefined;
-    let lastPassAt = 0;
-    while (!stopping.signal.aborted) {
-      if (delivering) {
-        try {
-          const latest = await store.latestVersion();
-          const due = Date.now() - lastPassAt >= 1000;
-          if (seen === undefined || due || (await delivery.changesConcernDelivery(seen, latest))) {
-            lastPassAt = Date.now();
-            await delivery.reconcile();
-          }
-          seen = latest;
-        } catch (error) {
-          if (!stopping.signal.aborted)
-            log({ level: "error", msg: "delivery pass failed", error: String(error) });
-        }
-      } else seen = undefined;
-      const pause = AbortSignal.any([stopping.signal, AbortSignal.timeout(1000)]);
-      // A replica without the lease just waits; the holder wakes on the next change, or after a second.
-      // Never without giving timers and I/O their turn (PGlite answers in microtasks: a pass that always
-      // found a change would otherwise starve the process).
-      await new Promise((resolve) => setImmediate(resolve));
-      if (delivering) await feed.wait(seen ?? "0", pause);
-      else await new Promise((resolve) => pause.addEventListener("abort", resolve, { once: true }));
-    }
-  })();
   log({ level: "info", msg: "hub serving", url, replica, store: sql.driver });
 
   let closed = false;
@@ -340,23 +355,90 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     store,
     registry,
     commands,
+    works,
     delivery,
     metrics,
+    stopped,
     heartbeatsReceived: () => new Map(tunnel?.heartbeatsReceived ?? []),
     async close() {
       if (closed) return;
       closed = true;
-      // Relays and agents are told when to come back, spread over a window: no reconnect storm.
-      await tunnel?.goAway(options.reconnectWindowMs ?? 10_000);
-      stopping.abort();
-      await Promise.all([leaderLoop, healthLoop, deliveryLease, deliveryLoop]);
-      server.close();
-      server.closeAllConnections();
-      await feed.close();
-      await commands.close();
-      await works.close();
+      await manager.stop();
       await sql.close();
       log({ level: "info", msg: "hub stopped", replica });
+    },
+  };
+}
+
+/** A part with a start and a close and nothing to do in between (a feed, a bus, a dispatcher listening). */
+function service(name: string, open: () => Promise<void>, close: () => Promise<void>): Runnable {
+  return {
+    name,
+    reportsReady: true,
+    async start(signal, ready) {
+      await open();
+      ready();
+      await aborted(signal);
+      await close();
+    },
+  };
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** How often every Application is enqueued again, in case a notification was lost. */
+const deliveryResyncMs = 60_000;
+
+/**
+ * Delivery on the leader: one reconcile per Application key (src/hub/delivery/delivery-controller.ts) through a
+ * keyed queue, fed by the controller's informers; every Application enqueued at start and once a minute. The
+ * caches are filled again each time this replica becomes the leader (retried while the database is away).
+ */
+function deliveryRunnable(delivery: DeliveryController, log: Log): Runnable {
+  return {
+    name: "delivery",
+    leaderOnly: true,
+    dependsOn: ["change-feed", "work-dispatcher"],
+    async start(signal) {
+      const queue = new WorkQueue<string>({
+        name: "delivery",
+        log,
+        reconcile: async (application) => {
+          const { requeueAfterMs } = await delivery.reconcile(application);
+          return requeueAfterMs === undefined ? { done: true } : { requeueAfter: requeueAfterMs };
+        },
+      });
+      const running = queue.start(signal);
+      for (let delayMs = 500; !signal.aborted; delayMs = Math.min(delayMs * 2, 30_000)) {
+        try {
+          await delivery.start((application) => queue.add(application));
+          break;
+        } catch (error) {
+          await delivery.stop();
+          log({ level: "warn", msg: "delivery could not start", error: String(error), retryInMs: delayMs });
+          await new Promise((resolve) => {
+            const pause = AbortSignal.any([signal, AbortSignal.timeout(delayMs)]);
+            pause.addEventListener("abort", resolve, { once: true });
+          });
+        }
+      }
+      const resync = setInterval(
+        () =>
+          void delivery
+            .resync()
+            .catch((error: unknown) =>
+              log({ level: "warn", msg: "delivery resync failed", error: String(error) }),
+            ),
+        deliveryResyncMs,
+      );
+      await running;
+      clearInterval(resync);
+      await delivery.stop();
     },
   };
 }

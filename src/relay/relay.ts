@@ -11,9 +11,9 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
-import { DiskBuffer } from "../agent/connection/disk-buffer.ts";
-import { ensureCredentials, keepRenewed, peerTrust, renewIfDue } from "../agent/connection/join-client.ts";
-import { TunnelClient } from "../agent/connection/tunnel-client.ts";
+import { DiskBuffer } from "../dial-out/disk-buffer.ts";
+import { ensureCredentials, keepRenewed, peerTrust, renewIfDue } from "../dial-out/join-client.ts";
+import { TunnelClient } from "../dial-out/tunnel-client.ts";
 import { normaliseSerial } from "../pki/certificates.ts";
 import { checkHubServerIdentity } from "../pki/server-identity.ts";
 import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
@@ -21,6 +21,8 @@ import { creditReturned, creditReturnedForFrame } from "../protocol/flow-control
 import { type Message, type MessageBody, type MessageType, maxFrameBytes } from "../protocol/messages.ts";
 import { commandResidencyVerdict, residencyVerdict } from "../protocol/residency.ts";
 import { InboundSequence } from "../protocol/session.ts";
+import { Manager, type ManagerOutcome } from "../runtime/manager.ts";
+import { periodic } from "../runtime/periodic.ts";
 
 export const relayTunnelPath = "/unitfleet/v1alpha1/tunnel";
 
@@ -54,6 +56,8 @@ export interface RunningRelay {
   client: TunnelClient;
   /** Counters: messages forwarded, residency refusals. */
   counters: { forwarded: number; residencyRefusals: number };
+  /** Resolves when every part has stopped: after `stop`, or when one failed (`failure` says which). */
+  stopped: Promise<ManagerOutcome>;
   stop(): Promise<void>;
 }
 
@@ -230,60 +234,91 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const url = `https://${options.host}:${(server.address() as AddressInfo).port}`;
-  const stopping = new AbortController();
-  const running = client.run(stopping.signal);
-  const stopRenewal = keepRenewed(
-    options.hub,
-    options.dir,
-    credentials,
-    (next) => {
-      client.useCredentials(next.cert, next.key);
-      // The relay's certificate also serves its agents: new connections get the renewed one.
-      server.setSecureContext({ cert: next.cert, key: next.key, ca: peerTrust(next) });
+  // The long-lived parts (docs/adr/0017): stopped in reverse order of their dependencies.
+  const manager = new Manager({ log });
+  manager.add({
+    name: "agent-server",
+    reportsReady: true,
+    async start(signal, ready) {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.port, options.host, () => resolve());
+      });
+      ready();
+      await aborted(signal);
+      for (const a of agents.values()) a.close();
+      wss.close();
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await closed;
     },
-    log,
-  );
-  log({ level: "info", msg: "relay serving agents", url });
+  });
+  manager.add({ name: "hub-tunnel", dependsOn: ["agent-server"], start: (signal) => client.run(signal) });
+  manager.add({
+    name: "certificate-renewal",
+    dependsOn: ["hub-tunnel"],
+    async start(signal) {
+      const stopRenewal = keepRenewed(
+        options.hub,
+        options.dir,
+        credentials,
+        (next) => {
+          client.useCredentials(next.cert, next.key);
+          // The relay's certificate also serves its agents: new connections get the renewed one.
+          server.setSecureContext({ cert: next.cert, key: next.key, ca: peerTrust(next) });
+        },
+        log,
+      );
+      await aborted(signal);
+      stopRenewal();
+    },
+  });
   // What an operator watches for a relay under load: the queue now, its peak, and anything dropped.
-  const queueLog = setInterval(() => {
-    const size = client.queue.size;
-    log({
-      level: "info",
-      msg: "relay queue",
-      control: size.control,
-      heartbeat: size.heartbeat,
-      metadata: size.metadata,
-      peak: Math.max(queuePeak, size.metadata),
-      dropped: [...client.queue.dropped.values()].reduce((n, d) => n + d, 0),
-      buffered: client.buffered.entries,
-      bufferDropped: client.buffered.dropped,
-      forwarded: counters.forwarded,
-      agents: agents.size,
-      connected: client.connected,
-    });
-    queuePeak = 0;
-  }, options.queueLogEveryMs ?? 60_000);
-  queueLog.unref();
+  manager.add(
+    periodic({
+      name: "queue-log",
+      everyMs: options.queueLogEveryMs ?? 60_000,
+      firstAfter: true,
+      log,
+      work: async () => {
+        const size = client.queue.size;
+        log({
+          level: "info",
+          msg: "relay queue",
+          control: size.control,
+          heartbeat: size.heartbeat,
+          metadata: size.metadata,
+          peak: Math.max(queuePeak, size.metadata),
+          dropped: [...client.queue.dropped.values()].reduce((n, d) => n + d, 0),
+          buffered: client.buffered.entries,
+          bufferDropped: client.buffered.dropped,
+          forwarded: counters.forwarded,
+          agents: agents.size,
+          connected: client.connected,
+        });
+        queuePeak = 0;
+      },
+    }),
+  );
+  await manager.start();
+  const url = `https://${options.host}:${(server.address() as AddressInfo).port}`;
+  log({ level: "info", msg: "relay serving agents", url });
   return {
     url,
     client,
     counters,
+    stopped: manager.done,
     async stop() {
-      clearInterval(queueLog);
-      stopRenewal();
-      stopping.abort();
-      for (const a of agents.values()) a.close();
-      wss.close();
-      server.close();
-      server.closeAllConnections();
-      await running;
+      await manager.stop();
     },
   };
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
 }
 
 /** One agent's session with the relay. */

@@ -1,19 +1,22 @@
 /**
  * `unitfleet up`: everything on one machine — a hub on the embedded store, the lab fleet (or existing
  * clusters from a kubeconfig), one relay per Location and one agent per cluster, all joined.
+ *
+ * It starts them with the same public starts the `unitfleet hub|relay|agent` commands use, and tells the hub
+ * what it needs (the Locations and Regions, a bootstrap token per joiner) through the hub's API with the admin
+ * token, as `unitfleet apply` and `unitfleet token create` would: nothing here reaches into the hub's insides.
  */
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
 import { type RunningAgent, startAgent } from "../agent/agent.ts";
-import type { ClusterStatus } from "../core/resources/kinds.ts";
-import { kinds } from "../core/resources/kinds.ts";
+import { kubeconfigContexts } from "../agent/kube/kubeconfig-contexts.ts";
+import { HubClient } from "../cli/client/hub-client.ts";
+import { type ClusterStatus, kinds } from "../core/resources/kinds.ts";
+import { apiVersion } from "../core/resources/meta.ts";
 import type { Topology } from "../core/topology/topology.ts";
 import { UserError } from "../errors/user-error.ts";
 import { type RunningHub, startHub } from "../hub/hub.ts";
-import { createBootstrapToken } from "../hub/joining/joining.ts";
-import { systemCaller } from "../hub/registry/caller.ts";
 import { type RunningRelay, startRelay } from "../relay/relay.ts";
 
 export interface UpCluster {
@@ -125,10 +128,9 @@ export function clustersOfKubeconfig(
   contexts: string[],
   place: { location: string; environment: string; business: string },
 ): UpCluster[] {
-  const kc = new KubeConfig();
-  kc.loadFromFile(file);
-  const names = contexts.length > 0 ? contexts : kc.getContexts().map((c) => c.name);
-  const missing = names.filter((n) => !kc.getContextObject(n));
+  const known = kubeconfigContexts(file);
+  const names = contexts.length > 0 ? contexts : known;
+  const missing = names.filter((n) => !known.includes(n));
   if (missing.length > 0)
     throw new UserError(
       "NotFound",
@@ -146,6 +148,23 @@ export function clustersOfKubeconfig(
   }));
 }
 
+/** How long a bootstrap token `up` creates for a relay or agent may be used: it is used at once. */
+const joinTokenTtlSeconds = 600;
+
+/**
+ * A client of the hub just started, as its admin: the admin token the hub wrote, and the hub CA as the only
+ * one trusted (as in the kubeconfig the hub writes).
+ */
+async function adminClient(hub: RunningHub): Promise<HubClient> {
+  const token = (await readFile(hub.adminTokenFile, "utf8").catch(() => "")).trim();
+  if (!token)
+    throw new UserError("NotFound", `the hub's admin token file ${hub.adminTokenFile} is missing or empty`, {
+      hint: "mint a new one with `unitfleet hub admin-token`, then run `unitfleet up` again",
+    });
+  return new HubClient({ server: hub.url, token, caCert: await readFile(hub.caFile, "utf8") });
+}
+
+/** Starts the hub, a relay per Location and an agent per cluster, and waits until every cluster is Ready. */
 export async function upFleet(options: UpOptions): Promise<RunningFleet> {
   const { log, onProgress } = options;
   onProgress("starting the hub");
@@ -164,18 +183,30 @@ export async function upFleet(options: UpOptions): Promise<RunningFleet> {
     for (const r of relays.values()) await r.stop().catch(() => {});
     await hub.close();
   };
+  let api: HubClient | undefined;
   try {
-    await hub.registry.applyAll(placeDocuments(options.locations), systemCaller);
+    api = await adminClient(hub);
+    const client = api;
+    await client.send("POST", "/unitfleet/v1alpha1/apply", {
+      documents: placeDocuments(options.locations).map((d) => ({ source: d.source, object: d.body })),
+      dryRun: false,
+    });
+    const joinToken = async (location: string) =>
+      (
+        await client.send<{ token: string }>("POST", "/unitfleet/v1alpha1/bootstrap-tokens", {
+          location,
+          ttlSeconds: joinTokenTtlSeconds,
+        })
+      ).token;
     const hubCa = await readFile(hub.caFile, "utf8");
     for (const [i, location] of options.locations.entries()) {
       onProgress(`starting the relay of ${location.name}`);
-      const { token } = await createBootstrapToken(hub.sql, location.name, 600_000, new Date());
       relays.set(
         location.name,
         await startRelay({
           hub: hub.url,
           hubCa,
-          token,
+          token: await joinToken(location.name),
           location: location.name,
           ...(hubLocation ? { hubLocation } : {}),
           host: options.host,
@@ -188,14 +219,13 @@ export async function upFleet(options: UpOptions): Promise<RunningFleet> {
     for (const c of options.clusters) {
       onProgress(`starting the agent of ${c.name}`);
       const relay = relays.get(c.location);
-      const { token } = await createBootstrapToken(hub.sql, c.location, 600_000, new Date());
       agents.set(
         c.name,
         await startAgent({
           hub: hub.url,
           ...(relay ? { relay: relay.url } : {}),
           hubCa,
-          token,
+          token: await joinToken(c.location),
           kubeconfig: c.kubeconfig,
           context: c.context,
           cluster: c.name,
@@ -210,11 +240,12 @@ export async function upFleet(options: UpOptions): Promise<RunningFleet> {
     }
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
     for (;;) {
-      const list = await hub.registry.list(kinds.Cluster, {}, systemCaller);
+      const list = await client.send<{ items: Array<{ status?: ClusterStatus }> }>(
+        "GET",
+        `/apis/${apiVersion}/${kinds.Cluster.plural}`,
+      );
       const ready = list.items.filter((o) =>
-        ((o.status as ClusterStatus | undefined)?.conditions ?? []).some(
-          (c) => c.type === "Ready" && c.status === "True",
-        ),
+        (o.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
       );
       onProgress(`${ready.length}/${options.clusters.length} clusters Ready`);
       if (ready.length >= options.clusters.length) break;
@@ -231,6 +262,8 @@ export async function upFleet(options: UpOptions): Promise<RunningFleet> {
   } catch (error) {
     await stop();
     throw error;
+  } finally {
+    api?.close();
   }
   return { hub, relays, agents, stop };
 }

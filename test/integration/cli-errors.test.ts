@@ -14,7 +14,11 @@ const env = readEnvironment();
 
 async function unitfleet(args: string[], extraEnv: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(cli, args, { env: { ...env.inherited, ...extraEnv } });
+    // A guard against a hang, not a speed claim: a loaded machine may take seconds to start a process.
+    const { stdout, stderr } = await run(cli, args, {
+      env: { ...env.inherited, ...extraEnv },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -22,7 +26,7 @@ async function unitfleet(args: string[], extraEnv: Record<string, string> = {}) 
   }
 }
 
-describe("the CLI on bad input and missing prerequisites", () => {
+describe("the CLI on bad input and missing prerequisites", { timeout: 90_000 }, () => {
   const temp: string[] = [];
   afterAll(async () => {
     for (const dir of temp) await rm(dir, { recursive: true, force: true });

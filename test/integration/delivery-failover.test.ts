@@ -104,22 +104,33 @@ async function report(application: string, clusterName: string, ready: number): 
     application,
     generation: row!.generation,
     objects: [
-      { kind: "Namespace", name: application, state: "Applied", healthy: true },
+      { apiVersion: "v1", kind: "Namespace", name: application, state: "Applied" as const, healthy: true },
       {
+        apiVersion: "apps/v1",
         kind: "Deployment",
         name: application,
-        state: "Applied",
+        state: "Applied" as const,
         replicas: { desired, ready },
         healthy: ready >= desired,
       },
     ],
     drift: [],
+    appliedAt: new Date().toISOString(),
   };
-  await hub.sql.query("update works set status = $3::jsonb where application = $1 and cluster = $2", [
-    application,
-    clusterName,
-    JSON.stringify(body),
-  ]);
+  await hub.works.report(body);
+}
+
+/** Makes the controller reconcile the Application `times` more times (a resync enqueues every Application). */
+async function reconciledAgain(application: string, times: number): Promise<void> {
+  const start = hub.delivery.reconcilesOfApplication(application);
+  for (let i = 1; i <= times; i++) {
+    await hub.delivery.resync();
+    await until(
+      `reconcile ${i} of ${times}`,
+      async () => hub.delivery.reconcilesOfApplication(application),
+      (n) => n >= start + i,
+    );
+  }
 }
 
 const application = (name: string, placement: object) =>
@@ -229,13 +240,8 @@ describe("failover in the delivery controller", () => {
     expect(blocked.status?.events?.some((e) => e.type === "Warning" && e.reason === "FailoverBlocked")).toBe(
       true,
     );
-    // A few passes later: nothing was tombstoned or rewritten, and the placement stands.
-    const passes = hub.delivery.counters.passes;
-    await until(
-      "three more passes",
-      async () => hub.delivery.counters.passes,
-      (n) => n >= passes + 3,
-    );
+    // Three reconciles later: nothing was tombstoned or rewritten, and the placement stands.
+    await reconciledAgain("lone", 3);
     expect(await works("lone")).toEqual(before);
     expect(split(await app("lone"))).toEqual({ "lone-a": 2, "lone-b": 2 });
   }, 60_000);
@@ -255,22 +261,18 @@ describe("failover in the delivery controller", () => {
       () => works("move"),
       (w) => w["move-b"]?.replicas === 4,
     );
-    const passes = hub.delivery.counters.passes;
-    await until(
-      "three more passes",
-      async () => hub.delivery.counters.passes,
-      (n) => n >= passes + 3,
-    );
+    await reconciledAgain("move", 3);
     expect((await works("move"))["move-a"]).toEqual(before["move-a"]);
     const moving = await app("move");
     expect(moving.status?.placement?.leaving).toEqual([{ name: "move-a", replicas: 2 }]);
 
     // move-b reports 3 of 4 ready: not yet. Then 4: move-a's work is updated to its new share, not removed.
+    const reconciled = hub.delivery.reconcilesOfApplication("move");
     await report("move", "move-b", 3);
     await until(
-      "a pass",
-      async () => hub.delivery.counters.passes,
-      (n) => n >= passes + 6,
+      "the report's reconcile",
+      async () => hub.delivery.reconcilesOfApplication("move"),
+      (n) => n > reconciled,
     );
     expect((await works("move"))["move-a"]).toEqual(before["move-a"]);
     await report("move", "move-b", 4);

@@ -1,7 +1,8 @@
 /**
- * Which writes start a delivery pass (issue 12, finding 8), in a real hub (PGlite): writes that cannot change
- * what delivery decides (Locations here) start none — with no Application there is no pass at all, and with
- * Applications only the once-a-second pass runs — while a change to an Application is still delivered.
+ * Which writes reconcile which Applications (issue 12, finding 8; issue 13: one change, one Application), in a
+ * real hub (PGlite): writes that cannot change what delivery decides (Locations here) reconcile nothing; a
+ * change to one Application reconciles that one only; a Placement change, the Applications that use it; a
+ * Cluster change, those whose placement selects it — counted per Application.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,7 +20,9 @@ const doc = (kind: string, name: string, spec: object) => ({
   body: { apiVersion: "unitfleet.io/v1alpha1", kind, metadata: { name }, spec },
 });
 
-const configApp = (name: string, value: string) =>
+const frankfurtOnce = { placement: { locations: ["frankfurt"], replicas: { mode: "Duplicated", count: 1 } } };
+
+const configApp = (name: string, value: string, placement: object = frankfurtOnce) =>
   doc("Application", name, {
     manifests: [
       {
@@ -29,7 +32,7 @@ const configApp = (name: string, value: string) =>
         data: { value },
       },
     ],
-    placement: { locations: ["frankfurt"], replicas: { mode: "Duplicated", count: 1 } },
+    ...placement,
   });
 
 async function writeLocations(count: number, prefix: string): Promise<void> {
@@ -63,36 +66,82 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const observed = async (name: string) => {
+  const app = (await hub.registry.get(kinds.Application, name, systemCaller)) as unknown as Application;
+  return app.status?.observedGeneration === app.metadata.generation;
+};
+const reconciles = (name: string) => hub.delivery.reconcilesOfApplication(name);
+/** Lets the controller finish what it was doing (its queue empties within a few milliseconds here). */
+const settle = () => new Promise((r) => setTimeout(r, 1500));
+
 describe("writes that do not concern Applications", () => {
-  it("start no delivery pass at all while there is no Application", async () => {
-    await new Promise((r) => setTimeout(r, 1500));
-    const before = hub.delivery.counters.passes;
+  it("reconcile nothing while there is no Application", async () => {
+    await settle();
+    const before = hub.delivery.counters.reconciles;
     await writeLocations(150, "empty");
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(hub.delivery.counters.passes - before).toBe(0);
+    await settle();
+    expect(hub.delivery.counters.reconciles - before).toBe(0);
   }, 60_000);
 
-  it("with an Application, start no pass beyond the once-a-second one, and the Application is still delivered", async () => {
+  it("reconcile nothing with Applications either, and an Application changed later is still delivered", async () => {
     await hub.registry.applyAll([configApp("settings", "one")], systemCaller);
-    // The controller's word on the Application (its cluster is not Ready: the status says why).
-    const observed = async () => {
-      const app = (await hub.registry.get(
-        kinds.Application,
-        "settings",
-        systemCaller,
-      )) as unknown as Application;
-      return app.status?.observedGeneration === app.metadata.generation;
-    };
-    await until("the Application's status", observed);
-
-    const before = hub.delivery.counters.passes;
-    const started = Date.now();
+    await until("the Application's status", () => observed("settings"));
+    await settle();
+    const before = hub.delivery.counters.reconciles;
     await writeLocations(150, "busy");
-    const seconds = (Date.now() - started) / 1000;
-    // One pass a second at most (plus the one under way), not one per write.
-    expect(hub.delivery.counters.passes - before).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
+    await settle();
+    expect(hub.delivery.counters.reconciles - before).toBe(0);
 
     await hub.registry.applyAll([configApp("settings", "two")], systemCaller);
-    await until("the changed Application's status", observed);
+    await until("the changed Application's status", () => observed("settings"));
+  }, 60_000);
+});
+
+describe("one change, the Applications it concerns", () => {
+  it("reconciles a changed Application, and no other", async () => {
+    await hub.registry.applyAll([configApp("alpha", "1"), configApp("beta", "1")], systemCaller);
+    await until("both statuses", async () => (await observed("alpha")) && (await observed("beta")));
+    await settle();
+    const [alpha, beta] = [reconciles("alpha"), reconciles("beta")];
+    expect(alpha).toBeGreaterThan(0);
+    await hub.registry.applyAll([configApp("alpha", "2")], systemCaller);
+    await until("alpha's new generation observed", () => observed("alpha"));
+    await settle();
+    expect(reconciles("alpha") - alpha).toBeGreaterThanOrEqual(1);
+    expect(reconciles("alpha") - alpha).toBeLessThanOrEqual(2);
+    expect(reconciles("beta") - beta).toBe(0);
+  }, 60_000);
+
+  it("reconciles the Applications that use a changed Placement, and those whose placement selects a changed Cluster", async () => {
+    const shared = { locations: ["frankfurt"], replicas: { mode: "Duplicated", count: 1 } };
+    await hub.registry.applyAll(
+      [
+        doc("Location", "oslo", {}),
+        doc("Placement", "shared", shared),
+        configApp("by-ref", "1", { placementRef: { name: "shared" } }),
+        configApp("in-oslo", "1", { placement: { ...shared, locations: ["oslo"] } }),
+      ],
+      systemCaller,
+    );
+    await until("both statuses", async () => (await observed("by-ref")) && (await observed("in-oslo")));
+    await settle();
+    let [byRef, inOslo, alpha] = [reconciles("by-ref"), reconciles("in-oslo"), reconciles("alpha")];
+    await hub.registry.applyAll(
+      [doc("Placement", "shared", { ...shared, replicas: { mode: "Duplicated", count: 2 } })],
+      systemCaller,
+    );
+    await until("by-ref reconciled", async () => reconciles("by-ref") > byRef);
+    await settle();
+    expect([reconciles("in-oslo") - inOslo, reconciles("alpha") - alpha]).toEqual([0, 0]);
+
+    // A new cluster in Oslo concerns only the Application placed in Oslo.
+    [byRef, inOslo, alpha] = [reconciles("by-ref"), reconciles("in-oslo"), reconciles("alpha")];
+    await hub.registry.applyAll(
+      [doc("Cluster", "osl-a", { location: "oslo", environment: "prod", business: "shop" })],
+      systemCaller,
+    );
+    await until("in-oslo reconciled", async () => reconciles("in-oslo") > inOslo);
+    await settle();
+    expect([reconciles("by-ref") - byRef, reconciles("alpha") - alpha]).toEqual([0, 0]);
   }, 60_000);
 });

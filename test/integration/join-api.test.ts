@@ -124,7 +124,7 @@ describe("joining through the API", () => {
 
 describe("certificate renewal", () => {
   it("renews a certificate in the last third of its life for the same identity, and refuses a revoked one", async () => {
-    const { renewIfDue } = await import("../../src/agent/connection/join-client.ts");
+    const { renewIfDue } = await import("../../src/dial-out/join-client.ts");
     const { join: joinHub, revokeCertificate } = await import("../../src/hub/joining/joining.ts");
     const { createBootstrapToken } = await import("../../src/hub/joining/joining.ts");
     const { ensureHubAuthorities } = await import("../../src/pki/authorities.ts");

@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command } from "commander";
-import { type AgentOptions, startAgent } from "../../agent/agent.ts";
+import type { AgentOptions } from "../../agent/agent.ts";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
 
@@ -49,6 +49,7 @@ export function agentCommand(env: Environment): Command {
       });
       const log = (entry: Record<string, unknown>) =>
         process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+      const { startAgent } = await import("../../agent/agent.ts");
       const agent = await startAgent({
         hub: flags.hub,
         ...(flags.relay ? { relay: flags.relay } : {}),

@@ -6,13 +6,18 @@
  */
 import { randomUUID } from "node:crypto";
 import { Command } from "commander";
+import type { CommandReport } from "../../api-contract/commands.ts";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
-import type { CommandReport } from "../../hub/commands/command-bus.ts";
-import { type HubClient, withHub } from "../client/hub-client.ts";
+import type { HubClient } from "../client/hub-client.ts";
 import { durationFlag, wholeNumberFlag } from "../flag-values.ts";
 
 const commandsPath = "/unitfleet/v1alpha1/commands";
+
+/** Runs `work` with a client of the hub; the client (TLS, YAML) loads when a command runs, not for --help. */
+async function withHub<T>(env: Environment, work: (hub: HubClient) => Promise<T>): Promise<T> {
+  return (await import("../client/hub-client.ts")).withHub(env, work);
+}
 
 /** Sends a command, again with the same key while the hub is unreachable, until it has an outcome. */
 export async function sendCommand(

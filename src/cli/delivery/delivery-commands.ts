@@ -6,18 +6,21 @@
  */
 import { Command } from "commander";
 import type { Environment } from "../../config/environment.ts";
-import { factsOf, scheduleApplication } from "../../core/delivery/schedule-application.ts";
 import type { Application, Cluster, Placement } from "../../core/resources/kinds.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
-import { explainTable } from "../../core/scheduling/explain.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { type HubClient, withHub } from "../client/hub-client.ts";
+import type { HubClient } from "../client/hub-client.ts";
 import { durationFlag } from "../flag-values.ts";
 import { renderTable } from "../output/table.ts";
 import { explainPlan } from "../planning/plan-commands.ts";
 
 const out = (text: string) => process.stdout.write(text);
 const base = `/apis/${apiVersion}`;
+
+/** Runs `work` with a client of the hub; the client (TLS, YAML) loads when a command runs, not for --help. */
+async function withHub<T>(env: Environment, work: (hub: HubClient) => Promise<T>): Promise<T> {
+  return (await import("../client/hub-client.ts")).withHub(env, work);
+}
 
 function explainedKind(type: string): "application" | "plan" {
   if (["application", "applications", "app"].includes(type.toLowerCase())) return "application";
@@ -73,6 +76,10 @@ export function explainCommand(env: Environment): Command {
           const clusters = (await hub.send<{ items: Cluster[] }>("GET", `${base}/clusters`)).items;
           return { app, placement, clusters };
         });
+        const [{ factsOf, scheduleApplication }, { explainTable }] = await Promise.all([
+          import("../../core/delivery/schedule-application.ts"),
+          import("../../core/scheduling/explain.ts"),
+        ]);
         const outcome = scheduleApplication(app, placement, factsOf(clusters, Date.now()), Date.now(), "all");
         const table = explainTable(outcome, { wide: options.output === "wide" });
         out(`${renderTable([...table.headers], table.rows)}\n${table.summary}\n`);

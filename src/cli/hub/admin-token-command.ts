@@ -6,10 +6,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command } from "commander";
-import { createToken } from "../../hub/auth/tokens.ts";
-import { migrate } from "../../store/migrations.ts";
-import { openPglite } from "../../store/pglite-sql.ts";
-import { openPostgres } from "../../store/postgres-sql.ts";
 
 interface AdminTokenFlags {
   dir: string;
@@ -36,6 +32,12 @@ export function adminTokenCommand(): Command {
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<AdminTokenFlags>();
       const log = () => {};
+      const [{ createToken }, { migrate }, { openPglite }, { openPostgres }] = await Promise.all([
+        import("../../hub/auth/tokens.ts"),
+        import("../../store/migrations.ts"),
+        import("../../store/pglite-sql.ts"),
+        import("../../store/postgres-sql.ts"),
+      ]);
       const sql = options.databaseUrl
         ? await openPostgres(options.databaseUrl, { log })
         : await openPglite(join(options.dir, "data"), { log });

@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { Command } from "commander";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { startHub } from "../../hub/hub.ts";
 import { durationFlag } from "../flag-values.ts";
 import { adminTokenCommand } from "./admin-token-command.ts";
 
@@ -47,6 +46,7 @@ export function hubCommand(env: Environment): Command {
       const match = /^(.*):(\d+)$/.exec(options.listen);
       if (!match) problems.push({ path: "--listen", message: `must be host:port, got "${options.listen}"` });
       if (problems.length > 0 || !match) throw new UserError("BadRequest", "invalid flags", { problems });
+      const { startHub } = await import("../../hub/hub.ts");
       const hub = await startHub({
         dir: options.dir,
         host: match[1]!.replace(/^\[|\]$/g, ""),

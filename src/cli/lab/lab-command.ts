@@ -3,19 +3,9 @@ import { spawn } from "node:child_process";
 import { Command } from "commander";
 import type { Environment } from "../../config/environment.ts";
 import { formatBytes } from "../../core/quantity/quantity.ts";
-import { type BuildProgress, buildLab } from "../../lab/build/build.ts";
-import {
-  type LabContext,
-  type LabEvent,
-  type LabStatus,
-  labDown,
-  labStartCluster,
-  labStatus,
-  labStopCluster,
-  labUp,
-} from "../../lab/lab.ts";
+import type { BuildProgress } from "../../lab/build/build.ts";
+import type { LabContext, LabEvent, LabStatus } from "../../lab/lab.ts";
 import { binaryPath, labPaths } from "../../lab/paths.ts";
-import { loadTopology } from "../../lab/topology-file.ts";
 import { labVersions } from "../../lab/versions.ts";
 import { type OutputFormat, outputOption, printStructured } from "../output/format.ts";
 import { progressLine } from "../output/progress.ts";
@@ -27,6 +17,8 @@ export function labCommand(env: Environment): Command {
   );
   const paths = labPaths(env.cacheRoot, env.home);
   const out = (text: string) => process.stdout.write(text);
+  // The lab's code (processes, PKI, YAML topologies) loads when a subcommand runs, not for --help.
+  const labCode = () => import("../../lab/lab.ts");
 
   lab
     .command("build")
@@ -43,6 +35,10 @@ export function labCommand(env: Environment): Command {
     .description("build if needed, then start every cluster of the topology, one after another")
     .option("-f, --file <topology.yaml>", "topology file (default: the shipped two-Location estate)")
     .action(async (options: { file?: string }) => {
+      const [{ labStatus, labUp }, { loadTopology }] = await Promise.all([
+        labCode(),
+        import("../../lab/topology-file.ts"),
+      ]);
       const topology = await loadTopology(options.file);
       await build(env, false);
       const progress = progressLine(process.stderr);
@@ -76,8 +72,9 @@ export function labCommand(env: Environment): Command {
     .description("show each cluster: up or down, API URL, nodes Ready, version, memory of its processes")
     .addOption(outputOption())
     .action(async (options: { output: OutputFormat }) => {
-      const status = await labStatus(context(env));
-      if (!printStructured(options.output, status, out)) out(`${statusTable(status, options.output)}\n`);
+      const status = await (await labCode()).labStatus(context(env));
+      if (!(await printStructured(options.output, status, out)))
+        out(`${statusTable(status, options.output)}\n`);
     });
 
   lab
@@ -92,7 +89,7 @@ export function labCommand(env: Environment): Command {
     .description("stop one cluster's processes, keeping its data")
     .argument("<cluster>")
     .action(async (name: string) => {
-      const stopped = await labStopCluster(context(env), name);
+      const stopped = await (await labCode()).labStopCluster(context(env), name);
       out(`cluster ${name} stopped (${stopped} processes)\n`);
     });
 
@@ -103,7 +100,7 @@ export function labCommand(env: Environment): Command {
     .action(async (name: string) => {
       const progress = progressLine(process.stderr);
       try {
-        await labStartCluster(
+        await (await labCode()).labStartCluster(
           context(env, (e) => reportLabEvent(e, progress)),
           name,
         );
@@ -117,7 +114,7 @@ export function labCommand(env: Environment): Command {
     .description("stop every process the lab started (by pid)")
     .option("--purge", "also delete the lab's data, certificates and logs")
     .action(async (options: { purge?: boolean }) => {
-      const { stopped } = await labDown(context(env), options.purge ?? false);
+      const { stopped } = await (await labCode()).labDown(context(env), options.purge ?? false);
       out(`lab down: ${stopped} processes stopped${options.purge ? `, ${paths.stateDir} deleted` : ""}\n`);
     });
 
@@ -167,6 +164,7 @@ export async function buildWithProgress(
   progress: ReturnType<typeof progressLine>,
   force = false,
 ): Promise<void> {
+  const { buildLab } = await import("../../lab/build/build.ts");
   const result = await buildLab({
     paths: labPaths(env.cacheRoot, env.home),
     environment: env.inherited,

@@ -3,16 +3,13 @@
  * by the pure planner, on the fleet the hub reports (or a snapshot file) under a ConsolidationPolicy.
  */
 import { Command, Option } from "commander";
-import { stringify } from "yaml";
 import type { Environment } from "../../config/environment.ts";
-import { type ConsolidationPlan, planConsolidation } from "../../core/planning/consolidation-planner.ts";
-import { migrationWaves } from "../../core/planning/migration-waves.ts";
-import { planUnits } from "../../core/planning/unit-planner.ts";
+import type { ConsolidationPlan } from "../../core/planning/consolidation-planner.ts";
 import { UserError } from "../../errors/user-error.ts";
 import { progressLine } from "../output/progress.ts";
 import { planGenerateCommand } from "./generate-command.ts";
-import { consolidationText, explainText, type TableStyle, unitsText, wavesText } from "./plan-output.ts";
-import { type PlanningInput, type PlanningSources, readPlanningInput } from "./planning-input.ts";
+import type { TableStyle } from "./plan-output.ts";
+import type { PlanningInput, PlanningSources } from "./planning-input.ts";
 
 const planFormats = ["table", "json", "yaml", "markdown"] as const;
 type PlanFormat = (typeof planFormats)[number];
@@ -36,9 +33,21 @@ function withInputs(command: Command): Command {
     .addOption(new Option("-o, --output <format>", "output format").choices(planFormats).default("table"));
 }
 
-function print(format: PlanFormat, value: unknown, text: (style: TableStyle) => string): void {
+/** The planner, its inputs and its printing load when a plan is asked for, not on every call of the CLI. */
+async function planning() {
+  const [consolidation, waves, units, output, input] = await Promise.all([
+    import("../../core/planning/consolidation-planner.ts"),
+    import("../../core/planning/migration-waves.ts"),
+    import("../../core/planning/unit-planner.ts"),
+    import("./plan-output.ts"),
+    import("./planning-input.ts"),
+  ]);
+  return { ...consolidation, ...waves, ...units, ...output, ...input };
+}
+
+async function print(format: PlanFormat, value: unknown, text: (style: TableStyle) => string): Promise<void> {
   if (format === "json") out(`${JSON.stringify(value, null, 2)}\n`);
-  else if (format === "yaml") out(stringify(value));
+  else if (format === "yaml") out((await import("yaml")).stringify(value));
   else out(text(format));
 }
 
@@ -49,7 +58,10 @@ function describeInput(input: PlanningInput): string {
 }
 
 /** Plans with progress on stderr: planning a big fleet takes seconds. */
-function consolidate(input: PlanningInput): ConsolidationPlan {
+function consolidate(
+  input: PlanningInput,
+  { planConsolidation }: Awaited<ReturnType<typeof planning>>,
+): ConsolidationPlan {
   const progress = progressLine(process.stderr);
   const started = performance.now();
   try {
@@ -76,9 +88,12 @@ export function planCommand(env: Environment): Command {
         "which clusters to merge into which, and the nodes each target needs (beside the lower bound)",
       )
       .action(async (options: PlanOptions) => {
-        const input = await readPlanningInput(env, options);
-        const result = consolidate(input);
-        print(options.output, result, (style) => consolidationText(result, style, describeInput(input)));
+        const planner = await planning();
+        const input = await planner.readPlanningInput(env, options);
+        const result = consolidate(input, planner);
+        await print(options.output, result, (style) =>
+          planner.consolidationText(result, style, describeInput(input)),
+        );
       }),
   );
   plan.addCommand(
@@ -86,11 +101,14 @@ export function planCommand(env: Environment): Command {
       .description("a proposal of Regions of equivalent units for one Location")
       .requiredOption("--location <name>", "the Location to carve")
       .action(async (options: PlanOptions & { location: string }) => {
-        const input = await readPlanningInput(env, options);
-        const result = planUnits(input.fleet, input.policy, options.location);
+        const planner = await planning();
+        const input = await planner.readPlanningInput(env, options);
+        const result = planner.planUnits(input.fleet, input.policy, options.location);
         if (!result.ok)
           throw new UserError("InvalidInput", "cannot plan units", { problems: result.problems });
-        print(options.output, result.value, (style) => unitsText(result.value, style, describeInput(input)));
+        await print(options.output, result.value, (style) =>
+          planner.unitsText(result.value, style, describeInput(input)),
+        );
       }),
   );
   plan.addCommand(
@@ -99,9 +117,10 @@ export function planCommand(env: Environment): Command {
         "the consolidation plan as ordered steps, lowest risk first (a dry run: nothing is changed)",
       )
       .action(async (options: PlanOptions) => {
-        const input = await readPlanningInput(env, options);
-        const waves = migrationWaves(input.fleet, consolidate(input), input.policy);
-        print(options.output, waves, (style) => wavesText(waves, style, describeInput(input)));
+        const planner = await planning();
+        const input = await planner.readPlanningInput(env, options);
+        const waves = planner.migrationWaves(input.fleet, consolidate(input, planner), input.policy);
+        await print(options.output, waves, (style) => planner.wavesText(waves, style, describeInput(input)));
       }),
   );
   plan.addCommand(planGenerateCommand());
@@ -114,9 +133,10 @@ export async function explainPlan(
   cluster: string | undefined,
   options: PlanOptions,
 ): Promise<void> {
-  const input = await readPlanningInput(env, options);
+  const planner = await planning();
+  const input = await planner.readPlanningInput(env, options);
   if (cluster && !input.fleet.clusters.some((c) => c.name === cluster))
     throw new UserError("NotFound", `cluster ${cluster} is not in the fleet (${input.fleetSource})`);
-  const decisions = consolidate(input).decisions.filter((d) => !cluster || d.cluster === cluster);
-  print(options.output, decisions, (style) => explainText(decisions, style));
+  const decisions = consolidate(input, planner).decisions.filter((d) => !cluster || d.cluster === cluster);
+  await print(options.output, decisions, (style) => planner.explainText(decisions, style));
 }

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { Command } from "commander";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { startRelay } from "../../relay/relay.ts";
 
 interface RelayFlags {
   hub: string;
@@ -40,6 +39,7 @@ export function relayCommand(env: Environment): Command {
       const hubCa = await readFile(flags.hubCa, "utf8").catch(() => {
         throw new UserError("NotFound", `cannot read the hub's CA certificate ${flags.hubCa}`);
       });
+      const { startRelay } = await import("../../relay/relay.ts");
       const relay = await startRelay({
         hub: flags.hub,
         hubCa,

@@ -2,11 +2,16 @@
 import { Command, Option } from "commander";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { withHub } from "../client/hub-client.ts";
+import type { HubClient } from "../client/hub-client.ts";
 import { type OutputFormat, outputOption, printStructured } from "../output/format.ts";
 import { renderTable } from "../output/table.ts";
 
 const out = (text: string) => process.stdout.write(text);
+
+/** Runs `work` with a client of the hub; the client (TLS, YAML) loads when a command runs, not for --help. */
+async function withHub<T>(env: Environment, work: (hub: HubClient) => Promise<T>): Promise<T> {
+  return (await import("../client/hub-client.ts")).withHub(env, work);
+}
 
 /** "90s", "30m", "12h", "7d" → seconds. */
 export function parseDuration(text: string): number {
@@ -47,7 +52,7 @@ export function apiTokenCommand(env: Environment): Command {
       const list = await withHub(env, (hub) =>
         hub.send<{ items: Array<Record<string, unknown>> }>("GET", "/unitfleet/v1alpha1/api-tokens"),
       );
-      if (printStructured(options.output, list.items, out)) return;
+      if (await printStructured(options.output, list.items, out)) return;
       out(
         `${renderTable(
           ["name", "role", "businesses", "created", "expires", "revoked"],
@@ -104,7 +109,7 @@ export function auditCommand(env: Environment): Command {
         );
         if (list.continue)
           process.stderr.write(`more entries: unitfleet audit --continue ${list.continue}\n`);
-        if (printStructured(options.output, list.items, out)) return;
+        if (await printStructured(options.output, list.items, out)) return;
         out(
           `${renderTable(
             ["time", "actor", "verb", "kind", "name", "result", "reason"],
@@ -142,7 +147,7 @@ export function bootstrapTokenCommand(env: Environment): Command {
           },
         ),
       );
-      if (!printStructured(options.output, created, out)) out(`${created.token}\n`);
+      if (!(await printStructured(options.output, created, out))) out(`${created.token}\n`);
     });
   command
     .command("revoke")

@@ -2,10 +2,9 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Command } from "commander";
-import { stringify } from "yaml";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { type CliConfig, configFile, HubClient } from "../client/hub-client.ts";
+import type { CliConfig } from "../client/hub-client.ts";
 
 export function loginCommand(env: Environment): Command {
   return new Command("login")
@@ -26,6 +25,10 @@ export function loginCommand(env: Environment): Command {
               throw new UserError("NotFound", `cannot read ${options.certificateAuthority}`);
             })
           : undefined;
+        const [{ configFile, HubClient }, { stringify }] = await Promise.all([
+          import("../client/hub-client.ts"),
+          import("yaml"),
+        ]);
         const hub = new HubClient({
           server: options.server,
           token: options.token,

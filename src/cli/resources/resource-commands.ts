@@ -1,16 +1,20 @@
 /** kubectl-like verbs on the hub's resources: get, describe, apply, delete. */
 import { Command, Option } from "commander";
-import { stringify } from "yaml";
 import type { Environment } from "../../config/environment.ts";
 import { columnValue } from "../../core/resources/columns.ts";
-import { type Application, type KindInfo, kindByName, kinds } from "../../core/resources/kinds.ts";
+import type { Application, KindInfo } from "../../core/resources/kinds.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { HubClient, resolveConnection } from "../client/hub-client.ts";
+import type { HubClient } from "../client/hub-client.ts";
 import { applicationClustersTable } from "../delivery/delivery-commands.ts";
-import { type OutputFormat, outputOption, printStructured } from "../output/format.ts";
+import {
+  outputOption,
+  type ResourceOutputFormat,
+  resourceOutputFormats,
+  structuredPrinter,
+} from "../output/format.ts";
+import { inKubernetesOrder, kubernetesList, qualifiedName } from "../output/kubernetes-objects.ts";
 import { renderTable } from "../output/table.ts";
-import { readDocuments } from "./documents.ts";
 
 const applyPath = "/unitfleet/v1alpha1/apply";
 type Obj = Record<string, unknown> & {
@@ -18,10 +22,13 @@ type Obj = Record<string, unknown> & {
 };
 
 async function client(env: Environment): Promise<HubClient> {
+  const { HubClient, resolveConnection } = await import("../client/hub-client.ts");
   return new HubClient(await resolveConnection(env.home));
 }
 
-function kindOf(name: string): KindInfo {
+/** The kind a type names; the kinds' schemas load here, when a command runs, not for --help. */
+async function kindOf(name: string): Promise<KindInfo> {
+  const { kindByName, kinds } = await import("../../core/resources/kinds.ts");
   const kind = kindByName(name);
   if (!kind)
     throw new UserError("NotFound", `the hub has no resource type "${name}"`, {
@@ -39,23 +46,25 @@ export function getCommand(env: Environment): Command {
     .description("list or show Locations, Regions and Clusters")
     .argument("<type>", "locations, regions or clusters")
     .argument("[name]")
-    .addOption(outputOption())
+    .addOption(outputOption(resourceOutputFormats))
     .option("-l, --selector <selector>", "label selector, e.g. environment=prod,business in (shop)")
     .option("-w, --watch", "after listing, print changes as they happen")
     .action(
       async (
         type: string,
         name: string | undefined,
-        options: { output: OutputFormat; selector?: string; watch?: boolean },
+        options: { output: ResourceOutputFormat; selector?: string; watch?: boolean },
       ) => {
-        const kind = kindOf(type);
+        const [kind, print] = await Promise.all([kindOf(type), structuredPrinter(options.output)]);
         const hub = await client(env);
+        const typed = (object: Obj) => inKubernetesOrder({ apiVersion, kind: kind.kind, ...object });
         try {
           const base = `/apis/${apiVersion}/${kind.plural}`;
           if (name) {
-            const object = await hub.send<Obj>("GET", `${base}/${encodeURIComponent(name)}`);
-            if (!printStructured(options.output, object, out))
-              out(`${renderRows(kind, [object], options.output, true)}\n`);
+            const object = typed(await hub.send<Obj>("GET", `${base}/${encodeURIComponent(name)}`));
+            if (options.output === "name") out(`${qualifiedName(object)}\n`);
+            else if (print) out(print(object));
+            else out(`${renderRows(kind, [object], options.output, true)}\n`);
             return;
           }
           const query = options.selector ? `?labelSelector=${encodeURIComponent(options.selector)}` : "";
@@ -63,13 +72,15 @@ export function getCommand(env: Environment): Command {
             "GET",
             `${base}${query}`,
           );
-          if (
-            !printStructured(options.output, { kind: `${kind.kind}List`, apiVersion, items: list.items }, out)
-          ) {
+          const items = list.items.map(typed);
+          if (options.output === "name") {
+            for (const object of items) out(`${qualifiedName(object)}\n`);
+          } else if (print) out(print(kubernetesList(items)));
+          else {
             out(
-              list.items.length === 0
+              items.length === 0
                 ? `No ${kind.plural} found.\n`
-                : `${renderRows(kind, list.items, options.output, true)}\n`,
+                : `${renderRows(kind, items, options.output, true)}\n`,
             );
           }
           if (!options.watch) return;
@@ -81,8 +92,10 @@ export function getCommand(env: Environment): Command {
             (event) => {
               if (event.type === "ERROR")
                 throw new UserError("Expired", String((event.object as { message?: string }).message));
-              const object = event.object as Obj;
-              if (!printStructured(options.output, event, out))
+              const object = typed(event.object as Obj);
+              if (options.output === "name") out(`${qualifiedName(object)}\n`);
+              else if (print) out(print({ type: event.type, object }));
+              else
                 out(
                   `${renderRows(kind, [object], options.output, false)}${event.type === "DELETED" ? "   (deleted)" : ""}\n`,
                 );
@@ -96,7 +109,7 @@ export function getCommand(env: Environment): Command {
     );
 }
 
-function renderRows(kind: KindInfo, objects: Obj[], format: OutputFormat, headers: boolean): string {
+function renderRows(kind: KindInfo, objects: Obj[], format: ResourceOutputFormat, headers: boolean): string {
   const columns = kind.columns.filter((c) => format === "wide" || !c.wide);
   const now = new Date();
   const rows = objects.map((o) => [
@@ -113,7 +126,7 @@ export function describeCommand(env: Environment): Command {
     .argument("<type>")
     .argument("<name>")
     .action(async (type: string, name: string) => {
-      const kind = kindOf(type);
+      const [kind, { stringify }] = await Promise.all([kindOf(type), import("yaml")]);
       const hub = await client(env);
       try {
         const object = await hub.send<
@@ -193,6 +206,10 @@ export function applyCommand(env: Environment): Command {
     .requiredOption("-f, --filename <path...>", "file, folder or - for standard input")
     .addOption(new Option("--dry-run", "validate everything and show what would change, without changing it"))
     .action(async (options: { filename: string[]; dryRun?: boolean }) => {
+      const [{ readDocuments }, { kindByName }] = await Promise.all([
+        import("./documents.ts"),
+        import("../../core/resources/kinds.ts"),
+      ]);
       const documents = await readDocuments(options.filename, readStdin);
       const hub = await client(env);
       try {
@@ -220,7 +237,7 @@ export function deleteCommand(env: Environment): Command {
     .argument("<type>")
     .argument("<names...>")
     .action(async (type: string, names: string[]) => {
-      const kind = kindOf(type);
+      const kind = await kindOf(type);
       const hub = await client(env);
       try {
         for (const name of names) {

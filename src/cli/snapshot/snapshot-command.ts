@@ -5,12 +5,9 @@
  */
 import { writeFile } from "node:fs/promises";
 import { Command } from "commander";
-import { stringify } from "yaml";
 import type { FleetSnapshot } from "../../core/planning/fleet-snapshot.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { withHub } from "../client/hub-client.ts";
-import { freshnessWarnings } from "../planning/planning-input.ts";
 
 const fleetSnapshotPath = "/unitfleet/v1alpha1/fleet-snapshot";
 
@@ -29,8 +26,10 @@ export function snapshotTarget(output: string): SnapshotTarget {
 }
 
 /** The snapshot as its file holds it. */
-export function snapshotText(snapshot: FleetSnapshot, format: "json" | "yaml"): string {
-  return format === "json" ? `${JSON.stringify(snapshot, null, 2)}\n` : stringify(snapshot);
+export async function snapshotText(snapshot: FleetSnapshot, format: "json" | "yaml"): Promise<string> {
+  return format === "json"
+    ? `${JSON.stringify(snapshot, null, 2)}\n`
+    : (await import("yaml")).stringify(snapshot);
 }
 
 /** "6 clusters, 22 nodes, 47 pods": the snapshot's figures (pods: the replicas of its workloads). */
@@ -57,6 +56,10 @@ export function snapshotCommand(env: { home: string }): Command {
     )
     .action(async (options: { output: string }) => {
       const target = snapshotTarget(options.output);
+      const [{ withHub }, { freshnessWarnings }] = await Promise.all([
+        import("../client/hub-client.ts"),
+        import("../planning/planning-input.ts"),
+      ]);
       const { snapshot, registered } = await withHub(env, async (hub) => {
         const taken = await hub.send<FleetSnapshot>("GET", fleetSnapshotPath);
         const clusters = await hub.send<{ items: Array<{ metadata: { name: string } }> }>(
@@ -65,7 +68,7 @@ export function snapshotCommand(env: { home: string }): Command {
         );
         return { snapshot: taken, registered: clusters.items.map((c) => c.metadata.name) };
       });
-      const text = snapshotText(snapshot, target.format);
+      const text = await snapshotText(snapshot, target.format);
       if (target.file) {
         await writeFile(target.file, text).catch((error: NodeJS.ErrnoException) => {
           throw new UserError("BadRequest", `cannot write ${target.file}: ${writeProblem(error)}`);

@@ -8,19 +8,8 @@ import { join } from "node:path";
 import { Command } from "commander";
 import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
-import { labDown, labUp } from "../../lab/lab.ts";
 import { labPaths } from "../../lab/paths.ts";
-import { readState } from "../../lab/state.ts";
-import { loadTopology } from "../../lab/topology-file.ts";
-import {
-  checkUpPorts,
-  clustersOfKubeconfig,
-  clustersOfTopology,
-  locationsOfTopology,
-  type UpCluster,
-  type UpOptions,
-  upFleet,
-} from "../../up/up.ts";
+import type { UpCluster, UpOptions } from "../../up/up.ts";
 import { buildWithProgress, reportLabEvent } from "../lab/lab-command.ts";
 import { progressLine } from "../output/progress.ts";
 
@@ -55,6 +44,18 @@ export function upCommand(env: Environment): Command {
           `--listen: must be HOST:PORT with a port from 1 to 64535 (relays take the port + 1000…), got "${flags.listen}"`,
         );
       const host = listen[1]!.replace(/^\[|\]$/g, "");
+      // The hub, relays, agents and the lab load once the flags are known good, not for --help.
+      const [
+        { labDown, labUp },
+        { readState },
+        { loadTopology },
+        { checkUpPorts, clustersOfKubeconfig, clustersOfTopology, locationsOfTopology, upFleet },
+      ] = await Promise.all([
+        import("../../lab/lab.ts"),
+        import("../../lab/state.ts"),
+        import("../../lab/topology-file.ts"),
+        import("../../up/up.ts"),
+      ]);
       const relayBasePort = hubPort + 1000;
       const progress = progressLine(process.stderr);
       const paths = labPaths(env.cacheRoot, env.home);

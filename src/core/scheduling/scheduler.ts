@@ -218,6 +218,15 @@ export function schedule(
   };
 }
 
+/**
+ * Whether the placement's selection (cluster names, Locations, Regions, environments, businesses, labels) admits
+ * the cluster: a cluster it does not admit can change without changing the placement's decision.
+ */
+export function placementSelects(placement: PlacementSpec, cluster: ClusterFacts): boolean {
+  const noDemand: Demand = { perReplica: { cpuMilli: 0, memoryBytes: 0, pods: 0 }, kinds: [] };
+  return isSelected(cluster, rulesOf({ placement, fleet: [], demand: noDemand, now: 0 }));
+}
+
 function rulesOf({ placement, demand, now }: ScheduleInput): Rules {
   const failover = placement.failover ?? defaultFailover;
   return {

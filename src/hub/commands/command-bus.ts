@@ -10,6 +10,12 @@
  * completes exactly once. The caller waits on the row, woken by NOTIFY, until it is done or its deadline.
  */
 import { randomUUID } from "node:crypto";
+import type {
+  CommandAction,
+  CommandOutcome,
+  CommandReport,
+  CommandRequest,
+} from "../../api-contract/commands.ts";
 import { kinds } from "../../core/resources/kinds.ts";
 import { UserError } from "../../errors/user-error.ts";
 import type { MessageBody } from "../../protocol/messages.ts";
@@ -19,28 +25,6 @@ import type { Metrics } from "../api/metrics.ts";
 import { recordAudit } from "../audit/audit-log.ts";
 import type { PeerIdentity } from "../joining/identity.ts";
 import { type Caller, hasRole } from "../registry/caller.ts";
-
-export type CommandAction = MessageBody<"command">["action"];
-export type CommandOutcome = MessageBody<"command.result">["outcome"];
-
-export interface CommandRequest {
-  cluster: string;
-  action: CommandAction;
-  /** The caller's key: sending the same request again (after a timeout or a hub restart) does not run it twice. */
-  idempotencyKey?: string;
-  timeoutSeconds?: number;
-}
-
-export interface CommandReport {
-  key: string;
-  cluster: string;
-  state: "pending" | "done";
-  outcome?: CommandOutcome;
-  message?: string;
-  rule?: string;
-  /** The command's output (pod logs), returned once. */
-  output?: string;
-}
 
 /** A tunnel session the bus can hand commands to. */
 export interface CommandRoute {

@@ -1,10 +1,16 @@
 /**
- * The delivery controller (one replica at a time, under the `delivery` lease): for every Application, schedule
- * it on the fleet as it is now (core/scheduling), render each chosen cluster's work (core/delivery/render),
- * write the works that changed, announce them to the dispatchers (NOTIFY), and write the Application's status
- * from the scheduler's outcome and the agents' reports. It runs on changes that concern Applications
- * (`concernsDelivery`) and every second otherwise (failover timings and reports need no change); with no
- * Application and no live work, a pass reads no Clusters.
+ * The delivery controller (one replica at a time, leader-only): reconciles one Application per key. Each
+ * reconcile schedules that Application on the fleet as it is now (core/scheduling), renders each chosen
+ * cluster's work (core/delivery/render), writes the works that changed, announces them to the dispatchers
+ * (NOTIFY), and writes the Application's status from the scheduler's outcome and the agents' reports.
+ *
+ * It reads Applications, Placements, Overrides and Clusters from informers (src/hub/cache), and a change
+ * enqueues only the Applications it concerns (`applicationsConcerned`): the Application itself; those naming
+ * a changed Placement or named by a changed Override; for a Cluster whose facts changed (not a bare heartbeat),
+ * those that run on it or whose placement selects it, before or after. An agent's report enqueues its
+ * Application (NOTIFY on `unitfleet_work_reports`). Time alone changes a decision only when a selected cluster's
+ * failover tolerance or stable period ends (core/delivery/decision-timing.ts): the reconcile asks to run again
+ * then. Every Application is also enqueued on start and on a slow resync, in case a notification was lost.
  *
  * An unreachable cluster is not a dead one (ADR 0013, core/delivery/handover.ts): a work is tombstoned only for
  * an explicit change — the placement leaves the cluster, the Application or the Cluster is deleted. A work
@@ -13,6 +19,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Manifest, OverrideRule } from "../../core/delivery/application.ts";
+import { nextTimedDecision } from "../../core/delivery/decision-timing.ts";
 import { clusterFacts } from "../../core/delivery/fleet-facts.ts";
 import { type HandoverWork, planHandover } from "../../core/delivery/handover.ts";
 import { renderWork } from "../../core/delivery/render.ts";
@@ -26,12 +33,13 @@ import {
   type Override,
   type Placement,
 } from "../../core/resources/kinds.ts";
-import type { Assignment, ClusterFacts } from "../../core/scheduling/scheduler.ts";
-import { type ChangeEvent, type ResourceStore, WatchExpiredError } from "../../store/resource-store.ts";
+import { type Assignment, type ClusterFacts, placementSelects } from "../../core/scheduling/scheduler.ts";
+import type { ResourceStore } from "../../store/resource-store.ts";
 import type { Sql } from "../../store/sql.ts";
+import { type InformedChange, Informer, type InformerFeed } from "../cache/informer.ts";
 import { systemCaller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
-import { worksChannel } from "./work-dispatcher.ts";
+import { workReportsChannel, worksChannel } from "./work-dispatcher.ts";
 
 interface StoredWork {
   application: string;
@@ -46,136 +54,206 @@ interface StoredWork {
 const parse = <T>(value: T | string | null): T | undefined =>
   value === null ? undefined : typeof value === "string" ? (JSON.parse(value) as T) : value;
 
+export interface DeliveryDependencies {
+  sql: Sql;
+  store: ResourceStore;
+  registry: Registry;
+  feed: InformerFeed;
+  log: (entry: Record<string, unknown>) => void;
+  now?: () => number;
+}
+
 export class DeliveryController {
   private readonly sql: Sql;
-  private readonly store: ResourceStore;
   private readonly registry: Registry;
   private readonly log: (entry: Record<string, unknown>) => void;
-  /** Passes made, works written: tests and metrics read them. */
-  readonly counters = { passes: 0, worksWritten: 0 };
+  private readonly now: () => number;
+  private readonly informers: {
+    applications: Informer;
+    placements: Informer;
+    overrides: Informer;
+    clusters: Informer;
+  };
+  private enqueue: (application: string) => void = () => {};
+  private unlisten: (() => Promise<void>) | undefined;
+  /** Reconciles made (all, and per Application while it exists), works written: tests and metrics read them. */
+  readonly counters = { reconciles: 0, worksWritten: 0 };
+  private readonly reconcilesOf = new Map<string, number>();
 
-  constructor(deps: {
-    sql: Sql;
-    store: ResourceStore;
-    registry: Registry;
-    log: (entry: Record<string, unknown>) => void;
-  }) {
+  constructor(deps: DeliveryDependencies) {
     this.sql = deps.sql;
-    this.store = deps.store;
     this.registry = deps.registry;
     this.log = deps.log;
+    this.now = deps.now ?? Date.now;
+    const informer = (kind: string) =>
+      new Informer({ kind, store: deps.store, feed: deps.feed, log: deps.log });
+    this.informers = {
+      applications: informer("Application"),
+      placements: informer("Placement"),
+      overrides: informer("Override"),
+      clusters: informer("Cluster"),
+    };
+  }
+
+  /** How many times this Application was reconciled (0 once it is gone). */
+  reconcilesOfApplication(name: string): number {
+    return this.reconcilesOf.get(name) ?? 0;
   }
 
   /**
-   * Whether the changes after `afterVersion` up to `throughVersion` can alter what a pass decides: Applications,
-   * Placements, Overrides, and Clusters other than a bare heartbeat. Locations, Regions and the like cannot.
-   * Changes compacted away count as concerning (the pass is level-based, running it is always safe).
+   * Fills the caches and starts following changes, each enqueued through `enqueue`; then enqueues every
+   * Application, and every one that still has live works (deleted while this replica was not the leader).
    */
-  async changesConcernDelivery(afterVersion: string, throughVersion: string): Promise<boolean> {
-    let from = afterVersion;
-    while (BigInt(from) < BigInt(throughVersion)) {
-      let events: ChangeEvent[];
-      try {
-        events = await this.store.eventsSince(from, undefined, 1000, {
-          through: throughVersion,
-          previous: true,
-        });
-      } catch (error) {
-        if (error instanceof WatchExpiredError) return true;
-        throw error;
-      }
-      if (events.some(concernsDelivery)) return true;
-      if (events.length < 1000) return false;
-      from = events.at(-1)!.resourceVersion;
+  async start(enqueue: (application: string) => void): Promise<void> {
+    this.enqueue = enqueue;
+    for (const informer of Object.values(this.informers)) {
+      informer.onChange((change) => {
+        for (const application of this.applicationsConcerned(change)) this.enqueue(application);
+      });
+      await informer.start();
     }
-    return false;
+    this.unlisten = await this.sql.listen(workReportsChannel, (application) => this.enqueue(application));
+    await this.resync();
   }
 
-  /** One pass over every Application; with no Application and no live work, nothing to do (no pass). */
-  async reconcile(now = Date.now()): Promise<void> {
-    const [applications, works] = await Promise.all([
-      this.store.list("Application"),
-      this.sql.query<StoredWork>(
-        "select application, cluster, generation, hash, removed, status, drift from works",
-      ),
-    ]);
-    if (applications.items.length === 0 && works.every((w) => w.removed)) return;
-    this.counters.passes += 1;
-    const [clusters, placements, overrides] = await Promise.all([
-      this.store.list("Cluster"),
-      this.store.list("Placement"),
-      this.store.list("Override"),
-    ]);
-    const fleet = (clusters.items as unknown as Cluster[]).map((c) => clusterFacts(c, now));
-    const unreachable = new Set(
-      (clusters.items as unknown as Cluster[])
-        .filter((c) => c.status?.conditions?.find((k) => k.type === "Reachable")?.status !== "True")
-        .map((c) => c.metadata.name),
+  /** Enqueues every Application and every Application with live works. */
+  async resync(): Promise<void> {
+    for (const app of this.informers.applications.list()) this.enqueue(app.metadata.name);
+    const orphans = await this.sql.query<{ application: string }>(
+      "select distinct application from works where not removed",
     );
-    const locationOf = new Map(fleet.map((c) => [c.name, c.location]));
-    const placementByName = new Map(
-      (placements.items as unknown as Placement[]).map((p) => [p.metadata.name, p.spec]),
-    );
-    const overrideList = (overrides.items as unknown as Override[]).sort((a, b) =>
-      a.metadata.name.localeCompare(b.metadata.name),
-    );
-    const worksByApp = new Map<string, Map<string, StoredWork>>();
-    for (const w of works) {
-      const map = worksByApp.get(w.application) ?? new Map();
-      map.set(w.cluster, w);
-      worksByApp.set(w.application, map);
-    }
-    const changedClusters = new Set<string>();
-    for (const app of applications.items as unknown as Application[]) {
-      try {
-        await this.reconcileApplication(
-          app,
-          fleet,
-          locationOf,
-          placementByName,
-          overrideList,
-          worksByApp.get(app.metadata.name) ?? new Map(),
-          changedClusters,
-          unreachable,
-          now,
+    for (const { application } of orphans)
+      if (!this.informers.applications.get(application)) this.enqueue(application);
+  }
+
+  async stop(): Promise<void> {
+    for (const informer of Object.values(this.informers)) informer.stop();
+    await this.unlisten?.();
+    this.unlisten = undefined;
+  }
+
+  /** The Applications a change can concern (see the module's comment). */
+  applicationsConcerned(change: InformedChange): string[] {
+    const applications = () => this.informers.applications.list() as unknown as Application[];
+    switch (change.kind) {
+      case "Application":
+        return [change.name];
+      case "Placement":
+        return applications()
+          .filter((a) => a.spec.placementRef?.name === change.name)
+          .map((a) => a.metadata.name);
+      case "Override": {
+        const named = [change.before, change.after].map(
+          (o) => (o as unknown as Override | undefined)?.spec.applications,
         );
-      } catch (error) {
-        this.log({
-          level: "error",
-          msg: "delivery failed",
-          application: app.metadata.name,
-          error: String(error),
-        });
+        if (named.some((list, i) => list === undefined && [change.before, change.after][i] !== undefined))
+          return applications().map((a) => a.metadata.name);
+        return [...new Set(named.flatMap((list) => list ?? []))];
       }
+      case "Cluster": {
+        if (change.before && change.after && clusterFactsOf(change.before) === clusterFactsOf(change.after))
+          return [];
+        const now = this.now();
+        const states = [change.before, change.after]
+          .filter((c) => c !== undefined)
+          .map((c) => clusterFacts(c as unknown as Cluster, now));
+        return applications()
+          .filter((a) => {
+            if (runsOn(a, change.name)) return true;
+            const placement = this.placementOf(a);
+            return placement !== undefined && states.some((c) => placementSelects(placement, c));
+          })
+          .map((a) => a.metadata.name);
+      }
+      default:
+        return [];
     }
-    // Works of Applications that were deleted: tombstones, so that agents prune them.
-    const alive = new Set((applications.items as unknown as Application[]).map((a) => a.metadata.name));
-    for (const [application, byCluster] of worksByApp) {
-      if (alive.has(application)) continue;
-      for (const w of byCluster.values())
+  }
+
+  /**
+   * Reconciles one Application: its works and status as the fleet is now; tombstones the works of one that is
+   * gone. Returns when to run again for time alone (ms from now), if ever.
+   */
+  async reconcile(name: string): Promise<{ requeueAfterMs?: number }> {
+    this.counters.reconciles += 1;
+    const now = this.now();
+    const works = await this.sql.query<StoredWork>(
+      "select application, cluster, generation, hash, removed, status, drift from works where application = $1",
+      [name],
+    );
+    const app = this.informers.applications.get(name) as unknown as Application | undefined;
+    const changedClusters = new Set<string>();
+    let requeueAfterMs: number | undefined;
+    if (!app) {
+      this.reconcilesOf.delete(name);
+      for (const w of works)
         if (!w.removed) {
-          await this.tombstone(application, w.cluster, w.generation);
+          await this.tombstone(name, w.cluster, w.generation);
           changedClusters.add(w.cluster);
         }
+    } else {
+      this.reconcilesOf.set(name, (this.reconcilesOf.get(name) ?? 0) + 1);
+      const clusters = this.informers.clusters.list() as unknown as Cluster[];
+      const fleet = clusters.map((c) => clusterFacts(c, now));
+      const unreachable = new Set(
+        clusters
+          .filter((c) => c.status?.conditions?.find((k) => k.type === "Reachable")?.status !== "True")
+          .map((c) => c.metadata.name),
+      );
+      const locationOf = new Map(fleet.map((c) => [c.name, c.location]));
+      const overrides = (this.informers.overrides.list() as unknown as Override[]).sort((a, b) =>
+        a.metadata.name.localeCompare(b.metadata.name),
+      );
+      const placement = this.placementOf(app);
+      await this.reconcileApplication(
+        app,
+        placement,
+        fleet,
+        locationOf,
+        overrides,
+        new Map(works.map((w) => [w.cluster, w])),
+        changedClusters,
+        unreachable,
+        now,
+      );
+      const next = placement ? nextTimedDecision(placement, fleet, now) : undefined;
+      if (next !== undefined) requeueAfterMs = next - now;
     }
-    // The changed clusters, comma-separated, a few hundred per notification (payloads stay under 8,000 bytes).
+    await this.announce(changedClusters);
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
+
+  private placementOf(app: Application): Placement["spec"] | undefined {
+    if (app.spec.placement) return app.spec.placement;
+    const ref = app.spec.placementRef?.name;
+    const placement = ref ? (this.informers.placements.get(ref) as unknown as Placement | undefined) : undefined;
+    return placement?.spec;
+  }
+
+  /** Tells the dispatchers which clusters' works changed: a few hundred names per notification (under 8,000 bytes). */
+  private async announce(changedClusters: ReadonlySet<string>): Promise<void> {
     let batch: string[] = [];
     const flush = async () => {
       if (batch.length > 0) await this.sql.query("select pg_notify($1, $2)", [worksChannel, batch.join(",")]);
       batch = [];
     };
+    let length = 0;
     for (const cluster of changedClusters) {
-      if (batch.join(",").length + cluster.length > 7000) await flush();
+      if (length + cluster.length > 7000) {
+        await flush();
+        length = 0;
+      }
       batch.push(cluster);
+      length += cluster.length + 1;
     }
     await flush();
   }
 
   private async reconcileApplication(
     app: Application,
+    placement: Placement["spec"] | undefined,
     fleet: ClusterFacts[],
     locationOf: Map<string, string>,
-    placements: Map<string, Placement["spec"]>,
     overrides: Override[],
     works: Map<string, StoredWork>,
     changedClusters: Set<string>,
@@ -185,8 +263,6 @@ export class DeliveryController {
     const name = app.metadata.name;
     const spec = app.spec;
     const previous = currentAssignments(app);
-    const placement =
-      spec.placement ?? (spec.placementRef ? placements.get(spec.placementRef.name) : undefined);
     let decisions: Assignment[] = previous;
     let unschedulable: string | undefined;
     let failoverBlocked: { reason: string; message: string } | undefined;
@@ -327,13 +403,16 @@ export class DeliveryController {
       notes,
       now: new Date(now).toISOString(),
     });
-    if (!sameStatus(app.status, status))
-      await this.registry.mergeStatus(
+    if (!sameStatus(app.status, status)) {
+      const stored = await this.registry.mergeStatus(
         kinds.Application,
         name,
         status as Record<string, unknown>,
         systemCaller,
       );
+      // Its own write is no news to the controller: the cache has it before the change comes back.
+      this.informers.applications.remember(stored);
+    }
   }
 
   private async tombstone(application: string, cluster: string, generation: number): Promise<void> {
@@ -365,15 +444,14 @@ function sameStatus(a: Application["status"], b: Application["status"]): boolean
   return canonicalJson(a ?? {}) === canonicalJson(b ?? {});
 }
 
-/** The kinds whose every change can alter scheduling or rendering. */
-const deliveryKinds = new Set(["Application", "Placement", "Override"]);
-
-/** Whether one change can alter what a delivery pass decides (see `changesConcernDelivery`). */
-export function concernsDelivery(event: ChangeEvent): boolean {
-  if (deliveryKinds.has(event.kind)) return true;
-  if (event.kind !== "Cluster") return false;
-  if (event.type !== "MODIFIED" || !event.previous) return true;
-  return clusterFactsOf(event.object) !== clusterFactsOf(event.previous);
+/** Whether the Application runs on the cluster, or keeps a work there, as its status records. */
+function runsOn(app: Application, cluster: string): boolean {
+  const placement = app.status?.placement;
+  return (
+    (placement?.clusters ?? []).some((c) => c.name === cluster) ||
+    (placement?.leaving ?? []).some((c) => c.name === cluster) ||
+    (app.status?.clusters ?? []).some((c) => c.name === cluster)
+  );
 }
 
 /** A Cluster as the scheduler sees it: spec, labels and status, without heartbeat times. */

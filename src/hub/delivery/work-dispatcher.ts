@@ -10,6 +10,8 @@ import type { Sql } from "../../store/sql.ts";
 import type { PeerIdentity } from "../joining/identity.ts";
 
 export const worksChannel = "unitfleet_works";
+/** Where agents' reports are announced, with the Application's name (the delivery controller listens). */
+export const workReportsChannel = "unitfleet_work_reports";
 
 /** A tunnel session works can be sent through. */
 export interface WorkRoute {
@@ -128,7 +130,10 @@ export class WorkDispatcher {
       if (!known.has(application)) route.send("work.remove", { cluster: body.cluster, application });
   }
 
-  /** Keeps an agent's report on the work's row; the controller sums the rows up into Application status. */
+  /**
+   * Keeps an agent's report on the work's row and tells the delivery controller (whichever replica leads),
+   * which sums the rows up into the Application's status.
+   */
   async report(body: MessageBody<"work.status">): Promise<void> {
     await this.sql.query(
       `update works set status = $3::jsonb, status_at = now(),
@@ -138,6 +143,7 @@ export class WorkDispatcher {
        where application = $1 and cluster = $2`,
       [body.application, body.cluster, JSON.stringify(body), JSON.stringify(body.drift)],
     );
+    await this.sql.query("select pg_notify($1, $2)", [workReportsChannel, body.application]);
   }
 
   private send(route: WorkRoute, row: WorkRow): void {

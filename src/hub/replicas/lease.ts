@@ -1,5 +1,5 @@
 /**
- * Work that must run on exactly one hub replica (event compaction, and later the health controllers) runs
+ * Work that must run on exactly one hub replica (event compaction, cluster health, delivery) runs
  * under a lease in the database: a replica holds it while it renews it; when that replica dies, the lease
  * expires and another takes it over.
  */

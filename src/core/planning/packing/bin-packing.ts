@@ -8,71 +8,24 @@
  * `pack` is the planner's packer; `firstFitDecreasing` is the classic baseline it is measured against;
  * `lowerBound` says how few nodes any valid packing needs, and why. Everything here is pure and deterministic.
  */
-import type { Resources } from "../fleet-snapshot.ts";
 import { firstFitPacking } from "./first-fit-decreasing.ts";
 import { type Bound, lowerBound, strongestBound } from "./lower-bound.ts";
 import { packNodes, repairPacking } from "./packer.ts";
 import { describeProblem, type PackingProblem, unfitItems } from "./packing-problem.ts";
+import type { NodeShape, PackItem, Packing, PackOptions, PackOutcome } from "./packing-types.ts";
 import { packedNodes, type WorkingNode } from "./working-node.ts";
 
 export { lowerBound } from "./lower-bound.ts";
 export { capacityTolerance, keepsHeadroom, usableCapacity } from "./packing-problem.ts";
-
-/** A workload to place: `count` identical pods, each requesting `demand`. */
-export interface PackItem {
-  /** The workload's key, used in explanations. */
-  id: string;
-  /** How many identical pods. */
-  count: number;
-  /** Requests of one pod, including `pods: 1`. */
-  demand: Resources;
-  /** At most this many of its pods on one node (hostname anti-affinity: 1). */
-  maxPerNode?: number;
-  /** At most this many of its pods in one zone (zone anti-affinity: 1). */
-  maxPerZone?: number;
-  /** Largest difference between the pod counts of any two of the given zones (zone topology spread). */
-  zoneMaxSkew?: number;
-}
-
-/** A kind of node: what pods may request on it, and what it costs a month. */
-export interface NodeShape {
-  name: string;
-  allocatable: Resources;
-  monthlyPrice: number;
-}
-
-/** Where nodes may go and how much of each node stays free. */
-export interface PackOptions {
-  /** The zones nodes may be placed in; not empty. */
-  zones: readonly string[];
-  /** Percent of every allocatable resource kept free on each node (0–100). */
-  headroomPercent: number;
-}
-
-/** One node of a packing: its zone, its pods (`item` is an index into the items packed) and what they request. */
-export interface PackedNode {
-  zone: string;
-  pods: { item: number; count: number }[];
-  used: Record<string, number>;
-}
-
-/** How few nodes any valid packing needs, and the constraint that says so, in words. */
-export interface LowerBound {
-  nodes: number;
-  binding: string;
-}
-
-/** Pods placed on nodes of one shape. */
-export interface Packing {
-  shape: string;
-  nodes: PackedNode[];
-  lowerBound: LowerBound;
-}
-
-/** A packing; or the items that cannot be packed on this shape, each with the reason. */
-export type PackOutcome =
-  | { ok: true; packing: Packing }
-  | { ok: false; unfit: { item: number; reason: string }[] };
+export type {
+  LowerBound,
+  NodeShape,
+  PackedNode,
+  PackItem,
+  Packing,
+  PackOptions,
+  PackOutcome,
+} from "./packing-types.ts";
 
 /**
  * The planner's packer. Zone-bound pods are first spread evenly over the zones; then several constructions

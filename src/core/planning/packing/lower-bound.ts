@@ -2,8 +2,9 @@
  * Lower bounds on the nodes of any valid packing, each with its reason in words. The bound reported is the largest
  * of: per resource, the volume bound and the big-pods bound; the anti-affinity bound; and the zone bound.
  */
-import type { LowerBound, NodeShape, PackItem, PackOptions } from "./bin-packing.ts";
+
 import { capacityTolerance, requestedResources, usableCapacity } from "./packing-problem.ts";
+import type { LowerBound, NodeShape, PackItem, PackOptions } from "./packing-types.ts";
 import { formatAmount, formatNodes, formatNumber } from "./resource-amounts.ts";
 import { isZoneBound, podsEachZoneMustHold } from "./zone-spread.ts";
 

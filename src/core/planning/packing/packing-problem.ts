@@ -2,7 +2,7 @@
  * A packing problem in the form the algorithms work on: the resources that matter as numbered dimensions, each
  * pod's demand as numbers and as a share of a node, and the checks that tell which items cannot be packed at all.
  */
-import type { NodeShape, PackItem, PackOptions } from "./bin-packing.ts";
+import type { NodeShape, PackItem, PackOptions } from "./packing-types.ts";
 import { formatAmount, formatNumber } from "./resource-amounts.ts";
 import { isZoneBound } from "./zone-spread.ts";
 

@@ -2,8 +2,9 @@
  * A node while a packing is being built: what its pods use, which pods it holds, and its zone, which stays open
  * (−1) until a zone-bound pod lands on it.
  */
-import type { PackedNode } from "./bin-packing.ts";
+
 import type { PackingProblem } from "./packing-problem.ts";
+import type { PackedNode } from "./packing-types.ts";
 
 /** Zone index of a node that no zone-bound pod has pinned yet, or of pods free to go to any zone. */
 export const anyZone = -1;

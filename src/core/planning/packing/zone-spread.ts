@@ -2,7 +2,7 @@
  * Zone rules of a workload: zone anti-affinity (`maxPerZone`) and zone topology spread (`zoneMaxSkew`), and how
  * its pods are dealt over the zones.
  */
-import type { PackItem } from "./bin-packing.ts";
+import type { PackItem } from "./packing-types.ts";
 
 /** Whether an item's pods are bound to zones: it limits its pods per zone or spreads them over the zones. */
 export function isZoneBound(item: PackItem): boolean {

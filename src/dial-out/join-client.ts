@@ -1,14 +1,14 @@
 /**
- * Joining from the client side: a certificate request traded for a certificate, kept in the agent's folder.
- * Only the hub is sent a token or a request: a server whose certificate is not the hub's (from the hub CA,
- * naming no relay or agent) is refused before anything is sent (docs/pki.md).
+ * Joining from the client side (an agent or a relay): a certificate request traded for a certificate, kept in
+ * the joiner's folder. Only the hub is sent a token or a request: a server whose certificate is not the hub's
+ * (from the hub CA, naming no relay or agent) is refused before anything is sent (docs/pki.md).
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
-import { UserError } from "../../errors/user-error.ts";
-import { createCertificateRequest, dueForRenewal } from "../../pki/certificates.ts";
-import { checkHubServerIdentity } from "../../pki/server-identity.ts";
+import { UserError } from "../errors/user-error.ts";
+import { createCertificateRequest, dueForRenewal } from "../pki/certificates.ts";
+import { checkHubServerIdentity } from "../pki/server-identity.ts";
 
 export interface Credentials {
   cert: string;

@@ -8,12 +8,12 @@
 import { randomUUID } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
 import WebSocket from "ws";
-import { diffInventory, type InventoryItem } from "../../core/inventory/inventory.ts";
-import { reconnectDelay } from "../../protocol/backoff.ts";
-import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
-import { laneOf } from "../../protocol/flow-control.ts";
-import type { Message, MessageBody, MessageType } from "../../protocol/messages.ts";
-import { OutboundQueue } from "../../protocol/outbound-queue.ts";
+import { diffInventory, type InventoryItem } from "../core/inventory/inventory.ts";
+import { reconnectDelay } from "../protocol/backoff.ts";
+import { decodeFrame, encodeFrame, message } from "../protocol/codec.ts";
+import { laneOf } from "../protocol/flow-control.ts";
+import type { Message, MessageBody, MessageType } from "../protocol/messages.ts";
+import { OutboundQueue } from "../protocol/outbound-queue.ts";
 import type { DiskBuffer } from "./disk-buffer.ts";
 
 /** How long the upgrade of a tunnel connection may take before the attempt is given up and retried. */
