@@ -416,7 +416,9 @@ function deliveryRunnable(delivery: DeliveryController, log: Log): Runnable {
       const running = queue.start(signal);
       for (let delayMs = 500; !signal.aborted; delayMs = Math.min(delayMs * 2, 30_000)) {
         try {
-          await delivery.start((application) => queue.add(application));
+          await delivery.start((application, afterMs) =>
+            afterMs ? queue.addAfter(application, afterMs) : queue.add(application),
+          );
           break;
         } catch (error) {
           await delivery.stop();

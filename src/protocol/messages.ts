@@ -5,6 +5,7 @@
  * that the envelope says the same — so user content cannot be passed off as metadata.
  */
 import { z } from "zod";
+import { dns1123Label } from "../core/validation/names.ts";
 
 /** Versions this build speaks; a session uses the highest both sides know. */
 export const protocolVersions = [1] as const;
@@ -16,10 +17,7 @@ export type DataClass = (typeof dataClasses)[number];
 /** The largest frame a peer accepts, in bytes; bigger ones are refused before they are parsed. */
 export const maxFrameBytes = 1024 * 1024;
 
-const name = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lower-case letters, digits, -)")
-  .max(63);
+const name = z.string().regex(dns1123Label, "must be a DNS label (lower-case letters, digits, -)").max(63);
 const quantityMap = z.record(z.string().max(253), z.string().max(64));
 
 const node = z.strictObject({

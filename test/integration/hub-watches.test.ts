@@ -523,10 +523,12 @@ describe("what watches cost a hub on PostgreSQL", () => {
 
     const figures = `alone ${alone}, one watch ${withOne}, fifty ${withFifty}, after they left ${afterwards}`;
     console.log(`queries for 20 writes: ${figures}`);
-    // Changes are read once for all watches: fifty cost about what one costs.
-    expect(withFifty - alone, figures).toBeLessThan(2 * (withOne - alone));
+    // The hub reads each change once whatever is open (its own controllers follow the change feed too, so the
+    // read is there with no watch): fifty watches add less than one query per write in all, where each watch
+    // used to make three per write.
+    expect(withFifty - alone, figures).toBeLessThan(20);
     // A watch whose client has gone costs nothing (what remains is the hub's own background work).
-    expect(afterwards - alone, figures).toBeLessThan((withOne - alone) / 2);
+    expect(Math.abs(afterwards - alone), figures).toBeLessThan(10);
   }, 60_000);
 
   async function latest(): Promise<string> {

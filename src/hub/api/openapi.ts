@@ -1,11 +1,13 @@
 /**
- * The OpenAPI v3 document of the hub's group, generated from the resource schemas, with the extensions kubectl
- * reads (`x-kubernetes-group-version-kind`) and the `fieldValidation` parameter that tells kubectl the server
- * validates fields itself.
+ * The OpenAPI v3 document of the hub's group, generated from the resource schemas (spec from the zod schemas,
+ * status from ./status-schemas.ts), with the extensions kubectl reads (`x-kubernetes-group-version-kind`), the
+ * `fieldValidation` parameter that tells kubectl the server validates fields itself, and the patch media types
+ * the hub takes (merge, JSON patch, server-side apply).
  */
 import { z } from "zod";
 import { kinds } from "../../core/resources/kinds.ts";
 import { apiVersion, group, version } from "../../core/resources/meta.ts";
+import { conditionSchema, conditionSchemaName, statusSchemas } from "./status-schemas.ts";
 
 let cached: unknown;
 
@@ -26,8 +28,26 @@ function build() {
         creationTimestamp: { type: "string", format: "date-time" },
         labels: { type: "object", additionalProperties: { type: "string" } },
         annotations: { type: "object", additionalProperties: { type: "string" } },
+        managedFields: {
+          type: "array",
+          description: "Which field manager set which fields (server-side apply).",
+          items: { $ref: "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry" },
+        },
       },
     },
+    "io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry": {
+      type: "object",
+      description: "The fields one manager set, and how (Apply or Update).",
+      properties: {
+        manager: { type: "string", description: "The field manager: kubectl, flux…" },
+        operation: { type: "string", enum: ["Apply", "Update"], description: "Apply or Update." },
+        apiVersion: { type: "string", description: "The version the fields are in." },
+        time: { type: "string", format: "date-time", description: "When the manager last changed them." },
+        fieldsType: { type: "string", description: "Always FieldsV1." },
+        fieldsV1: { type: "object", description: "The fields, as nested `f:` keys." },
+      },
+    },
+    [conditionSchemaName]: conditionSchema,
   };
   const paths: Record<string, unknown> = {};
   const fieldValidation = {
@@ -35,6 +55,18 @@ function build() {
     in: "query",
     description: "Strict: unknown or duplicate fields are refused (always the case on this server)",
     schema: { type: "string", uniqueItems: true },
+  };
+  const fieldManager = {
+    name: "fieldManager",
+    in: "query",
+    description: "The name of the actor making the change; required for server-side apply",
+    schema: { type: "string" },
+  };
+  const force = {
+    name: "force",
+    in: "query",
+    description: "Server-side apply: take the fields other managers own instead of refusing with a conflict",
+    schema: { type: "boolean" },
   };
   for (const k of Object.values(kinds)) {
     const ref = `io.unitfleet.${version}.${k.kind}`;
@@ -48,7 +80,7 @@ function build() {
         kind: { type: "string" },
         metadata: { $ref: "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" },
         spec: z.toJSONSchema(k.spec, { io: "input", unrepresentable: "any" }),
-        status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+        status: statusSchemas[k.kind],
       },
       "x-kubernetes-group-version-kind": gvk,
     };
@@ -88,8 +120,14 @@ function build() {
       },
       patch: {
         operationId: `patch${k.kind}`,
-        parameters: [fieldValidation],
-        requestBody: { content: { "application/merge-patch+json": { schema: { type: "object" } } } },
+        requestBody: {
+          content: {
+            "application/merge-patch+json": { schema: { type: "object" } },
+            "application/json-patch+json": { schema: { type: "array", items: { type: "object" } } },
+            "application/apply-patch+yaml": { schema: one },
+          },
+        },
+        parameters: [fieldValidation, fieldManager, force],
         responses: ok,
         "x-kubernetes-action": "patch",
         "x-kubernetes-group-version-kind": gvk[0],

@@ -4,7 +4,8 @@
  */
 import { errorCodes, UserError } from "../../errors/user-error.ts";
 
-const reasons: Record<keyof typeof errorCodes, string> = {
+/** The Status reason of each error code (docs/errors.md lists them all, and a test keeps the two in step). */
+export const statusReasons: Record<keyof typeof errorCodes, string> = {
   BadRequest: "BadRequest",
   Unauthorized: "Unauthorized",
   Forbidden: "Forbidden",
@@ -56,10 +57,12 @@ export function statusFor(error: unknown, target?: { kind?: string; name?: strin
     };
   }
   const problems = error.problems.map((p) => `${p.path}: ${p.message}`);
+  // A Conflict's problems are the fields that conflict, which its message already names (as Kubernetes words it).
+  const conflict = error.code === "Conflict";
   const message =
     error.code === "InvalidInput" && problems.length > 0 && target?.name
       ? `${target.kind ?? "object"} "${target.name}" is invalid: ${problems.join(", ")}`
-      : problems.length > 0
+      : problems.length > 0 && !conflict
         ? `${error.message}: ${problems.join(", ")}`
         : error.message;
   return {
@@ -68,7 +71,7 @@ export function statusFor(error: unknown, target?: { kind?: string; name?: strin
     metadata: {},
     status: "Failure",
     message,
-    reason: reasons[error.code],
+    reason: statusReasons[error.code],
     code: errorCodes[error.code],
     ...(target || error.problems.length > 0
       ? {
@@ -79,7 +82,7 @@ export function statusFor(error: unknown, target?: { kind?: string; name?: strin
             ...(error.problems.length > 0
               ? {
                   causes: error.problems.map((p) => ({
-                    reason: "FieldValueInvalid",
+                    reason: conflict ? "FieldManagerConflict" : "FieldValueInvalid",
                     message: p.message,
                     field: p.path,
                   })),

@@ -25,7 +25,7 @@ import { type HandoverWork, planHandover } from "../../core/delivery/handover.ts
 import { renderWork } from "../../core/delivery/render.ts";
 import { currentAssignments, scheduleApplication } from "../../core/delivery/schedule-application.ts";
 import { applicationStatus, clusterStatus, type WorkRecord } from "../../core/delivery/status.ts";
-import { canonicalJson } from "../../core/resources/canonical-json.ts";
+import { canonicalJson, sameJson } from "../../core/resources/canonical-json.ts";
 import {
   type Application,
   type Cluster,
@@ -54,6 +54,9 @@ interface StoredWork {
 const parse = <T>(value: T | string | null): T | undefined =>
   value === null ? undefined : typeof value === "string" ? (JSON.parse(value) as T) : value;
 
+/** How long reports wait to be reconciled together (see `start`). */
+const reportBatchMs = 200;
+
 export interface DeliveryDependencies {
   sql: Sql;
   store: ResourceStore;
@@ -74,7 +77,7 @@ export class DeliveryController {
     overrides: Informer;
     clusters: Informer;
   };
-  private enqueue: (application: string) => void = () => {};
+  private enqueue: (application: string, afterMs?: number) => void = () => {};
   private unlisten: (() => Promise<void>) | undefined;
   /** Reconciles made (all, and per Application while it exists), works written: tests and metrics read them. */
   readonly counters = { reconciles: 0, worksWritten: 0 };
@@ -103,8 +106,10 @@ export class DeliveryController {
   /**
    * Fills the caches and starts following changes, each enqueued through `enqueue`; then enqueues every
    * Application, and every one that still has live works (deleted while this replica was not the leader).
+   * Agents' reports are enqueued `reportBatchMs` later: the reports of one apply over many clusters arrive
+   * together and make one reconcile, not one each.
    */
-  async start(enqueue: (application: string) => void): Promise<void> {
+  async start(enqueue: (application: string, afterMs?: number) => void): Promise<void> {
     this.enqueue = enqueue;
     for (const informer of Object.values(this.informers)) {
       informer.onChange((change) => {
@@ -112,7 +117,9 @@ export class DeliveryController {
       });
       await informer.start();
     }
-    this.unlisten = await this.sql.listen(workReportsChannel, (application) => this.enqueue(application));
+    this.unlisten = await this.sql.listen(workReportsChannel, (application) =>
+      this.enqueue(application, reportBatchMs),
+    );
     await this.resync();
   }
 
@@ -151,7 +158,11 @@ export class DeliveryController {
         return [...new Set(named.flatMap((list) => list ?? []))];
       }
       case "Cluster": {
-        if (change.before && change.after && clusterFactsOf(change.before) === clusterFactsOf(change.after))
+        if (
+          change.before &&
+          change.after &&
+          sameJson(clusterFactsOf(change.before), clusterFactsOf(change.after))
+        )
           return [];
         const now = this.now();
         const states = [change.before, change.after]
@@ -226,7 +237,9 @@ export class DeliveryController {
   private placementOf(app: Application): Placement["spec"] | undefined {
     if (app.spec.placement) return app.spec.placement;
     const ref = app.spec.placementRef?.name;
-    const placement = ref ? (this.informers.placements.get(ref) as unknown as Placement | undefined) : undefined;
+    const placement = ref
+      ? (this.informers.placements.get(ref) as unknown as Placement | undefined)
+      : undefined;
     return placement?.spec;
   }
 
@@ -441,7 +454,7 @@ function emptyWork(application: string, cluster: string): StoredWork {
 
 /** Equal but for times that only move when something else changes. */
 function sameStatus(a: Application["status"], b: Application["status"]): boolean {
-  return canonicalJson(a ?? {}) === canonicalJson(b ?? {});
+  return sameJson(a ?? {}, b ?? {});
 }
 
 /** Whether the Application runs on the cluster, or keeps a work there, as its status records. */
@@ -455,8 +468,8 @@ function runsOn(app: Application, cluster: string): boolean {
 }
 
 /** A Cluster as the scheduler sees it: spec, labels and status, without heartbeat times. */
-function clusterFactsOf(object: unknown): string {
+function clusterFactsOf(object: unknown): unknown {
   const cluster = object as Cluster;
   const { lastHeartbeatTime: _, ...status } = cluster.status ?? {};
-  return canonicalJson({ spec: cluster.spec, labels: cluster.metadata?.labels ?? {}, status });
+  return { spec: cluster.spec, labels: cluster.metadata?.labels ?? {}, status };
 }

@@ -1,11 +1,13 @@
 /**
- * The fleet registry: Locations, Regions and Clusters with Kubernetes semantics — validation with field paths,
- * reference checks inside the write transaction, optimistic concurrency on resourceVersion, a status
- * subresource, generation bumps on spec changes, label selectors, pagination, watches, role and business
- * checks, and an audit record of every change (allowed or refused).
+ * The fleet registry: every kind of the hub (Locations, Regions, Clusters; Applications, Placements, Overrides;
+ * ConsolidationPolicies) with Kubernetes semantics — validation with field paths, reference checks inside the
+ * write transaction, optimistic concurrency on resourceVersion, a status subresource, generation bumps on spec
+ * changes, JSON merge patch, JSON patch and server-side apply with field managers, label selectors, pagination,
+ * watches, role and business checks, and an audit record of every change (allowed or refused).
  */
 
 import { canonicalJson } from "../../core/resources/canonical-json.ts";
+import { applyJsonPatch, parseJsonPatch } from "../../core/resources/json-patch.ts";
 import {
   type FleetResource,
   type KindInfo,
@@ -18,6 +20,14 @@ import {
   validateInput,
 } from "../../core/resources/kinds.ts";
 import { parseLabelSelector } from "../../core/resources/label-selector.ts";
+import {
+  applyConfiguration,
+  conflictMessage,
+  fieldPathText,
+  type ManagedFieldsEntry,
+  managedFieldsOf,
+  recordUpdate,
+} from "../../core/resources/managed-fields.ts";
 import { applyMergePatch } from "../../core/resources/merge-patch.ts";
 import { apiVersion } from "../../core/resources/meta.ts";
 import type { Problem } from "../../core/validation/problems.ts";
@@ -57,6 +67,25 @@ export interface ListQuery {
 }
 
 export type Verb = "create" | "update" | "patch" | "update-status" | "delete";
+
+/** Options of a change through the API. */
+export interface WriteOptions {
+  /** Check the change, store nothing (`dryRun=All`). */
+  dryRun?: boolean;
+  /**
+   * Who makes the change, for `metadata.managedFields`: the `fieldManager` query parameter, else the client's
+   * name from its User-Agent. Recorded on objects that a field manager has applied server-side.
+   */
+  fieldManager?: string;
+}
+
+/** Options of a server-side apply. */
+export interface ApplyOptions {
+  fieldManager: string;
+  /** Take the fields another manager owns instead of refusing the apply with a conflict. */
+  force?: boolean;
+  dryRun?: boolean;
+}
 
 export class Registry {
   private readonly deps: RegistryDependencies;
@@ -146,6 +175,7 @@ export class Registry {
     body: unknown,
     caller: Caller,
     dryRun = false,
+    fieldManager?: string,
   ): Promise<StoredObject> {
     return this.mutate(
       "update",
@@ -157,7 +187,7 @@ export class Registry {
           throw invalid([{ path: "metadata.name", message: `must be "${name}", the name in the path` }]);
         const current = await this.current(tx, kind, name, caller);
         checkVersion(kind, name, input.resourceVersion, current);
-        return { before: current, after: this.build(input, current) };
+        return { before: current, after: this.updatedBy(fieldManager, current, this.build(input, current)) };
       },
       dryRun,
       name,
@@ -171,6 +201,7 @@ export class Registry {
     patch: unknown,
     caller: Caller,
     dryRun = false,
+    fieldManager?: string,
   ): Promise<StoredObject> {
     if (patch === null || typeof patch !== "object" || Array.isArray(patch))
       throw new UserError("BadRequest", "a merge patch must be a JSON object");
@@ -187,11 +218,133 @@ export class Registry {
         if (input.name !== name) throw invalid([{ path: "metadata.name", message: "cannot be changed" }]);
         checkVersion(kind, name, input.resourceVersion, current);
         await this.checkReferences(tx, input);
-        return { before: current, after: this.build(input, current) };
+        return { before: current, after: this.updatedBy(fieldManager, current, this.build(input, current)) };
       },
       dryRun,
       name,
     );
+  }
+
+  /**
+   * PATCH with an RFC 6902 JSON patch (`kubectl patch --type=json`), applied to the whole object (a `test` of
+   * `/metadata/resourceVersion` is a precondition); status changes are ignored, as on any main-resource write. A
+   * malformed patch is a BadRequest (400); one that cannot apply — a missing path, a failed `test` — is invalid
+   * (422), naming the operation and its path.
+   */
+  async jsonPatch(
+    kind: KindInfo,
+    name: string,
+    operations: unknown,
+    caller: Caller,
+    options: WriteOptions = {},
+  ): Promise<StoredObject> {
+    const parsed = parseJsonPatch(operations);
+    if (!parsed.ok)
+      throw new UserError("BadRequest", "the JSON patch is malformed", { problems: parsed.problems });
+    return this.mutate(
+      "patch",
+      caller,
+      kind,
+      undefined,
+      async (tx) => {
+        const current = await this.current(tx, kind, name, caller);
+        const outcome = applyJsonPatch(current, parsed.operations);
+        if (!outcome.ok)
+          throw new UserError("InvalidInput", "the JSON patch cannot be applied", {
+            problems: outcome.problems,
+          });
+        const patched = outcome.value as Record<string, unknown> | null;
+        if (patched === null || typeof patched !== "object" || Array.isArray(patched))
+          throw invalid([{ path: "(root)", message: "the patched document must be an object" }]);
+        delete patched.status;
+        const input = this.validate(patched, kind);
+        if (input.name !== name) throw invalid([{ path: "metadata.name", message: "cannot be changed" }]);
+        checkVersion(kind, name, input.resourceVersion, current);
+        await this.checkReferences(tx, input);
+        return {
+          before: current,
+          after: this.updatedBy(options.fieldManager, current, this.build(input, current)),
+        };
+      },
+      options.dryRun,
+      name,
+    );
+  }
+
+  /**
+   * Server-side apply (`kubectl apply --server-side`): creates the object when absent; otherwise merges the
+   * manager's configuration into it, recording in `metadata.managedFields` which fields each manager set. A field
+   * another manager owns with a different value is a Conflict (409) naming every such field, unless `force`
+   * takes it; fields this manager applied before and no longer sends are removed when nobody else owns them.
+   * Lists are atomic. An apply that changes nothing writes nothing.
+   */
+  async apply(
+    kind: KindInfo,
+    name: string,
+    config: unknown,
+    caller: Caller,
+    options: ApplyOptions,
+  ): Promise<{ object: StoredObject; created: boolean }> {
+    if (config === null || typeof config !== "object" || Array.isArray(config))
+      throw new UserError("BadRequest", "an apply configuration must be an object");
+    let created = false;
+    const object = await this.mutate(
+      "patch",
+      caller,
+      kind,
+      undefined,
+      async (tx) => {
+        const current = await tx.get(kind.kind, name);
+        if (current && !visible(kind, current, caller)) throw outOfScope(caller, "change", kind, current);
+        const doc = config as { apiVersion?: unknown; kind?: unknown; metadata?: Record<string, unknown> };
+        const identity: Problem[] = [];
+        if (doc.kind !== kind.kind)
+          identity.push({ path: "kind", message: `must be ${kind.kind} at this path` });
+        if (doc.metadata?.name !== name)
+          identity.push({ path: "metadata.name", message: `must be "${name}", the name in the path` });
+        if (identity.length > 0) throw invalid(identity);
+        const outcome = applyConfiguration({
+          live: current,
+          config,
+          manager: options.fieldManager,
+          force: options.force === true,
+          apiVersion,
+          time: this.timestamp(),
+        });
+        if (!outcome.ok)
+          throw new UserError("Conflict", conflictMessage(outcome.conflicts), {
+            problems: outcome.conflicts.map((c) => ({
+              path: fieldPathText(c.path),
+              message: `conflict with ${JSON.stringify(c.manager.manager)}`,
+            })),
+          });
+        const merged = outcome.merged as { metadata?: Record<string, unknown>; spec?: unknown };
+        const version = doc.metadata?.resourceVersion;
+        const input = this.validate(
+          {
+            apiVersion: doc.apiVersion,
+            kind: kind.kind,
+            metadata: {
+              ...merged.metadata,
+              name,
+              ...(version !== undefined ? { resourceVersion: version } : {}),
+            },
+            spec: merged.spec,
+          },
+          kind,
+        );
+        if (current) checkVersion(kind, name, input.resourceVersion, current);
+        await this.checkReferences(tx, input);
+        const after = withManagedFields(this.build(input, current), outcome.managedFields);
+        created = !current;
+        if (current && sameContent(withoutFieldTimes(current), withoutFieldTimes(after)))
+          return { before: current, after: current };
+        return { before: current, after };
+      },
+      options.dryRun,
+      name,
+    );
+    return { object, created };
   }
 
   /** PUT …/status: replaces only the status; the spec in the body is ignored. */
@@ -400,11 +553,35 @@ export class Registry {
             .replace(/\.\d+Z$/, "Z"),
         ...(Object.keys(input.labels).length > 0 ? { labels: input.labels } : {}),
         ...(Object.keys(input.annotations).length > 0 ? { annotations: input.annotations } : {}),
+        ...(previous && managedFieldsOf(current).length > 0
+          ? { managedFields: managedFieldsOf(current) }
+          : {}),
       },
       spec: input.spec,
     };
     if (current?.status !== undefined) object.status = current.status;
     return object as StoredObject;
+  }
+
+  /**
+   * `after` with the managers of a write that is not an apply recorded (operation Update), on objects that a
+   * field manager has applied server-side (others have no managedFields, and get none from plain writes).
+   */
+  private updatedBy(manager: string | undefined, before: StoredObject, after: StoredObject): StoredObject {
+    const entries = managedFieldsOf(before);
+    if (entries.length === 0) return after;
+    return withManagedFields(
+      after,
+      recordUpdate(entries, before, after, manager ?? "unknown", apiVersion, this.timestamp()),
+    );
+  }
+
+  /** Now, as Kubernetes writes times in objects: RFC 3339 to the second. */
+  private timestamp(): string {
+    return this.deps
+      .now()
+      .toISOString()
+      .replace(/\.\d+Z$/, "Z");
   }
 
   /**
@@ -435,6 +612,8 @@ export class Registry {
         const target = after ?? before!;
         authorizeChange(caller, verb, kinds[target.kind as FleetResource["kind"]], before, after);
         if (input) await this.checkReferences(tx, input);
+        // A change that returns the object itself changed nothing: nothing is written (a repeated apply).
+        if (after !== undefined && after === before) return before;
         let stored: StoredObject;
         if (dryRun) stored = target;
         else if (after)
@@ -605,6 +784,25 @@ function checkVersion(
       "Conflict",
       `Operation cannot be fulfilled on ${kind.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again (resourceVersion ${expected}, current ${current.metadata.resourceVersion})`,
     );
+}
+
+/** The object with these managers (none: no managedFields at all). */
+function withManagedFields(object: StoredObject, entries: readonly ManagedFieldsEntry[]): StoredObject {
+  const { managedFields: _, ...metadata } = object.metadata as StoredObject["metadata"] & {
+    managedFields?: unknown;
+  };
+  return {
+    ...object,
+    metadata: { ...metadata, ...(entries.length > 0 ? { managedFields: entries } : {}) },
+  } as StoredObject;
+}
+
+/** The object with its managers' times left out, to tell whether an apply changed anything else. */
+function withoutFieldTimes(object: StoredObject): StoredObject {
+  return withManagedFields(
+    object,
+    managedFieldsOf(object).map((e) => ({ ...e, time: "" })),
+  );
 }
 
 function sameContent(current: StoredObject, next: StoredObject): boolean {
