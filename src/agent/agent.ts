@@ -15,6 +15,7 @@ import { periodic } from "../runtime/periodic.ts";
 import { type CommandRunner, commandRunner } from "./commands/command-runner.ts";
 import { type Applier, startApplier } from "./delivery/applier.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
+import { ObjectApi } from "./kube/object-api.ts";
 
 export interface AgentOptions {
   hub: string;
@@ -117,7 +118,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   // Created after the client (it reports through it) and before the tunnel runs (which hands it works).
   const delivery = await startApplier({
-    kc,
+    api: ObjectApi.for(kc),
     cluster: options.cluster,
     dir: options.dir,
     ...(options.resyncSeconds !== undefined ? { resyncSeconds: options.resyncSeconds } : {}),

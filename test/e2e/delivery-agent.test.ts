@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Applier, startApplier, type Work, type WorkStatus } from "../../src/agent/delivery/applier.ts";
+import { ObjectApi } from "../../src/agent/kube/object-api.ts";
 import { sleep } from "../../src/lab/processes.ts";
 import { kubectl, kubectlJson } from "./kubectl.ts";
 import { sharedLab } from "./shared-lab.ts";
@@ -99,7 +100,7 @@ function start(): Promise<Applier> {
   kc.loadFromFile(lab.kubeconfig);
   kc.setCurrentContext(context);
   return startApplier({
-    kc,
+    api: ObjectApi.for(kc),
     cluster: context,
     dir,
     resyncSeconds,

@@ -1,9 +1,10 @@
 /**
- * Generic Kubernetes objects for the applier: server-side apply, read, delete, whether a kind is served.
- * client-node's `KubernetesObjectApi`, except that `apply` sends the manifest exactly as written: its own
- * `patch` first passes built-in kinds through the typed model serializer, which silently drops fields the
- * model does not know (a typo the API server should refuse) and fields whose wire name differs from the model's
- * (`x-kubernetes-preserve-unknown-fields` in a CustomResourceDefinition's schema).
+ * Generic Kubernetes objects for the applier: server-side apply, read, delete, whether a kind is served — the
+ * applier's `ClusterObjects` (src/agent/delivery/cluster-objects.ts) over client-node's `KubernetesObjectApi`,
+ * except that `apply` sends the manifest exactly as written: its own `patch` first passes built-in kinds through
+ * the typed model serializer, which silently drops fields the model does not know (a typo the API server should
+ * refuse) and fields whose wire name differs from the model's (`x-kubernetes-preserve-unknown-fields` in a
+ * CustomResourceDefinition's schema).
  */
 import {
   HttpMethod,
@@ -12,6 +13,12 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from "@kubernetes/client-node";
+import {
+  type ClusterObjects,
+  KindNotServed,
+  type ObjectHeader,
+  type ObjectManifest,
+} from "../delivery/cluster-objects.ts";
 import { apiErrorCode } from "./api-error.ts";
 
 /** An object as the API server returns it. */
@@ -20,22 +27,7 @@ export type KubeObject = KubernetesObject & {
   status?: Record<string, unknown>;
 };
 
-export interface ObjectHeader {
-  apiVersion: string;
-  kind: string;
-  namespace?: string;
-  name: string;
-}
-
-/** The cluster does not serve this apiVersion and kind (no such API group, or no CRD for it). */
-export class KindNotServed extends Error {
-  constructor(apiVersion: string, kind: string) {
-    super(`no matches for kind "${kind}" in version "${apiVersion}": the cluster does not serve it`);
-    this.name = "KindNotServed";
-  }
-}
-
-export class ObjectApi extends KubernetesObjectApi {
+export class ObjectApi extends KubernetesObjectApi implements ClusterObjects {
   static for(kc: KubeConfig): ObjectApi {
     const api = kc.makeApiClient(ObjectApi);
     api.setDefaultNamespace(kc);
@@ -53,10 +45,10 @@ export class ObjectApi extends KubernetesObjectApi {
   }
 
   /** Server-side apply of a manifest as written, taking over conflicting fields (`force`). */
-  async apply(manifest: KubernetesObject, fieldManager: string): Promise<KubeObject> {
+  async apply(manifest: ObjectManifest, fieldManager: string): Promise<KubeObject> {
     const { apiVersion = "", kind = "" } = manifest;
     if (!(await this.served(apiVersion, kind))) throw new KindNotServed(apiVersion, kind);
-    const body = structuredClone(manifest);
+    const body = structuredClone(manifest) as KubernetesObject;
     const path = await this.specUriPath(body, "patch");
     const request = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
     request.setHeaderParam("Accept", "application/json");

@@ -137,9 +137,8 @@ export function upCommand(env: Environment): Command {
       await fleet.stop();
       if (startedLab) await labDown({ paths, environment: env.inherited }, false);
       logStream.end();
+      // Every part stopped in order and let go of its handles (test/e2e/process-stop.test.ts): the process
+      // ends on its own.
       process.stderr.write("stopped\n");
-      // Everything this command started is stopped; a handle some library left open must not keep the
-      // terminal waiting (found once after Ctrl-C: the process lingered without sockets).
-      setTimeout(() => process.exit(0), 1000).unref();
     });
 }
