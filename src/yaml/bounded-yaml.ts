@@ -38,7 +38,10 @@ export function yamlToJs(doc: Document.Parsed, text: string, source: string): un
 export function readYaml(text: string, source: string): unknown {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0)
-    throw new UserError("InvalidInput", `${source} is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+    throw new UserError(
+      "InvalidInput",
+      `${source} is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`,
+    );
   return yamlToJs(doc, text, source);
 }
 

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { readEnvironment } from "../../src/config/environment.ts";
 import { readFleetFile, readPolicyFile } from "../../src/cli/planning/planning-input.ts";
+import { readEnvironment } from "../../src/config/environment.ts";
 import { loadTopology } from "../../src/lab/topology-file.ts";
 
 const run = promisify(execFile);

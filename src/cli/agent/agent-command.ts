@@ -67,10 +67,8 @@ export function agentCommand(env: Environment): Command {
         log,
       });
       process.stdout.write(`agent of ${flags.cluster} running\n`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
+      const { untilStopped } = await import("../process/until-stopped.ts");
+      await untilStopped(agent.stopped);
       await agent.stop();
     });
 }

@@ -60,10 +60,8 @@ export function hubCommand(env: Environment): Command {
       process.stdout.write(
         `hub serving at ${hub.url}\nadmin token: ${hub.adminTokenFile}\nkubeconfig:  ${hub.kubeconfigFile}  (kubectl --kubeconfig ${hub.kubeconfigFile} get clusters)\n`,
       );
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
+      const { untilStopped } = await import("../process/until-stopped.ts");
+      await untilStopped(hub.stopped);
       await hub.close();
     })
     .addCommand(adminTokenCommand());

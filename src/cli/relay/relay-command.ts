@@ -53,10 +53,8 @@ export function relayCommand(env: Environment): Command {
           process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),
       });
       process.stdout.write(`relay of ${flags.location} serving agents at ${relay.url}\n`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
+      const { untilStopped } = await import("../process/until-stopped.ts");
+      await untilStopped(relay.stopped);
       await relay.stop();
     });
 }

@@ -4,13 +4,13 @@
  * lost before another replica may take it, and taken up again when the database is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { leaseHolder } from "./lease.ts";
+import { ManualClock, settle } from "../../runtime/clock.ts";
+import { Manager } from "../../runtime/manager.ts";
 import { migrate } from "../../store/migrations.ts";
 import { openPglite } from "../../store/pglite-sql.ts";
 import type { Sql } from "../../store/sql.ts";
-import { ManualClock, settle } from "../../runtime/clock.ts";
+import { leaseHolder } from "./lease.ts";
 import { leaseElector } from "./lease-elector.ts";
-import { Manager } from "../../runtime/manager.ts";
 
 describe("leaseElector on PGlite", () => {
   let sql: Sql;

@@ -6,10 +6,11 @@
  * renewals do not pile up behind a silent one; released on a graceful stop so another replica takes over at
  * once.
  */
-import { acquireLease, type LeaseOptions, releaseLease } from "./lease.ts";
-import type { Sql } from "../../store/sql.ts";
+
 import { type Clock, systemClock, type TimerHandle } from "../../runtime/clock.ts";
 import type { LeaderElector } from "../../runtime/leader-elector.ts";
+import type { Sql } from "../../store/sql.ts";
+import { acquireLease, type LeaseOptions, releaseLease } from "./lease.ts";
 
 /**
  * An elector holding `options.name` for `options.holder`. Time for the lease is `options.now`; the clock sets
