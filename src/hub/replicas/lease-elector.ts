@@ -1,6 +1,6 @@
 /**
  * The leader elector of a hub replica: the one database lease (`leases` table, `src/hub/replicas/lease.ts`)
- * under which the manager runs its leader-only runnables. It keeps the rules of `runUnderLease`: renewed every
+ * under which the manager runs its leader-only runnables. Its rules: renewed every
  * third of the TTL; counted as lost one tick before the TTL has run out since the last successful renewal
  * began, even when the database does not answer, so that the work stops before another replica may take over;
  * renewals do not pile up behind a silent one; released on a graceful stop so another replica takes over at
