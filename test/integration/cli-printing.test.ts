@@ -100,6 +100,11 @@ beforeAll(async () => {
         rules: [{ clusters: { clusterNames: ["elsewhere"] }, imageRegistry: "registry.example" }],
       }),
       doc("ConsolidationPolicy", "default", {}),
+      doc("PriceBook", "tokyo-2026", {
+        location: "tokyo",
+        currency: "JPY",
+        prices: [{ from: "2026-01-01", units: { cpuPerCoreHour: "4.5", memoryPerGiBHour: "0.6" } }],
+      }),
       doc("Location", "tokyo", { displayName: "Tokyo" }),
       doc("Region", "tyo-east", { location: "tokyo", zones: ["tyo-east-1"] }),
       doc("Cluster", "tyo-a", {

@@ -96,6 +96,13 @@ function objectFor(row: string, name: string) {
       });
     case "ConsolidationPolicy":
       return doc("ConsolidationPolicy", name, {});
+    case "PriceBook":
+      // An instance type of its own: books of one Location may not price one thing twice.
+      return doc("PriceBook", name, {
+        location: "base",
+        currency: "EUR",
+        prices: [{ from: "2026-01-01", nodes: [{ instanceType: name, perHour: "0.25" }] }],
+      });
     default:
       throw new Error(`no object for row kind "${row}"`);
   }

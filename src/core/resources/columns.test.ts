@@ -51,6 +51,10 @@ const samples: Record<FleetResource["kind"], object> = {
     metadata: metadata("default"),
     spec: { scope: "Location", headroomPercent: 20, maxClusterSize: { nodes: 500, pods: 15000 } },
   },
+  PriceBook: {
+    metadata: metadata("tokyo-2026"),
+    spec: { location: "tokyo", currency: "JPY", prices: [{ from: "2026-01-01" }, { from: "2026-07-01" }] },
+  },
 };
 
 const row = (kind: FleetResource["kind"]) =>

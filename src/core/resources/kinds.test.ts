@@ -23,6 +23,7 @@ const fraNorth: Region = {
 const lookup = {
   location: (n: string) => (n === "frankfurt" || n === "singapore" ? frankfurt : undefined),
   region: (n: string) => (n === "fra-north" ? fraNorth : undefined),
+  priceBooks: () => [],
 };
 
 function cluster(spec: Record<string, unknown>, metadata: Record<string, unknown> = {}) {
@@ -81,7 +82,7 @@ describe("validateInput", () => {
       {
         path: "kind",
         message:
-          'unknown kind "Clustre" (known: Location, Region, Cluster, Application, Placement, Override, ConsolidationPolicy)',
+          'unknown kind "Clustre" (known: Location, Region, Cluster, Application, Placement, Override, ConsolidationPolicy, PriceBook)',
       },
     ]);
   });

@@ -1,6 +1,6 @@
 /**
  * The fleet registry's kinds — Location, Region, Cluster; for delivery Application, Placement, Override; for
- * planning ConsolidationPolicy — with their schemas, the labels the hub derives from their specs, their reference rules and the columns
+ * planning ConsolidationPolicy; for metering PriceBook — with their schemas, the labels the hub derives from their specs, their reference rules and the columns
  * kubectl prints for them.
  */
 import { z } from "zod";
@@ -12,6 +12,7 @@ import {
   type OverrideSpec,
   overrideSpec,
 } from "../delivery/application.ts";
+import { type PriceBookSpec, priceBookConflicts, priceBookSpec } from "../metering/price-book.ts";
 import { type ConsolidationPolicySpec, consolidationPolicySpec } from "../planning/consolidation-policy.ts";
 import { type PlacementSpec, placementSpec } from "../scheduling/placement.ts";
 import { labelKeyProblem } from "../validation/names.ts";
@@ -117,6 +118,7 @@ export type ConsolidationPolicy = Resource<
   ConsolidationPolicySpec,
   Record<string, never>
 >;
+export type PriceBook = Resource<"PriceBook", PriceBookSpec, Record<string, never>>;
 export type FleetResource =
   | Location
   | Region
@@ -124,7 +126,8 @@ export type FleetResource =
   | Application
   | Placement
   | Override
-  | ConsolidationPolicy;
+  | ConsolidationPolicy
+  | PriceBook;
 
 /** A column kubectl prints, read from the object by a JSONPath-like accessor. */
 export interface PrinterColumn {
@@ -374,6 +377,26 @@ export const kinds: Record<FleetResource["kind"], KindInfo> = {
       age,
     ],
   },
+  PriceBook: {
+    kind: "PriceBook",
+    plural: "pricebooks",
+    singular: "pricebook",
+    shortNames: ["pb"],
+    spec: priceBookSpec,
+    derivedLabels: (spec: PriceBookSpec) => ({ location: spec.location }),
+    columns: [
+      { name: "Location", type: "string", jsonPath: ".spec.location", description: "the Location it prices" },
+      { name: "Currency", type: "string", jsonPath: ".spec.currency", description: "ISO 4217 code" },
+      {
+        name: "From",
+        type: "string",
+        jsonPath: ".spec.prices",
+        description: "when each period of prices starts",
+        format: (periods) => (periods as Array<{ from: string }>).map((p) => p.from).join(","),
+      },
+      age,
+    ],
+  },
 };
 
 /** Finds a kind by any name kubectl or a user may use: Kind, plural, singular or short name. */
@@ -448,6 +471,8 @@ export function validateInput(input: unknown): Validated<ValidInput> {
 export interface RegistryLookup {
   location(name: string): Location | undefined;
   region(name: string): Region | undefined;
+  /** The PriceBooks of a Location, to refuse one that overlaps another (core/metering/price-book.ts). */
+  priceBooks(location: string): PriceBook[];
 }
 
 /**
@@ -478,7 +503,7 @@ export function placementReferences(
 
 /**
  * Checks the references of a valid document: a Region's Location, a Cluster's Location, Region and zones, the
- * Locations and Regions a placement names.
+ * Locations and Regions a placement names, a PriceBook's Location and its overlaps with the Location's other books.
  */
 export function referenceProblems(input: ValidInput, lookup: RegistryLookup): Problem[] {
   const problems: Problem[] = [];
@@ -489,6 +514,15 @@ export function referenceProblems(input: ValidInput, lookup: RegistryLookup): Pr
     const spec = input.spec as RegionSpec;
     if (!lookup.location(spec.location))
       problems.push({ path: "spec.location", message: `Location "${spec.location}" does not exist` });
+  }
+  if (input.kind.kind === "PriceBook") {
+    const spec = input.spec as PriceBookSpec;
+    if (!lookup.location(spec.location))
+      problems.push({ path: "spec.location", message: `Location "${spec.location}" does not exist` });
+    else
+      problems.push(
+        ...priceBookConflicts({ metadata: { name: input.name }, spec }, lookup.priceBooks(spec.location)),
+      );
   }
   if (input.kind.kind === "Cluster") {
     const spec = input.spec as ClusterSpec;

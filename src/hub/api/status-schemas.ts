@@ -146,4 +146,5 @@ export const statusSchemas: Record<FleetResource["kind"], Schema> = {
   Placement: conditionsOnly("the Placement"),
   Override: conditionsOnly("the Override"),
   ConsolidationPolicy: object("Not used: a policy has no status.", {}),
+  PriceBook: object("Not used: a price book has no status.", {}),
 };

@@ -13,6 +13,7 @@ import {
   type KindInfo,
   kinds,
   type Location,
+  type PriceBook,
   placementReferences,
   type Region,
   referenceProblems,
@@ -525,7 +526,13 @@ export class Registry {
       (await tx.list("Location")).map((o) => [o.metadata.name, o as unknown as Location]),
     );
     const regions = new Map((await tx.list("Region")).map((o) => [o.metadata.name, o as unknown as Region]));
-    return referenceProblems(input, { location: (n) => locations.get(n), region: (n) => regions.get(n) });
+    const priceBooks =
+      input.kind.kind === "PriceBook" ? ((await tx.list("PriceBook")) as unknown as PriceBook[]) : [];
+    return referenceProblems(input, {
+      location: (n) => locations.get(n),
+      region: (n) => regions.get(n),
+      priceBooks: (location) => priceBooks.filter((b) => b.spec.location === location),
+    });
   }
 
   private async checkReferences(tx: WriteTransaction, input: ValidInput): Promise<void> {
@@ -813,7 +820,7 @@ function sameContent(current: StoredObject, next: StoredObject): boolean {
 async function referringTo(tx: WriteTransaction, kind: KindInfo, name: string): Promise<string[]> {
   if (kind.kind !== "Location" && kind.kind !== "Region") return [];
   const refs: string[] = [];
-  for (const other of ["Region", "Cluster"] as const) {
+  for (const other of ["Region", "Cluster", "PriceBook"] as const) {
     if (other === kind.kind) continue;
     const field = kind.kind === "Location" ? "location" : "region";
     for (const o of await tx.list(other))
