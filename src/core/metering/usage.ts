@@ -59,7 +59,9 @@ export interface NodeHour {
 export type UsageSource = "kubelet" | "metrics-api" | "requests";
 
 /** The key under which the ledger keeps a record exactly once. */
-export function workloadHourKey(w: Pick<WorkloadHour, "cluster" | "hour" | "namespace" | "workload">): string {
+export function workloadHourKey(
+  w: Pick<WorkloadHour, "cluster" | "hour" | "namespace" | "workload">,
+): string {
   return `${w.cluster}/${w.hour}/workload/${w.namespace}/${w.workload}`;
 }
 
