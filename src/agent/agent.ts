@@ -15,7 +15,10 @@ import { periodic } from "../runtime/periodic.ts";
 import { type CommandRunner, commandRunner } from "./commands/command-runner.ts";
 import { type Applier, startApplier } from "./delivery/applier.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
+import { kubeClusterReader } from "./kube/metering-reader.ts";
 import { ObjectApi } from "./kube/object-api.ts";
+import { metering } from "./metering/metering.ts";
+import { UsageSampler } from "./metering/sampler.ts";
 
 export interface AgentOptions {
   hub: string;
@@ -100,8 +103,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     alive: () => apiAnswers,
     log,
     // Each session starts by telling the hub which works the agent holds; it answers with what to change.
-    onOpen: () =>
-      client.forward(options.cluster, "work.sync", { cluster: options.cluster, works: delivery.held() }),
+    onOpen: () => {
+      client.forward(options.cluster, "work.sync", { cluster: options.cluster, works: delivery.held() });
+      // No ack from the ledger yet: every kept usage hour goes again with each session (its keys dedup).
+      void usage.resend();
+    },
     onMessage: (m) => {
       if (m.type === "command" && m.body.cluster === options.cluster) void commands.handle(m.body);
       if (m.type === "work.apply" && m.body.cluster === options.cluster) {
@@ -126,6 +132,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     log,
   });
   const source = kubeInventorySource(kc);
+  // Metering (issue 14): hours summed from minute samples, kept on disk, sent as `usage.hours`.
+  const usage = metering({
+    cluster: options.cluster,
+    dir: join(options.dir, "metering"),
+    sampler: new UsageSampler({ reader: kubeClusterReader(kc), log }),
+    send: (body) => client.forward(options.cluster, "usage.hours", body),
+    connected: () => client.connected,
+    log,
+  });
   // The long-lived parts (docs/adr/0017): the tunnel starts once the applier and the inventory can serve it,
   // and stops before them.
   const manager = new Manager({ log });
@@ -177,6 +192,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       },
     }),
   );
+  manager.add(usage);
   manager.add({
     name: "hub-tunnel",
     dependsOn: ["applier", "inventory"],

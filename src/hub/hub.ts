@@ -36,6 +36,7 @@ import {
   revokeBootstrapToken,
   revokeCertificate,
 } from "./joining/joining.ts";
+import { usageRollup } from "./metering/usage-rollup.ts";
 import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { leaseElector } from "./replicas/lease-elector.ts";
@@ -294,6 +295,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     }),
   );
   manager.add(deliveryRunnable(delivery, log));
+  // Metering: agents' usage hours are recorded as they arrive (tunnel-server.ts); the leader rolls them up daily.
+  manager.add(usageRollup({ sql, log }));
   const stopped = manager.done.then((outcome) => {
     if (outcome.failure)
       log({

@@ -473,11 +473,16 @@ async function writeKubeconfigs(plan: LabPlan, paths: LabPaths): Promise<void> {
   }
 }
 
-/** The pod log kwok serves for the cluster's pods, and kwok's config that points at it. */
+/** The pod log kwok serves for the cluster's pods, and kwok's config (pod log, usage, resource metrics). */
 async function writeKwokFiles(cluster: ClusterPlan, now: Date): Promise<void> {
   await mkdir(cluster.dir, { recursive: true });
   await writeFile(cluster.podLogFile, podLogText(cluster.name, now));
-  await writeFile(cluster.kwokConfig, stringify(kwokClusterConfig(cluster)));
+  await writeFile(
+    cluster.kwokConfig,
+    kwokClusterConfig(cluster)
+      .map((doc) => stringify(doc))
+      .join("---\n"),
+  );
 }
 
 /** Fails, listing every busy port and its intended owner, when a port the lab needs is taken. */

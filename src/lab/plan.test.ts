@@ -82,13 +82,51 @@ describe("planLab on the default topology", () => {
 
   it("points every pod of a cluster at that cluster's own pod log", () => {
     const prod = plan.clusters[0]!;
-    expect(kwokClusterConfig(prod)).toEqual({
+    expect(kwokClusterConfig(prod)).toContainEqual({
       apiVersion: "kwok.x-k8s.io/v1alpha1",
       kind: "ClusterLogs",
       metadata: { name: "unitfleet-lab-pod-log" },
       spec: { logs: [{ logsFile: "/home/u/.unitfleet/lab/clusters/fra-shop-prod/pod.log" }] },
     });
     expect(new Set(plan.clusters.map((c) => c.podLogFile)).size).toBe(plan.clusters.length);
+  });
+
+  it("serves each node's resource metrics on kwok's server at the path its annotation names", () => {
+    const prod = plan.clusters[0]!;
+    const metric = kwokClusterConfig(prod).find((d) => d.kind === "Metric") as {
+      spec: { path: string; metrics: Array<{ name: string; kind: string; value: string }> };
+    };
+    expect(metric.spec.path).toBe("/metrics/nodes/{nodeName}/metrics/resource");
+    expect(metric.spec.metrics).toContainEqual(
+      expect.objectContaining({ name: "pod_cpu_usage_seconds_total", kind: "counter" }),
+    );
+    expect(metric.spec.metrics).toContainEqual(
+      expect.objectContaining({ name: "pod_memory_working_set_bytes", kind: "gauge" }),
+    );
+    const node = prod.nodes[0]!;
+    expect(node.metadata.annotations["metrics.k8s.io/resource-metrics-path"]).toBe(
+      `/metrics/nodes/${node.metadata.name}/metrics/resource`,
+    );
+  });
+
+  it("gives the default lab's workloads usage below their requests, varied per workload", () => {
+    const annotations = plan.clusters.flatMap((c) =>
+      c.workloads.map(
+        (w) =>
+          ((w.spec.template as { metadata: { annotations?: Record<string, string> } }).metadata.annotations ??
+            {}) as Record<string, string>,
+      ),
+    );
+    expect(annotations.every((a) => a["kwok.x-k8s.io/usage-cpu"] && a["kwok.x-k8s.io/usage-memory"])).toBe(
+      true,
+    );
+    expect(new Set(annotations.map((a) => a["kwok.x-k8s.io/usage-cpu"])).size).toBeGreaterThan(5);
+    const storefront = plan.clusters[0]!.workloads.find((w) => w.metadata.name === "storefront")!;
+    expect(storefront.spec.template).toMatchObject({
+      metadata: {
+        annotations: { "kwok.x-k8s.io/usage-cpu": "900m", "kwok.x-k8s.io/usage-memory": "2800Mi" },
+      },
+    });
   });
 });
 

@@ -11,6 +11,7 @@ import {
   type Topology,
   type TopologyCluster,
   type TopologyNodePool,
+  type TopologyWorkload,
 } from "../core/topology/topology.ts";
 import { binaryPath, type LabPaths } from "./paths.ts";
 import { pkiFiles, serviceAccountFiles } from "./pki.ts";
@@ -216,19 +217,146 @@ function planCluster(
     },
     nodes: c.nodePools.flatMap((pool) => poolNodes(c, pool, pool.zones ?? zones, c.region ?? c.location)),
     workloads: (c.workloads ?? []).map((w) =>
-      deployment(w.namespace, w.name, w.replicas, { cpu: String(w.cpu), memory: String(w.memory) }),
+      deployment(
+        w.namespace,
+        w.name,
+        w.replicas,
+        { cpu: String(w.cpu), memory: String(w.memory) },
+        usageAnnotations(w.usage),
+      ),
     ),
   };
 }
 
-/** kwok's per-cluster config: every pod of the cluster (any container) shows the cluster's pod log. */
+/** The pod annotations kwok reads a container's usage from (its `usage-from-annotation` convention). */
+export const usageAnnotation = {
+  cpu: "kwok.x-k8s.io/usage-cpu",
+  memory: "kwok.x-k8s.io/usage-memory",
+} as const;
+
+/**
+ * The path of a node's kubelet resource metrics on kwok's server, which serves every node of a cluster on one
+ * port. Each node names it in its `metrics.k8s.io/resource-metrics-path` annotation, as metrics-server (0.7 and
+ * newer) and unitfleet's agent read it: `/api/v1/nodes/NODE/proxy` + this path reaches kwok through the API
+ * server's node proxy.
+ */
+export function resourceMetricsPath(node: string): string {
+  return `/metrics/nodes/${node}/metrics/resource`;
+}
+
+/**
+ * kwok's per-cluster config: every pod of the cluster (any container) shows the cluster's pod log; each node
+ * serves kubelet-style resource metrics (`/metrics/resource`: cpu as a counter of core-seconds, memory working
+ * set as a gauge); and each container uses what its pod's usage annotations say, or else a share of its
+ * requests (35% of cpu, 60% of memory: a typical over-provisioned service), or else kwok's 1m and 1Mi.
+ */
 export function kwokClusterConfig(cluster: Pick<ClusterPlan, "podLogFile">) {
-  return {
-    apiVersion: "kwok.x-k8s.io/v1alpha1",
-    kind: "ClusterLogs",
-    metadata: { name: "unitfleet-lab-pod-log" },
-    spec: { logs: [{ logsFile: cluster.podLogFile }] },
-  };
+  const perContainer = (resource: "cpu" | "memory", share: number, floor: string) =>
+    [
+      `"${usageAnnotation[resource]}" in pod.metadata.annotations`,
+      `? Quantity(pod.metadata.annotations["${usageAnnotation[resource]}"])`,
+      `: ("${resource}" in container.resources.requests`,
+      `  ? container.resources.requests["${resource}"] * ${share.toFixed(2)}`,
+      `  : Quantity("${floor}"))`,
+    ].join("\n");
+  const podLabels = [
+    { name: "namespace", value: "pod.metadata.namespace" },
+    { name: "pod", value: "pod.metadata.name" },
+  ];
+  return [
+    {
+      apiVersion: "kwok.x-k8s.io/v1alpha1",
+      kind: "ClusterLogs",
+      metadata: { name: "unitfleet-lab-pod-log" },
+      spec: { logs: [{ logsFile: cluster.podLogFile }] },
+    },
+    {
+      apiVersion: "kwok.x-k8s.io/v1alpha1",
+      kind: "ClusterResourceUsage",
+      metadata: { name: "unitfleet-lab-usage" },
+      spec: {
+        usages: [
+          {
+            usage: {
+              cpu: { expression: perContainer("cpu", 0.35, "1m") },
+              memory: { expression: perContainer("memory", 0.6, "1Mi") },
+            },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: "kwok.x-k8s.io/v1alpha1",
+      kind: "Metric",
+      metadata: { name: "unitfleet-lab-metrics-resource" },
+      spec: {
+        path: resourceMetricsPath("{nodeName}"),
+        metrics: [
+          {
+            name: "scrape_error",
+            dimension: "node",
+            kind: "gauge",
+            help: "1 if there was an error while getting metrics from the node, 0 otherwise",
+            value: "0",
+          },
+          {
+            name: "node_cpu_usage_seconds_total",
+            dimension: "node",
+            kind: "counter",
+            help: "Cumulative cpu time consumed by the node in core-seconds",
+            value: 'node.CumulativeUsage("cpu")',
+          },
+          {
+            name: "node_memory_working_set_bytes",
+            dimension: "node",
+            kind: "gauge",
+            help: "Current working set of the node in bytes",
+            value: 'node.Usage("memory")',
+          },
+          {
+            name: "pod_cpu_usage_seconds_total",
+            dimension: "pod",
+            kind: "counter",
+            help: "Cumulative cpu time consumed by the pod in core-seconds",
+            labels: podLabels,
+            value: 'pod.CumulativeUsage("cpu")',
+          },
+          {
+            name: "pod_memory_working_set_bytes",
+            dimension: "pod",
+            kind: "gauge",
+            help: "Current working set of the pod in bytes",
+            labels: podLabels,
+            value: 'pod.Usage("memory")',
+          },
+          {
+            name: "container_cpu_usage_seconds_total",
+            dimension: "container",
+            kind: "counter",
+            help: "Cumulative cpu time consumed by the container in core-seconds",
+            labels: [{ name: "container", value: "container.name" }, ...podLabels],
+            value: 'pod.CumulativeUsage("cpu", container.name)',
+          },
+          {
+            name: "container_memory_working_set_bytes",
+            dimension: "container",
+            kind: "gauge",
+            help: "Current working set of the container in bytes",
+            labels: [{ name: "container", value: "container.name" }, ...podLabels],
+            value: 'pod.Usage("memory", container.name)',
+          },
+        ],
+      },
+    },
+  ];
+}
+
+/** A workload's usage from the topology as kwok's pod annotations (what each container uses). */
+function usageAnnotations(usage: TopologyWorkload["usage"]): Record<string, string> {
+  const annotations: Record<string, string> = {};
+  if (usage?.cpu !== undefined) annotations[usageAnnotation.cpu] = String(usage.cpu);
+  if (usage?.memory !== undefined) annotations[usageAnnotation.memory] = String(usage.memory);
+  return annotations;
 }
 
 /**
@@ -294,7 +422,11 @@ export function poolNodes(
           "unitfleet.io/node-pool": pool.name,
           type: "kwok",
         },
-        annotations: { "node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake" },
+        annotations: {
+          "node.alpha.kubernetes.io/ttl": "0",
+          "kwok.x-k8s.io/node": "fake",
+          "metrics.k8s.io/resource-metrics-path": resourceMetricsPath(name),
+        },
       },
       spec: pool.taints && pool.taints.length > 0 ? { taints: pool.taints } : {},
       status: {
@@ -321,12 +453,13 @@ export interface DeploymentManifest {
   spec: Record<string, unknown>;
 }
 
-/** A Deployment of `replicas` pods with the given requests, tolerating kwok's fake nodes. */
+/** A Deployment of `replicas` pods with the given requests (and pod annotations), tolerating kwok's fake nodes. */
 export function deployment(
   namespace: string,
   name: string,
   replicas: number,
   requests: Record<string, string>,
+  podAnnotations: Record<string, string> = {},
 ): DeploymentManifest {
   const labels = { app: name };
   return {
@@ -337,7 +470,10 @@ export function deployment(
       replicas,
       selector: { matchLabels: labels },
       template: {
-        metadata: { labels },
+        metadata: {
+          labels,
+          ...(Object.keys(podAnnotations).length > 0 ? { annotations: podAnnotations } : {}),
+        },
         spec: {
           containers: [{ name, image: `registry.example/${name}:1.0`, resources: { requests } }],
           tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],

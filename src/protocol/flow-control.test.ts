@@ -345,7 +345,12 @@ describe("flow control", () => {
     for (const m of Object.values(goldenMessages)) {
       const credit = creditReturned(m);
       const cluster = (m.body as { cluster?: string }).cluster;
-      if (m.type === "inventory.delta" || m.type === "inventory.snapshot" || m.type === "work.status")
+      if (
+        m.type === "inventory.delta" ||
+        m.type === "inventory.snapshot" ||
+        m.type === "work.status" ||
+        m.type === "usage.hours"
+      )
         expect(credit).toEqual({ cluster, messages: 1 });
       else expect(credit).toBeUndefined();
     }

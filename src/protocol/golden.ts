@@ -142,6 +142,39 @@ export const goldenMessages: { [T in MessageType]: Envelope<T> } = {
     },
     { id: "r-10", seq: 10 },
   ),
+  "usage.hours": message(
+    "usage.hours",
+    {
+      cluster: "fra-shop-prod",
+      source: "kubelet",
+      workloads: [
+        {
+          cluster: "fra-shop-prod",
+          hour: "2026-12-03T14:00:00Z",
+          namespace: "shop",
+          workload: "Deployment/storefront",
+          labels: { team: "checkout" },
+          samples: 60,
+          cpu: { request: 30_000, usage: 18_000, allocated: 31_200 },
+          memory: { request: 32_212_254_720, usage: 25_769_803_776, allocated: 32_212_254_720 },
+          gpu: { request: 0, usage: 0, allocated: 0 },
+          storage: { standard: 644_245_094_400 },
+          loadBalancers: 60,
+        },
+      ],
+      nodes: [
+        {
+          cluster: "fra-shop-prod",
+          hour: "2026-12-03T14:00:00Z",
+          node: "fra-shop-prod-general-0",
+          instanceType: "m6.4xlarge",
+          samples: 60,
+          allocatable: { cpu: 960_000, memory: 4_123_168_604_160, gpu: 0 },
+        },
+      ],
+    },
+    { id: "r-11", seq: 11 },
+  ),
   error: message(
     "error",
     { code: "residency", message: "logs.chunk may not leave Location frankfurt" },

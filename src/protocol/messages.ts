@@ -101,6 +101,61 @@ const objectStatus = z.strictObject({
   healthy: z.boolean(),
 });
 
+/** A non-negative whole number that JSON, JavaScript and a PostgreSQL bigint all hold exactly. */
+const wholeAmount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** The start of an hour in UTC, `2026-12-03T14:00:00Z` (core/metering/usage.ts, HourStart). */
+const hourStart = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/, "must be the start of an hour in UTC, e.g. 2026-12-03T14:00:00Z")
+  .refine((s) => new Date(s).toISOString() === s.replace("Z", ".000Z"), "must be a real date and hour");
+
+/** Minute samples in an hour: one a minute at most. */
+const minuteSamples = z.number().int().min(0).max(60);
+
+/** One resource's minute sums (core/metering/usage.ts, ResourceMinutes): what is paid for covers both. */
+const resourceMinutes = z
+  .strictObject({ request: wholeAmount, usage: wholeAmount, allocated: wholeAmount })
+  .refine((r) => r.allocated >= r.request && r.allocated >= r.usage, {
+    message: "allocated (the sum of max(request, usage) per minute) cannot be below request or usage",
+    path: ["allocated"],
+  });
+
+/** A workload's hour in one cluster (core/metering/usage.ts, WorkloadHour). */
+const workloadHour = z.strictObject({
+  cluster: name,
+  hour: hourStart,
+  namespace: name,
+  workload: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]*\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be KIND/NAME, e.g. Deployment/web")
+    .max(317),
+  labels: z
+    .record(z.string().min(1).max(317), z.string().max(63))
+    .refine((l) => Object.keys(l).length <= 64, "at most 64 labels"),
+  samples: minuteSamples,
+  cpu: resourceMinutes,
+  memory: resourceMinutes,
+  gpu: resourceMinutes,
+  storage: z
+    .record(z.string().min(1).max(253), wholeAmount)
+    .refine((s) => Object.keys(s).length <= 64, "at most 64 storage classes"),
+  loadBalancers: wholeAmount,
+});
+
+/** A node's hour in one cluster (core/metering/usage.ts, NodeHour). */
+const nodeHour = z.strictObject({
+  cluster: name,
+  hour: hourStart,
+  node: z.string().min(1).max(253),
+  instanceType: z.string().min(1).max(253).optional(),
+  samples: minuteSamples,
+  allocatable: z.strictObject({ cpu: wholeAmount, memory: wholeAmount, gpu: wholeAmount }),
+});
+
+/** The most records (workloads and nodes together) one `usage.hours` message carries. */
+export const maxUsageRecords = 500;
+
 /** The message bodies by type, each with its fixed data class and a comment saying what it means. */
 export const messageTypes = {
   /** Client → hub, first message of a session: who I am, which versions I speak, what I last received. */
@@ -265,6 +320,40 @@ export const messageTypes = {
       /** When the agent last applied the work (ISO 8601). */
       appliedAt: z.string().max(40),
     }),
+  },
+  /**
+   * Agent → hub: one cluster's metered hours (core/metering/usage.ts) — names and numbers, never a pod's
+   * content. Sent once per completed hour and again until acknowledged; the ledger keeps one row per record's
+   * idempotency key, so a repeat counts once. Every record names the body's cluster.
+   */
+  "usage.hours": {
+    class: "metadata",
+    body: z
+      .strictObject({
+        cluster: name,
+        source: z.enum(["kubelet", "metrics-api", "requests"]),
+        workloads: z.array(workloadHour).max(maxUsageRecords),
+        nodes: z.array(nodeHour).max(maxUsageRecords),
+      })
+      .superRefine((body, ctx) => {
+        if (body.workloads.length + body.nodes.length > maxUsageRecords)
+          ctx.addIssue({
+            code: "custom",
+            path: ["workloads"],
+            message: `at most ${maxUsageRecords} records (workloads and nodes) per message`,
+          });
+        for (const [list, records] of [
+          ["workloads", body.workloads],
+          ["nodes", body.nodes],
+        ] as const)
+          for (const [i, record] of records.entries())
+            if (record.cluster !== body.cluster)
+              ctx.addIssue({
+                code: "custom",
+                path: [list, i, "cluster"],
+                message: `must be the message's cluster "${body.cluster}"`,
+              });
+      }),
   },
   /** Either way: a message could not be accepted, with a code a program can match on. */
   error: {

@@ -72,6 +72,7 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
         "0006-works.sql",
         "0007-inventories.sql",
         "0008-resource-events-by-name.sql",
+        "0009-usage-ledger.sql",
       ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {

@@ -123,6 +123,8 @@ const workload = z.strictObject({
   /** Requests of each pod. */
   cpu: quantity,
   memory: quantity,
+  /** What each pod uses, as kwok reports it (its usage annotations); by default a share of the requests. */
+  usage: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
 });
 
 const region = z.strictObject({

@@ -3,7 +3,8 @@
  * HTTPS port) with the client certificate they got by joining. Each session is checked (certificate, then the
  * `hello` against it), then carries heartbeats and inventory for the clusters the peer may speak for. The hub
  * keeps each cluster's inventory, writes its items into the store (cluster-inventories.ts) and its summary into
- * the Cluster's status, and records heartbeats for the health loop (hub/tunnel/cluster-health.ts).
+ * the Cluster's status, records heartbeats for the health loop (hub/tunnel/cluster-health.ts), and writes metered
+ * hours into the ledger (hub/metering/usage-ledger.ts).
  */
 import { createHash, randomUUID, X509Certificate } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
@@ -11,7 +12,7 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
 import { applyChanges, type InventoryItem, summarise } from "../../core/inventory/inventory.ts";
-import { kinds } from "../../core/resources/kinds.ts";
+import { type ClusterSpec, kinds } from "../../core/resources/kinds.ts";
 import { spreadRetries } from "../../protocol/backoff.ts";
 import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
 import { creditReturned, creditReturnedForFrame, initialCredit } from "../../protocol/flow-control.ts";
@@ -32,6 +33,7 @@ import type { WorkDispatcher, WorkRoute } from "../delivery/work-dispatcher.ts";
 import type { PeerIdentity } from "../joining/identity.ts";
 import { maySpeakFor } from "../joining/identity.ts";
 import { checkPeerCertificate, revocationsChannel, revokedSerials } from "../joining/joining.ts";
+import { recordUsageHours } from "../metering/usage-ledger.ts";
 import { systemCaller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
 import { inventoryText, saveInventory } from "./cluster-inventories.ts";
@@ -195,6 +197,15 @@ export class TunnelServer {
       systemCaller,
     );
     inventory.written = text;
+  }
+
+  /** A registered Cluster's spec (where it runs, who owns it), or undefined. */
+  async clusterSpec(name: string): Promise<ClusterSpec | undefined> {
+    return (await this.deps.store.get("Cluster", name))?.spec as ClusterSpec | undefined;
+  }
+
+  get sql(): Sql {
+    return this.deps.sql;
   }
 
   async clusterLocation(name: string): Promise<string | undefined> {
@@ -508,6 +519,13 @@ class Session {
         if (!(await this.allowed(m.body.cluster))) return;
         await this.server.works.report(m.body);
         return;
+      case "usage.hours": {
+        // Metered hours go into the ledger, each record once by its key (hub/metering/usage-ledger.ts).
+        if (!(await this.allowed(m.body.cluster))) return;
+        const cluster = await this.server.clusterSpec(m.body.cluster);
+        if (cluster) await recordUsageHours(this.server.sql, cluster, m.body);
+        return;
+      }
       case "logs.chunk": {
         // Pod logs are user content: the relay's guard keeps them in their Location; the hub checks again.
         if (!(await this.allowed(m.body.cluster))) return;
