@@ -14,6 +14,7 @@ import { logsCommand, pingCommand } from "./cluster/cluster-commands.ts";
 import { explainCommand, rolloutCommand } from "./delivery/delivery-commands.ts";
 import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
+import { costCommand } from "./metering/cost-command.ts";
 import { planCommand } from "./planning/plan-commands.ts";
 import { relayCommand } from "./relay/relay-command.ts";
 import {
@@ -42,6 +43,7 @@ export function program(env: Environment): Command {
     .addCommand(rolloutCommand(env))
     .addCommand(snapshotCommand(env))
     .addCommand(planCommand(env))
+    .addCommand(costCommand(env))
     .addCommand(deleteCommand(env))
     .addCommand(logsCommand(env))
     .addCommand(pingCommand(env))

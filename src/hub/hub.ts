@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { defaultGraceMs } from "../core/health/cluster-conditions.ts";
+import type { PriceBookLike } from "../core/metering/price-book.ts";
 import { UserError } from "../errors/user-error.ts";
 import { ensureHubAuthorities, hubServingCertificate, hubServingNames } from "../pki/authorities.ts";
 import { Manager, type ManagerOutcome } from "../runtime/manager.ts";
@@ -36,6 +37,7 @@ import {
   revokeBootstrapToken,
   revokeCertificate,
 } from "./joining/joining.ts";
+import { queryCost } from "./metering/cost-query.ts";
 import { usageRollup } from "./metering/usage-rollup.ts";
 import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
@@ -133,6 +135,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     metrics,
     commands,
     inventories: (clusters) => loadInventories(sql, clusters),
+    cost: async (query) =>
+      queryCost(sql, (await store.list("PriceBook")).items as unknown as PriceBookLike[], query, new Date()),
     ready: async () => {
       try {
         await sql.query("select 1");

@@ -1,9 +1,11 @@
 /** What the hub hands its API (hub.ts fills it): the registry, authentication, watches, commands, administration. */
+
 import type { InventoryItem } from "../../core/inventory/inventory.ts";
 import type { AuditPage, AuditQuery } from "../audit/audit-log.ts";
 import type { TokenInfo, TokenSpec } from "../auth/tokens.ts";
 import type { CommandBus } from "../commands/command-bus.ts";
 import type { Joined, JoinRequest } from "../joining/joining.ts";
+import type { CostQuery, CostReport } from "../metering/cost-query.ts";
 import type { Caller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Metrics } from "./metrics.ts";
@@ -25,6 +27,8 @@ export interface ApiDependencies {
   inventories: (
     clusters: readonly string[],
   ) => Promise<ReadonlyMap<string, ReadonlyMap<string, InventoryItem>>>;
+  /** What the fleet cost over a window (src/hub/metering/cost-query.ts); bad input throws a UserError. */
+  cost: (query: CostQuery) => Promise<CostReport>;
   /** Administration: tokens and the audit log (admin role only). */
   admin: AdminOperations;
   tls?: { cert: string; key: string; clientCa: string };

@@ -83,7 +83,9 @@ export interface CheckedUsageQuery {
 const allowedText = `${usageDimensions.join(", ")}, label:KEY`;
 
 /** Reads a dimension name; returns it, or the problem with it. */
-function dimension(text: string): { ok: true; value: UsageDimension } | { ok: false; message: string } {
+export function dimension(
+  text: string,
+): { ok: true; value: UsageDimension } | { ok: false; message: string } {
   if ((usageDimensions as readonly string[]).includes(text))
     return { ok: true, value: text as UsageDimension };
   if (text.startsWith("label:")) {
@@ -135,7 +137,7 @@ export function checkUsageQuery(query: UsageQuery, now: Date): CheckedUsageQuery
 }
 
 /** Adds what an aggregation implies: a workload's namespace, and a namespace's cluster unless a level above is named. */
-function impliedAggregation(asked: UsageDimension[]): UsageDimension[] {
+export function impliedAggregation(asked: UsageDimension[]): UsageDimension[] {
   const applied = [...asked];
   const at = applied.indexOf("workload");
   if (at >= 0 && !applied.includes("namespace")) applied.splice(at, 0, "namespace");

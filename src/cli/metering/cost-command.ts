@@ -1,0 +1,123 @@
+/**
+ * `unitfleet cost`: what the fleet cost over a window, grouped as asked, from the hub's usage ledger and
+ * PriceBooks (docs/metering.md). Money is printed in the books' currency with up to six decimals; `-o json|yaml`
+ * gives the hub's answer as it is (integer micro-units), `-o csv` one line per group.
+ */
+import { Command, Option } from "commander";
+import type { Environment } from "../../config/environment.ts";
+import type { HubClient } from "../client/hub-client.ts";
+import { outputFormats, printStructured } from "../output/format.ts";
+import { renderTable } from "../output/table.ts";
+
+/** The hub's answer (src/hub/metering/cost-query.ts `CostReport`), as far as the CLI prints it. */
+interface CostAnswer {
+  window: { start: string; end: string };
+  aggregate: string[];
+  idle: string;
+  hours: number;
+  groups: Array<{
+    keys: Record<string, string | null>;
+    currency: string;
+    cost: { cpu: number; memory: number; gpu: number; storage: number; loadBalancer: number; total: number };
+    idle: number;
+    efficiency: { cpu: number | null; memory: number | null };
+  }>;
+  unpriced: Array<{ cluster: string; hour: string; node: string; reason: string }>;
+}
+
+const out = (text: string) => process.stdout.write(text);
+
+/** Micro-units as a decimal amount: 1234567 → "1.234567", trailing zeros kept to two decimals. */
+export function money(micros: number): string {
+  const sign = micros < 0 ? "-" : "";
+  const whole = Math.floor(Math.abs(micros) / 1_000_000);
+  const fraction = String(Math.abs(micros) % 1_000_000)
+    .padStart(6, "0")
+    .replace(/0{1,4}$/, "");
+  return `${sign}${whole}.${fraction.padEnd(2, "0")}`;
+}
+
+const percent = (value: number | null) => (value === null ? "-" : `${Math.round(value * 100)}%`);
+
+/** A CSV field, quoted when it must be (RFC 4180). */
+const csvField = (value: string) => (/[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
+
+export function costCommand(env: Environment): Command {
+  return new Command("cost")
+    .description(
+      "what the fleet cost over a window: by location, region, cluster, business, namespace, payer…",
+    )
+    .option("--window <window>", "7d, 24h, or DATE/DATE (UTC, end excluded)", "24h")
+    .option(
+      "--by <dimensions>",
+      "group by, comma-separated: location, region, cluster, business, environment, namespace, workload, payer, label:KEY",
+      "",
+    )
+    .addOption(
+      new Option("--idle <mode>", "idle cost as rows of its own, or shared out")
+        .choices(["separate", "share"])
+        .default("separate"),
+    )
+    .addOption(
+      new Option("-o, --output <format>", "output format")
+        .choices([...outputFormats, "csv"])
+        .default("table"),
+    )
+    .action(async (flags: { window: string; by: string; idle: string; output: string }) => {
+      const query = new URLSearchParams({ window: flags.window, idle: flags.idle });
+      if (flags.by) query.set("by", flags.by);
+      const answer = await (await import("../client/hub-client.ts")).withHub(env, (hub: HubClient) =>
+        hub.send<CostAnswer>("GET", `/unitfleet/v1alpha1/cost?${query}`),
+      );
+      for (const u of answer.unpriced.slice(0, 5))
+        process.stderr.write(`warning: ${u.cluster} at ${u.hour} not billed: node ${u.node}: ${u.reason}\n`);
+      if (answer.unpriced.length > 5)
+        process.stderr.write(
+          `warning: ${answer.unpriced.length - 5} more cluster-hours not billed (-o json lists them)\n`,
+        );
+      if (await printStructured(flags.output, answer, out)) return;
+      const dims = answer.aggregate;
+      const headers = [
+        ...dims,
+        "currency",
+        "cpu",
+        "memory",
+        "gpu",
+        "storage",
+        "load-balancers",
+        "idle",
+        "total",
+      ];
+      const rows = answer.groups.map((g) => [
+        ...dims.map((d) => g.keys[d] ?? "-"),
+        g.currency,
+        money(g.cost.cpu),
+        money(g.cost.memory),
+        money(g.cost.gpu),
+        money(g.cost.storage),
+        money(g.cost.loadBalancer),
+        money(g.idle),
+        money(g.cost.total),
+        ...(flags.output === "wide" || flags.output === "csv"
+          ? [percent(g.efficiency.cpu), percent(g.efficiency.memory)]
+          : []),
+      ]);
+      const allHeaders =
+        flags.output === "wide" || flags.output === "csv"
+          ? [...headers, "cpu-efficiency", "memory-efficiency"]
+          : headers;
+      if (flags.output === "csv") {
+        out(`${[allHeaders, ...rows].map((r) => r.map(csvField).join(",")).join("\n")}\n`);
+        return;
+      }
+      process.stderr.write(
+        `${answer.window.start} to ${answer.window.end}: ${answer.hours} cluster-hours, idle ${answer.idle}\n`,
+      );
+      out(
+        `${renderTable(
+          allHeaders.map((h) => h.toUpperCase()),
+          rows,
+        )}\n`,
+      );
+    });
+}
