@@ -163,6 +163,22 @@ describe("metered hours over the tunnel", () => {
     expect(report.groups.map((g) => [g.keys, Number(g.cpu.request)])).toEqual([
       [{ business: "shop", namespace: "web" }, 150 * 60_000],
     ]);
+    // The hours' source shows on the Cluster; an hour metered by requests turns it False.
+    const usageMetered = async () =>
+      (
+        (await hub.store.get("Cluster", "fra-shop-prod"))?.status as
+          | { conditions?: Array<{ type: string; status: string; reason: string }> }
+          | undefined
+      )?.conditions?.find((c) => c.type === "UsageMetered");
+    expect(await usageMetered()).toMatchObject({ status: "True", reason: "KubeletResourceMetrics" });
+    agent.forward("fra-shop-prod", "usage.hours", {
+      cluster: "fra-shop-prod",
+      source: "requests",
+      workloads: [hour(0)], // already recorded: no new row, but its source still counts
+      nodes: [],
+    });
+    await until("UsageMetered False", async () => (await usageMetered())?.status === "False");
+    expect(await usageMetered()).toMatchObject({ reason: "RequestsOnly" });
   }, 60_000);
 
   it("counts hours once across a hub restart: kept on the relay's disk, then sent again by the agent", async () => {

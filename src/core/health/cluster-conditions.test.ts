@@ -120,3 +120,23 @@ describe("heartbeatReportDue", () => {
     expect(heartbeatReportDue("2026-11-25T11:59:40Z", at(40), 60_000)).toBe(true);
   });
 });
+
+describe("conditions of others", () => {
+  it("keeps a condition another part owns (UsageMetered), whatever happens to Reachable and Ready", () => {
+    const usage = {
+      type: "UsageMetered",
+      status: "False" as const,
+      reason: "RequestsOnly",
+      message: "m",
+      lastTransitionTime: "2026-11-25T12:00:00Z",
+    };
+    const next = clusterConditions({
+      now: at(50),
+      lastHeartbeat: at(1),
+      nodes: { total: 1, ready: 1 },
+      current: [usage],
+    });
+    expect(next.map((c) => c.type)).toEqual(["UsageMetered", "Reachable", "Ready"]);
+    expect(next[0]).toEqual(usage);
+  });
+});

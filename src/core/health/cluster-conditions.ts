@@ -63,11 +63,16 @@ export function clusterConditions(input: HealthInput): Condition[] {
               reason: "NodesReady",
               message: `all ${nodes.total} nodes are Ready`,
             };
-  return [reachable, ready].map((c) => {
-    const before = input.current.find((x) => x.type === c.type);
-    const since = before && before.status === c.status ? before.lastTransitionTime : isoSeconds(input.now);
-    return { ...c, lastTransitionTime: since };
-  });
+  // Conditions others own (UsageMetered, from metering) are kept as they are, ahead of these two.
+  const others = input.current.filter((c) => c.type !== "Reachable" && c.type !== "Ready");
+  return [
+    ...others,
+    ...[reachable, ready].map((c) => {
+      const before = input.current.find((x) => x.type === c.type);
+      const since = before && before.status === c.status ? before.lastTransitionTime : isoSeconds(input.now);
+      return { ...c, lastTransitionTime: since };
+    }),
+  ];
 }
 
 /** A time as Kubernetes writes it: RFC 3339 in UTC, whole seconds. */

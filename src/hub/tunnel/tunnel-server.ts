@@ -12,7 +12,10 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
 import { applyChanges, type InventoryItem, summarise } from "../../core/inventory/inventory.ts";
+import type { UsageSource } from "../../core/metering/usage.ts";
+import { usageCondition, withCondition } from "../../core/metering/usage-condition.ts";
 import { type ClusterSpec, kinds } from "../../core/resources/kinds.ts";
+import type { Condition } from "../../core/resources/meta.ts";
 import { spreadRetries } from "../../protocol/backoff.ts";
 import { decodeFrame, encodeFrame, message } from "../../protocol/codec.ts";
 import { creditReturned, creditReturnedForFrame, initialCredit } from "../../protocol/flow-control.ts";
@@ -200,6 +203,16 @@ export class TunnelServer {
   }
 
   /** A registered Cluster's spec (where it runs, who owns it), or undefined. */
+  /** Sets the Cluster's UsageMetered condition from the source of the hours it just sent, when it changed. */
+  async noteUsageSource(name: string, source: UsageSource): Promise<void> {
+    const cluster = await this.deps.store.get("Cluster", name);
+    const current = ((cluster?.status as { conditions?: Condition[] } | undefined)?.conditions ??
+      []) as Condition[];
+    if (!cluster) return;
+    const conditions = withCondition(current, usageCondition(source, current, new Date()));
+    if (conditions) await this.deps.registry.mergeStatus(kinds.Cluster, name, { conditions }, systemCaller);
+  }
+
   async clusterSpec(name: string): Promise<ClusterSpec | undefined> {
     return (await this.deps.store.get("Cluster", name))?.spec as ClusterSpec | undefined;
   }
@@ -523,7 +536,9 @@ class Session {
         // Metered hours go into the ledger, each record once by its key (hub/metering/usage-ledger.ts).
         if (!(await this.allowed(m.body.cluster))) return;
         const cluster = await this.server.clusterSpec(m.body.cluster);
-        if (cluster) await recordUsageHours(this.server.sql, cluster, m.body);
+        if (!cluster) return;
+        await recordUsageHours(this.server.sql, cluster, m.body);
+        await this.server.noteUsageSource(m.body.cluster, m.body.source);
         return;
       }
       case "logs.chunk": {
