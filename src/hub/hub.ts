@@ -75,6 +75,8 @@ export interface HubOptions {
   reconnectWindowMs?: number;
   /** The Location the hub runs in: pod logs of that Location's clusters may be read through it, no others. */
   location?: string;
+  /** How often the leader publishes the last hour's cost as metrics (default 5 minutes). */
+  costMetricsEveryMs?: number;
   /** Called when this replica gains or loses the leader lease (`hub-singleton`). */
   onLeader?: (held: boolean) => void;
 }
@@ -299,8 +301,41 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     }),
   );
   manager.add(deliveryRunnable(delivery, log));
-  // Metering: agents' usage hours are recorded as they arrive (tunnel-server.ts); the leader rolls them up daily.
+  // Metering: agents' usage hours are recorded as they arrive (tunnel-server.ts); the leader rolls them up daily
+  // and publishes the last complete hour's cost per Location and business as metrics.
   manager.add(usageRollup({ sql, log }));
+  manager.add(
+    periodic({
+      name: "cost-metrics",
+      leaderOnly: true,
+      everyMs: options.costMetricsEveryMs ?? 300_000,
+      log,
+      work: async () => {
+        const books = (await store.list("PriceBook")).items as unknown as PriceBookLike[];
+        const report = await queryCost(
+          sql,
+          books,
+          { window: "1h", aggregate: ["location", "business", "namespace"] },
+          new Date(),
+        );
+        // Idle rows (namespace __idle__) are their own "business": the cost nobody used.
+        const series = new Map<string, { labels: Record<string, string>; value: number }>();
+        for (const g of report.groups) {
+          const business = g.keys.namespace === "__idle__" ? "__idle__" : (g.keys.business ?? "");
+          const labels = { location: g.keys.location ?? "", business, currency: g.currency };
+          const key = JSON.stringify(labels);
+          const entry = series.get(key) ?? { labels, value: 0 };
+          entry.value += g.cost.total;
+          series.set(key, entry);
+        }
+        metrics.setGauges(
+          "unitfleet_cost_last_hour",
+          "What the last complete hour cost, per Location and business (idle as business __idle__), in currency units.",
+          [...series.values()].map((s) => ({ labels: s.labels, value: s.value / 1_000_000 })),
+        );
+      },
+    }),
+  );
   const stopped = manager.done.then((outcome) => {
     if (outcome.failure)
       log({

@@ -91,7 +91,13 @@ async function cost(query: string): Promise<{ status: number; body: CostReport &
 beforeAll(async () => {
   const home = await mkdtemp(join(tmpdir(), "unitfleet-metering-cost-"));
   env = { ...readEnvironment(), home };
-  hub = await startHub({ dir: join(home, "hub"), host: "127.0.0.1", port: 0, log: () => {} });
+  hub = await startHub({
+    dir: join(home, "hub"),
+    host: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    costMetricsEveryMs: 200,
+  });
   const units = (cpu: string) => ({ cpuPerCoreHour: cpu, memoryPerGiBHour: "0.005", gpuPerDeviceHour: "1" });
   await hub.registry.applyAll(
     [
@@ -135,6 +141,36 @@ afterAll(async () => {
 
 const totals = (report: CostReport) =>
   Object.fromEntries(report.groups.map((g) => [Object.values(g.keys).join("/"), g.cost.total]));
+
+describe("the cost as metrics", () => {
+  it("publishes the last complete hour's cost per Location and business, idle apart", async () => {
+    const place = { location: "frankfurt", business: "shop", environment: "prod" };
+    const deadline = Date.now() + 20_000;
+    let text = "";
+    while (Date.now() < deadline) {
+      // The last complete hour as of now (again each round, in case the hour turns meanwhile).
+      const hour = `${new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString().slice(0, 13)}:00:00Z`;
+      await recordUsageHours(hub.sql, place, {
+        cluster: "fra-b",
+        source: "kubelet",
+        nodes: [node("fra-b", hour, "n2", 2, 8)],
+        workloads: [workload("fra-b", hour, "shop", "api", 1, 2)],
+      });
+      text = hub.metrics.render();
+      if (text.includes('unitfleet_cost_last_hour{location="frankfurt",business="shop",currency="EUR"}'))
+        break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // fra-b's hour at the newer price (cpu 0.08 per core-hour): node cpu 160,000, memory 40,000;
+    // api pays cpu 80,000 + memory 10,000; idle cpu 80,000 + memory 30,000.
+    expect(text).toContain(
+      'unitfleet_cost_last_hour{location="frankfurt",business="shop",currency="EUR"} 0.09',
+    );
+    expect(text).toContain(
+      'unitfleet_cost_last_hour{location="frankfurt",business="__idle__",currency="EUR"} 0.11',
+    );
+  });
+});
 
 describe("the cost of a window", () => {
   it("prices each hour at the price that held then, and keeps the same namespace of two clusters apart", async () => {

@@ -31,10 +31,22 @@ export class Metrics {
       counter = { help, values: new Map() };
       this.counters.set(name, counter);
     }
-    const key = Object.entries(labels)
-      .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`)
-      .join(",");
+    const key = labelText(labels);
     counter.values.set(key, (counter.values.get(key) ?? 0) + 1);
+  }
+
+  private readonly labelledGauges = new Map<
+    string,
+    { help: string; series: Array<{ labels: Record<string, string>; value: number }> }
+  >();
+
+  /** Replaces every series of a labelled gauge (a pass that measures them all at once, e.g. cost per business). */
+  setGauges(
+    name: string,
+    help: string,
+    series: Array<{ labels: Record<string, string>; value: number }>,
+  ): void {
+    this.labelledGauges.set(name, { help, series });
   }
 
   /** A gauge read when metrics are scraped. */
@@ -65,10 +77,21 @@ export class Metrics {
       `unitfleet_api_watchers ${this.activeWatchers}`,
     );
     for (const [name, read] of this.gauges) lines.push(`# TYPE ${name} gauge`, `${name} ${read()}`);
+    for (const [name, gauge] of this.labelledGauges) {
+      lines.push(`# HELP ${name} ${gauge.help}`, `# TYPE ${name} gauge`);
+      for (const { labels, value } of gauge.series) lines.push(`${name}{${labelText(labels)}} ${value}`);
+    }
     for (const [name, counter] of this.counters) {
       lines.push(`# HELP ${name} ${counter.help}`, `# TYPE ${name} counter`);
       for (const [labels, n] of counter.values) lines.push(`${name}{${labels}} ${n}`);
     }
     return `${lines.join("\n")}\n`;
   }
+}
+
+/** Prometheus labels: `k="v",…`, with quotes, backslashes and newlines in values made harmless. */
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`)
+    .join(",");
 }
