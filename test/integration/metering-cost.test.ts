@@ -172,6 +172,28 @@ describe("the cost as metrics", () => {
   });
 });
 
+describe("unitfleet describe cluster", () => {
+  it("shows the cluster's last 24 hours of cost, idle apart, and its costliest namespaces", async () => {
+    const hour = `${new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString().slice(0, 13)}:00:00Z`;
+    await recordUsageHours(
+      hub.sql,
+      { location: "frankfurt", business: "shop", environment: "prod" },
+      {
+        cluster: "fra-b",
+        source: "kubelet",
+        nodes: [node("fra-b", hour, "n2", 2, 8)],
+        workloads: [workload("fra-b", hour, "shop", "api", 1, 2)],
+      },
+    );
+    const described = await unitfleet(["describe", "cluster", "fra-b"]);
+    expect(described.code).toBe(0);
+    // The hour above at the newer price: 0.20 in all, 0.11 of it idle; shop pays 0.09.
+    expect(described.stdout).toContain(
+      "Cost (last 24 h, 1 hour metered): 0.20 EUR, idle 0.11 (55%)\n  shop: 0.09",
+    );
+  });
+});
+
 describe("the cost of a window", () => {
   it("prices each hour at the price that held then, and keeps the same namespace of two clusters apart", async () => {
     const { status, body } = await cost(`--window ${window} --by namespace`);

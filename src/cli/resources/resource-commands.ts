@@ -163,6 +163,7 @@ export function describeCommand(env: Environment): Command {
               )
             : "  <none>\n",
         ];
+        if (kind.kind === "Cluster") lines.push(...(await clusterCost(hub, object.metadata.name)));
         if (kind.kind === "Application") {
           const app = object as unknown as Application;
           lines.push("Clusters:", `${indent(applicationClustersTable(app))}\n`, "Events:");
@@ -183,6 +184,35 @@ export function describeCommand(env: Environment): Command {
         hub.close();
       }
     });
+}
+
+/**
+ * For a Cluster: what its last 24 hours cost, idle apart, and its costliest namespaces (issue 14). Nothing when the
+ * caller may not read cost (a token scoped to businesses) or the hub has no ledger rows for it.
+ */
+async function clusterCost(hub: HubClient, cluster: string): Promise<string[]> {
+  interface Answer {
+    hours: number;
+    groups: Array<{ keys: { namespace?: string | null }; currency: string; cost: { total: number } }>;
+  }
+  const answer = await hub
+    .send<Answer>(
+      "GET",
+      `/unitfleet/v1alpha1/cost?window=24h&by=namespace&cluster=${encodeURIComponent(cluster)}`,
+    )
+    .catch(() => undefined);
+  if (!answer || answer.groups.length === 0) return [];
+  const amount = (micros: number) => (micros / 1_000_000).toFixed(2);
+  const currency = answer.groups[0]!.currency;
+  const total = answer.groups.reduce((sum, g) => sum + g.cost.total, 0);
+  const idle = answer.groups
+    .filter((g) => g.keys.namespace === "__idle__")
+    .reduce((sum, g) => sum + g.cost.total, 0);
+  const top = answer.groups.filter((g) => g.keys.namespace !== "__idle__").slice(0, 5);
+  return [
+    `Cost (last 24 h, ${answer.hours} ${answer.hours === 1 ? "hour" : "hours"} metered): ${amount(total)} ${currency}, idle ${amount(idle)} (${total > 0 ? Math.round((idle / total) * 100) : 0}%)`,
+    ...top.map((g) => `  ${g.keys.namespace}: ${amount(g.cost.total)}`),
+  ];
 }
 
 /** For a Cluster: its last heartbeat and, computed now, how long ago (the stored time is at most 60 s late). */

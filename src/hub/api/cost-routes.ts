@@ -13,6 +13,7 @@ const costQuery = z.looseObject({
   window: z.string().optional(),
   by: z.string().optional(),
   idle: z.string().optional(),
+  cluster: z.string().optional(),
 });
 
 const readCost: Access = { role: "viewer", unscoped: true, doing: "read the fleet's cost" };
@@ -31,6 +32,7 @@ export function costRoutes(deps: ApiDependencies): AnyRoute[] {
             window: query.window ?? "24h",
             aggregate: query.by ? query.by.split(",").map((d) => d.trim()) : [],
             ...(query.idle !== undefined ? { idle: query.idle } : {}),
+            ...(query.cluster ? { clusters: query.cluster.split(",") } : {}),
           }),
         ),
     }),

@@ -5,10 +5,13 @@
  * Money stays in integer micro-units of the books' currency; a group never mixes currencies. A cluster-hour with
  * a node no book prices is not billed: it is listed in `unpriced` with the reason.
  *
+ * `pricedAllocations` gives the priced cluster-hours themselves, row by row, for the FOCUS export (cost-export.ts).
+ *
  * Computed when asked, from the hourly rows: the window reaches back as far as they are kept (35 days by
  * default, usage-rollup.ts).
  */
 import {
+  type Allocation,
   type AllocationRow,
   allocate,
   defaultAllocationRules,
@@ -30,6 +33,8 @@ export interface CostQuery {
   aggregate: readonly string[];
   /** `separate` (idle as rows of its own, namespace `__idle__`) or `share` (spread over the workloads). */
   idle?: string;
+  /** Only these clusters. */
+  clusters?: readonly string[];
 }
 
 export type CostDimension = UsageDimension | "payer";
@@ -154,23 +159,63 @@ function hourOf(value: Date | string): string {
 
 const json = <T>(value: T | string): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
 
-/** Runs a cost query over the ledger's hourly rows with the given PriceBooks; bad input throws a `UserError`. */
-export async function queryCost(
+/** Where a cluster is: its Location, Region, and the business and environment that own it. */
+export interface ClusterPlace {
+  cluster: string;
+  location: string;
+  region: string | null;
+  business: string;
+  environment: string;
+}
+
+/** One cluster-hour priced at the books that held then and divided by the allocation rules. */
+export interface PricedClusterHour {
+  place: ClusterPlace;
+  /** The books' currency: every figure of `allocation` is in micro-units of it. */
+  currency: string;
+  allocation: Allocation;
+}
+
+/** A cluster-hour left out for want of a price (or refused by the allocation), with why. */
+export interface UnpricedClusterHour {
+  cluster: string;
+  hour: string;
+  node: string;
+  reason: string;
+}
+
+/** The ledger's cluster-hours of a window, priced and divided, in cluster then hour order. */
+export interface PricedAllocations {
+  hours: PricedClusterHour[];
+  unpriced: UnpricedClusterHour[];
+}
+
+/**
+ * Prices and divides every cluster-hour of the ledger's hourly rows in `window`: each at the PriceBooks of its
+ * Location as they held at that hour, by the default allocation rules with the idle mode given. The cost query
+ * sums these rows per group; the FOCUS export writes them one by one (cost-export.ts).
+ */
+export async function pricedAllocations(
   sql: Sql,
   books: readonly PriceBookLike[],
-  query: CostQuery,
-  now: Date,
-): Promise<CostReport> {
-  const checked = checkCostQuery(query, now);
-  const range = [checked.window.start.toISOString(), checked.window.end.toISOString()];
+  window: UsageWindow,
+  idle: "separate" | "share",
+): Promise<PricedAllocations> {
+  const range = [window.start.toISOString(), window.end.toISOString()];
   const [workloadRows, nodeRows] = await Promise.all([
     sql.query<WorkloadRow>("select * from usage_workload_hours where hour >= $1 and hour < $2", range),
     sql.query<NodeRow>("select * from usage_node_hours where hour >= $1 and hour < $2", range),
   ]);
-  type Place = Pick<NodeRow, "location" | "region" | "business" | "environment">;
-  const places = new Map<string, Place>();
+  const places = new Map<string, ClusterPlace>();
+  const placeOf = (r: WorkloadRow | NodeRow): ClusterPlace => ({
+    cluster: r.cluster,
+    location: r.location,
+    region: r.region,
+    business: r.business,
+    environment: r.environment,
+  });
   const workloads: WorkloadHour[] = workloadRows.map((r) => {
-    places.set(r.cluster, r);
+    places.set(r.cluster, placeOf(r));
     const storage = json<Record<string, number | string>>(r.storage);
     return {
       cluster: r.cluster,
@@ -191,7 +236,7 @@ export async function queryCost(
     };
   });
   const nodes: NodeHour[] = nodeRows.map((r) => {
-    places.set(r.cluster, r);
+    places.set(r.cluster, placeOf(r));
     return {
       cluster: r.cluster,
       hour: hourOf(r.hour),
@@ -206,25 +251,14 @@ export async function queryCost(
     };
   });
 
-  const report: CostReport = {
-    window: { start: checked.window.start.toISOString(), end: checked.window.end.toISOString() },
-    aggregate: checked.aggregate,
-    idle: checked.idle,
-    hours: 0,
-    groups: [],
-    unpriced: [],
-  };
-  const groups = new Map<
-    string,
-    CostGroup & { requested: { cpu: number; memory: number }; used: { cpu: number; memory: number } }
-  >();
+  const result: PricedAllocations = { hours: [], unpriced: [] };
   for (const hour of groupClusterHours(nodes, workloads)) {
     const place = places.get(hour.cluster)!;
     const priced = hourPrices(priceAt(books, place.location, hour.hour), hour.nodes);
     if (!priced.ok) {
       const unpriced =
         priced.unpriced.length > 0 ? priced.unpriced : [{ node: "*", reason: "no node reported" }];
-      for (const u of unpriced) report.unpriced.push({ cluster: hour.cluster, hour: hour.hour, ...u });
+      for (const u of unpriced) result.unpriced.push({ cluster: hour.cluster, hour: hour.hour, ...u });
       continue;
     }
     const allocation = allocate({
@@ -233,11 +267,11 @@ export async function queryCost(
       nodes: hour.nodes,
       workloads: hour.workloads,
       prices: priced.prices,
-      rules: { ...defaultAllocationRules, idle: checked.idle },
+      rules: { ...defaultAllocationRules, idle },
     });
     if (!allocation.ok) {
       const problem = allocation.problems[0]!;
-      report.unpriced.push({
+      result.unpriced.push({
         cluster: hour.cluster,
         hour: hour.hour,
         node: "*",
@@ -245,15 +279,41 @@ export async function queryCost(
       });
       continue;
     }
-    report.hours += 1;
-    for (const row of allocation.value.rows) {
+    result.hours.push({ place, currency: priced.currency, allocation: allocation.value });
+  }
+  return result;
+}
+
+/** Runs a cost query over the ledger's hourly rows with the given PriceBooks; bad input throws a `UserError`. */
+export async function queryCost(
+  sql: Sql,
+  books: readonly PriceBookLike[],
+  query: CostQuery,
+  now: Date,
+): Promise<CostReport> {
+  const checked = checkCostQuery(query, now);
+  const priced = await pricedAllocations(sql, books, checked.window, checked.idle);
+  const report: CostReport = {
+    window: { start: checked.window.start.toISOString(), end: checked.window.end.toISOString() },
+    aggregate: checked.aggregate,
+    idle: checked.idle,
+    hours: priced.hours.length,
+    groups: [],
+    unpriced: priced.unpriced,
+  };
+  const groups = new Map<
+    string,
+    CostGroup & { requested: { cpu: number; memory: number }; used: { cpu: number; memory: number } }
+  >();
+  for (const { place, currency, allocation } of priced.hours) {
+    for (const row of allocation.rows) {
       const keys = keysOf(checked.aggregate, row, place);
-      const id = `${priced.currency}\u0000${JSON.stringify(keys)}`;
+      const id = `${currency}\u0000${JSON.stringify(keys)}`;
       let group = groups.get(id);
       if (!group) {
         group = {
           keys,
-          currency: priced.currency,
+          currency,
           cost: { cpu: 0, memory: 0, gpu: 0, storage: 0, loadBalancer: 0, total: 0 },
           idle: 0,
           efficiency: { cpu: null, memory: null },
@@ -293,7 +353,7 @@ export async function queryCost(
 function keysOf(
   aggregate: readonly CostDimension[],
   row: AllocationRow,
-  place: Pick<NodeRow, "location" | "region" | "business" | "environment">,
+  place: ClusterPlace,
 ): Record<string, string | null> {
   const keys: Record<string, string | null> = {};
   for (const d of aggregate) {
@@ -302,7 +362,7 @@ function keysOf(
     else if (d === "namespace") keys[d] = row.namespace;
     else if (d === "workload") keys[d] = row.workload;
     else if (d.startsWith("label:")) keys[d] = row.labels[d.slice("label:".length)] ?? null;
-    else keys[d] = (place as Record<string, string | null>)[d] ?? null;
+    else keys[d] = (place as unknown as Record<string, string | null>)[d] ?? null;
   }
   return keys;
 }
