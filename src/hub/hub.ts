@@ -37,6 +37,7 @@ import {
   revokeBootstrapToken,
   revokeCertificate,
 } from "./joining/joining.ts";
+import { exportCost } from "./metering/cost-export.ts";
 import { queryCost } from "./metering/cost-query.ts";
 import { usageRollup } from "./metering/usage-rollup.ts";
 import { Registry } from "./registry/registry.ts";
@@ -139,6 +140,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     inventories: (clusters) => loadInventories(sql, clusters),
     cost: async (query) =>
       queryCost(sql, (await store.list("PriceBook")).items as unknown as PriceBookLike[], query, new Date()),
+    costExport: async (query) =>
+      exportCost(sql, (await store.list("PriceBook")).items as unknown as PriceBookLike[], query),
     ready: async () => {
       try {
         await sql.query("select 1");

@@ -2,9 +2,14 @@
  * `unitfleet cost`: what the fleet cost over a window, grouped as asked, from the hub's usage ledger and
  * PriceBooks (docs/metering.md). Money is printed in the books' currency with up to six decimals; `-o json|yaml`
  * gives the hub's answer as it is (integer micro-units), `-o csv` one line per group.
+ *
+ * `unitfleet cost export --format focus --month 2026-11 [--file F]`: one billing month as FinOps FOCUS 1.3 CSV,
+ * one row per cluster-hour and workload or idle resource (docs/metering.md "FOCUS export"), to stdout or a file.
  */
+import { writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import type { Environment } from "../../config/environment.ts";
+import { UserError } from "../../errors/user-error.ts";
 import type { HubClient } from "../client/hub-client.ts";
 import { outputFormats, printStructured } from "../output/format.ts";
 import { renderTable } from "../output/table.ts";
@@ -42,11 +47,44 @@ const percent = (value: number | null) => (value === null ? "-" : `${Math.round(
 /** A CSV field, quoted when it must be (RFC 4180). */
 const csvField = (value: string) => (/[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
 
+/** `unitfleet cost export`: a billing month of the fleet's cost as a FOCUS CSV file. */
+function costExportCommand(env: Environment): Command {
+  return new Command("export")
+    .description("a billing month of the fleet's cost as FinOps FOCUS 1.3 CSV, for finance tools")
+    .addOption(new Option("--format <format>", "file format").choices(["focus"]).default("focus"))
+    .requiredOption("--month <month>", "the billing month, YYYY-MM (UTC), e.g. 2026-11")
+    .option("--file <file>", "write to this file instead of stdout")
+    .addHelpText(
+      "after",
+      "\n`--idle separate|share` of `unitfleet cost` applies: cost export --month 2026-11 --idle share",
+    )
+    .action(async (flags: { format: string; month: string; file?: string }, command: Command) => {
+      // `--idle` belongs to `unitfleet cost`, which reads it before or after `export` (commander's global options).
+      const idle = String(command.parent?.opts().idle ?? "separate");
+      const query = new URLSearchParams({ format: flags.format, month: flags.month, idle });
+      const csv = await (await import("../client/hub-client.ts")).withHub(env, (hub: HubClient) =>
+        hub.send<string>("GET", `/unitfleet/v1alpha1/cost/export?${query}`, undefined, "text/csv"),
+      );
+      if (!flags.file) {
+        out(csv);
+        return;
+      }
+      const file = flags.file;
+      await writeFile(file, csv).catch((error: NodeJS.ErrnoException) => {
+        const reason = error.code === "ENOENT" ? "its folder does not exist" : error.message;
+        throw new UserError("BadRequest", `cannot write ${file}: ${reason}`);
+      });
+      const rows = csv.split("\r\n").filter(Boolean).length - 1;
+      process.stderr.write(`wrote ${rows} FOCUS rows for ${flags.month} to ${file}\n`);
+    });
+}
+
 export function costCommand(env: Environment): Command {
   return new Command("cost")
     .description(
       "what the fleet cost over a window: by location, region, cluster, business, namespace, payer…",
     )
+    .addCommand(costExportCommand(env))
     .option("--window <window>", "7d, 24h, or DATE/DATE (UTC, end excluded)", "24h")
     .option(
       "--by <dimensions>",

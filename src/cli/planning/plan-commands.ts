@@ -35,14 +35,15 @@ function withInputs(command: Command): Command {
 
 /** The planner, its inputs and its printing load when a plan is asked for, not on every call of the CLI. */
 async function planning() {
-  const [consolidation, waves, units, output, input] = await Promise.all([
+  const [consolidation, waves, units, showback, output, input] = await Promise.all([
     import("../../core/planning/consolidation-planner.ts"),
     import("../../core/planning/migration-waves.ts"),
     import("../../core/planning/unit-planner.ts"),
+    import("../../core/planning/showback.ts"),
     import("./plan-output.ts"),
     import("./planning-input.ts"),
   ]);
-  return { ...consolidation, ...waves, ...units, ...output, ...input };
+  return { ...consolidation, ...waves, ...units, ...showback, ...output, ...input };
 }
 
 async function print(format: PlanFormat, value: unknown, text: (style: TableStyle) => string): Promise<void> {
@@ -91,8 +92,10 @@ export function planCommand(env: Environment): Command {
         const planner = await planning();
         const input = await planner.readPlanningInput(env, options);
         const result = consolidate(input, planner);
-        await print(options.output, result, (style) =>
-          planner.consolidationText(result, style, describeInput(input)),
+        // Per business, what it pays today and after the plan (docs/planning.md, "Showback").
+        const showback = planner.showback(input.fleet, input.policy, result);
+        await print(options.output, { ...result, showback }, (style) =>
+          planner.consolidationText(result, style, describeInput(input), showback),
         );
       }),
   );

@@ -5,6 +5,7 @@
 import { type ConsolidationPlan, counted, type Decision } from "../../core/planning/consolidation-planner.ts";
 import type { Figures } from "../../core/planning/figures.ts";
 import type { MigrationWave } from "../../core/planning/migration-waves.ts";
+import { inWholeUnits, type Showback, type ShowbackSide } from "../../core/planning/showback.ts";
 import type { UnitsPlan } from "../../core/planning/unit-planner.ts";
 import { formatBytes } from "../../core/quantity/quantity.ts";
 import { renderMarkdownTable } from "../output/markdown.ts";
@@ -42,7 +43,82 @@ function mergedCell(merged: readonly string[], style: TableStyle): string {
 const utilization = (before: Figures, after: Figures, resource: "cpu" | "memory") =>
   arrow(percent(before.utilization[resource]), percent(after.utilization[resource]));
 
-export function consolidationText(plan: ConsolidationPlan, style: TableStyle, header: string): string {
+/** A share as a percentage, or "—" when there is nothing to share. */
+const shareOf = (part: number, whole: number) => (whole > 0 ? percent(part / whole) : "—");
+
+/** "-482 (-86%)", "+78", or "—" when a side is unpriced. */
+function change(today: number | undefined, after: number | undefined): string {
+  if (today === undefined || after === undefined) return "—";
+  const delta = after - today;
+  const amount = `${delta > 0 ? "+" : delta < 0 ? "-" : ""}${Math.abs(delta).toLocaleString("en-US")}`;
+  return today > 0 ? `${amount} (${delta > 0 ? "+" : ""}${Math.round((delta / today) * 100)}%)` : amount;
+}
+
+/**
+ * Per Location and business, the monthly cost today → after and the shares of cpu and memory the rule weighs; a
+ * total row per Location. Costs are whole units that add up to the Location's Cost/month (largest remainder).
+ */
+export function showbackText(showback: Showback, style: TableStyle): string {
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const l of showback.locations) {
+    const today = inWholeUnits(l.today);
+    const after = inWholeUnits(l.after);
+    const businesses = [
+      ...new Set([...l.today.businesses, ...l.after.businesses].map((b) => b.business)),
+    ].sort();
+    const total = (side: ShowbackSide, resource: "cpu" | "memory") =>
+      side.businesses.reduce((n, b) => n + b.allocated[resource], 0);
+    const held = (side: ShowbackSide, business: string, resource: "cpu" | "memory") =>
+      side.businesses.find((b) => b.business === business)?.allocated[resource] ?? 0;
+    const share = (business: string, resource: "cpu" | "memory") =>
+      arrow(
+        shareOf(held(l.today, business, resource), total(l.today, resource)),
+        shareOf(held(l.after, business, resource), total(l.after, resource)),
+      );
+    for (const business of businesses) {
+      const before = today && (today.businesses.get(business) ?? 0);
+      const later = after && (after.businesses.get(business) ?? 0);
+      rows.push([
+        l.location,
+        business,
+        share(business, "cpu"),
+        share(business, "memory"),
+        arrow(money(before), money(later)),
+        change(before, later),
+      ]);
+    }
+    rows.push([
+      l.location,
+      "(total)",
+      "",
+      "",
+      arrow(money(today?.total), money(after?.total)),
+      change(today?.total, after?.total),
+    ]);
+    const unpriced = [l.today, l.after].filter((side) => side.monthlyCostMicro === undefined);
+    if (unpriced.length > 0) {
+      const when = unpriced.length === 2 ? "" : unpriced[0] === l.today ? " today" : " after the plan";
+      const types = [...new Set(unpriced.flatMap((side) => side.unpriced))].sort();
+      notes.push(
+        `${l.location}: unpriced${when} (no monthlyPrice for ${types.join(", ")}): cpu and memory shares only`,
+      );
+    }
+  }
+  return [
+    table(style, ["Location", "Business", "CPU share", "Mem share", "Cost/month", "Change"], rows),
+    "",
+    ...(notes.length > 0 ? [...notes.map((n) => `- ${n}`), ""] : []),
+    `Showback: ${showback.rule}. Each Location's rows add up to its Cost/month.`,
+  ].join("\n");
+}
+
+export function consolidationText(
+  plan: ConsolidationPlan,
+  style: TableStyle,
+  header: string,
+  showback?: Showback,
+): string {
   const targets = table(
     style,
     [
@@ -123,6 +199,7 @@ export function consolidationText(plan: ConsolidationPlan, style: TableStyle, he
     "",
     heading(style, "Locations") + locations,
     "",
+    ...(showback ? [heading(style, "Showback") + showbackText(showback, style), ""] : []),
     ...(notes.length > 0 ? [heading(style, "Notes") + notes.map((n) => `- ${n}`).join("\n"), ""] : []),
     summary,
     "",

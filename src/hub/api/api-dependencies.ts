@@ -5,6 +5,7 @@ import type { AuditPage, AuditQuery } from "../audit/audit-log.ts";
 import type { TokenInfo, TokenSpec } from "../auth/tokens.ts";
 import type { CommandBus } from "../commands/command-bus.ts";
 import type { Joined, JoinRequest } from "../joining/joining.ts";
+import type { CostExport, CostExportQuery } from "../metering/cost-export.ts";
 import type { CostQuery, CostReport } from "../metering/cost-query.ts";
 import type { Caller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
@@ -29,6 +30,8 @@ export interface ApiDependencies {
   ) => Promise<ReadonlyMap<string, ReadonlyMap<string, InventoryItem>>>;
   /** What the fleet cost over a window (src/hub/metering/cost-query.ts); bad input throws a UserError. */
   cost: (query: CostQuery) => Promise<CostReport>;
+  /** The fleet's cost for a billing month as FOCUS CSV (src/hub/metering/cost-export.ts); bad input throws a UserError. */
+  costExport: (query: CostExportQuery) => Promise<CostExport>;
   /** Administration: tokens and the audit log (admin role only). */
   admin: AdminOperations;
   tls?: { cert: string; key: string; clientCa: string };

@@ -15,6 +15,7 @@ import type { TLSSocket } from "node:tls";
 import { administrationRoutes } from "./administration-routes.ts";
 import type { ApiDependencies } from "./api-dependencies.ts";
 import { commandRoutes } from "./command-routes.ts";
+import { costExportRoutes } from "./cost-export-routes.ts";
 import { costRoutes } from "./cost-routes.ts";
 import { discoveryRoutes } from "./discovery-routes.ts";
 import { fleetSnapshotRoutes } from "./fleet-snapshot-routes.ts";
@@ -35,6 +36,7 @@ export function apiRouter(deps: ApiDependencies): Router {
     ...commandRoutes(deps),
     ...fleetSnapshotRoutes(deps),
     ...costRoutes(deps),
+    ...costExportRoutes(deps),
     ...resourceRoutes(deps),
   ]);
 }

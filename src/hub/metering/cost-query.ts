@@ -33,7 +33,7 @@ export interface CostQuery {
   aggregate: readonly string[];
   /** `separate` (idle as rows of its own, namespace `__idle__`) or `share` (spread over the workloads). */
   idle?: string;
-  /** Only these clusters. */
+  /** Only these clusters (all when absent or empty). */
   clusters?: readonly string[];
 }
 
@@ -191,20 +191,24 @@ export interface PricedAllocations {
 }
 
 /**
- * Prices and divides every cluster-hour of the ledger's hourly rows in `window`: each at the PriceBooks of its
- * Location as they held at that hour, by the default allocation rules with the idle mode given. The cost query
- * sums these rows per group; the FOCUS export writes them one by one (cost-export.ts).
+ * Prices and divides every cluster-hour of the ledger's hourly rows in `window` (of the `clusters` named, or of
+ * all when none are): each at the PriceBooks of its Location as they held at that hour, by the default allocation
+ * rules with the idle mode given. The cost query sums these rows per group; the FOCUS export writes them one by
+ * one (cost-export.ts).
  */
 export async function pricedAllocations(
   sql: Sql,
   books: readonly PriceBookLike[],
   window: UsageWindow,
   idle: "separate" | "share",
+  clusters: readonly string[] = [],
 ): Promise<PricedAllocations> {
-  const range = [window.start.toISOString(), window.end.toISOString()];
+  const range = [window.start.toISOString(), window.end.toISOString(), ...clusters];
+  const only =
+    clusters.length > 0 ? ` and cluster in (${clusters.map((_, i) => `$${i + 3}`).join(", ")})` : "";
   const [workloadRows, nodeRows] = await Promise.all([
-    sql.query<WorkloadRow>("select * from usage_workload_hours where hour >= $1 and hour < $2", range),
-    sql.query<NodeRow>("select * from usage_node_hours where hour >= $1 and hour < $2", range),
+    sql.query<WorkloadRow>(`select * from usage_workload_hours where hour >= $1 and hour < $2${only}`, range),
+    sql.query<NodeRow>(`select * from usage_node_hours where hour >= $1 and hour < $2${only}`, range),
   ]);
   const places = new Map<string, ClusterPlace>();
   const placeOf = (r: WorkloadRow | NodeRow): ClusterPlace => ({
@@ -292,7 +296,7 @@ export async function queryCost(
   now: Date,
 ): Promise<CostReport> {
   const checked = checkCostQuery(query, now);
-  const priced = await pricedAllocations(sql, books, checked.window, checked.idle);
+  const priced = await pricedAllocations(sql, books, checked.window, checked.idle, query.clusters ?? []);
   const report: CostReport = {
     window: { start: checked.window.start.toISOString(), end: checked.window.end.toISOString() },
     aggregate: checked.aggregate,
