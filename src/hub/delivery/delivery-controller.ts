@@ -150,12 +150,13 @@ export class DeliveryController {
           .filter((a) => a.spec.placementRef?.name === change.name)
           .map((a) => a.metadata.name);
       case "Override": {
-        const named = [change.before, change.after].map(
-          (o) => (o as unknown as Override | undefined)?.spec.applications,
-        );
-        if (named.some((list, i) => list === undefined && [change.before, change.after][i] !== undefined))
+        // An Override that names no Applications applies to all of them, before or after the change.
+        const versions = [change.before, change.after].filter(
+          (o) => o !== undefined,
+        ) as unknown as Override[];
+        if (versions.some((o) => o.spec.applications === undefined))
           return applications().map((a) => a.metadata.name);
-        return [...new Set(named.flatMap((list) => list ?? []))];
+        return [...new Set(versions.flatMap((o) => o.spec.applications ?? []))];
       }
       case "Cluster": {
         if (
