@@ -144,4 +144,24 @@ describe("one change, the Applications it concerns", () => {
     await settle();
     expect([reconciles("by-ref") - byRef, reconciles("alpha") - alpha]).toEqual([0, 0]);
   }, 60_000);
+
+  it("reconciles the Applications an Override names, and all of them for one that names none", async () => {
+    const rule = { clusters: { clusterNames: ["nowhere"] }, imageRegistry: "registry.example" };
+    await settle();
+    let [alpha, beta, byRef] = [reconciles("alpha"), reconciles("beta"), reconciles("by-ref")];
+    await hub.registry.applyAll(
+      [doc("Override", "for-alpha", { applications: ["alpha"], rules: [rule] })],
+      systemCaller,
+    );
+    await until("alpha reconciled", async () => reconciles("alpha") > alpha);
+    await settle();
+    expect([reconciles("beta") - beta, reconciles("by-ref") - byRef]).toEqual([0, 0]);
+
+    [alpha, beta, byRef] = [reconciles("alpha"), reconciles("beta"), reconciles("by-ref")];
+    await hub.registry.applyAll([doc("Override", "for-all", { rules: [rule] })], systemCaller);
+    await until(
+      "every Application reconciled",
+      async () => reconciles("alpha") > alpha && reconciles("beta") > beta && reconciles("by-ref") > byRef,
+    );
+  }, 60_000);
 });
