@@ -6,34 +6,17 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { main } from "../../src/cli/main.ts";
 import { type Environment, readEnvironment } from "../../src/config/environment.ts";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
+import { runCli } from "../support/cli-in-process.ts";
 
 let env: Environment;
 let hub: RunningHub;
 
-/** Runs the CLI in this process; returns its exit code and what it printed. */
-async function unitfleet(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(args, env), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+/** Runs the CLI in this process (test/support/cli-in-process.ts). */
+const unitfleet = (args: string[]) => runCli(args, env);
 
 beforeAll(async () => {
   const home = await mkdtemp(join(tmpdir(), "unitfleet-cli-output-"));

@@ -14,14 +14,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Environment, readEnvironment } from "../../src/config/environment.ts";
 import type { NodeHour, WorkloadHour } from "../../src/core/metering/usage.ts";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { type CostReport, queryCost } from "../../src/hub/metering/cost-query.ts";
 import { recordUsageHours } from "../../src/hub/metering/usage-ledger.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
+import { runCli } from "../support/cli-in-process.ts";
 
 let env: Environment;
 let hub: RunningHub;
@@ -64,24 +64,8 @@ const workload = (
   loadBalancers: 0,
 });
 
-async function unitfleet(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(args, env), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+/** Runs the CLI in this process (test/support/cli-in-process.ts). */
+const unitfleet = (args: string[]) => runCli(args, env);
 
 async function cost(query: string): Promise<{ status: number; body: CostReport & { details?: unknown } }> {
   const { stdout, code } = await unitfleet(["cost", ...query.split(" "), "-o", "json"]);

@@ -16,8 +16,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Environment, readEnvironment } from "../../src/config/environment.ts";
 import type { PriceBookLike } from "../../src/core/metering/price-book.ts";
 import type { NodeHour, WorkloadHour } from "../../src/core/metering/usage.ts";
@@ -25,6 +24,7 @@ import { type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { queryCost } from "../../src/hub/metering/cost-query.ts";
 import { recordUsageHours } from "../../src/hub/metering/usage-ledger.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
+import { runCli } from "../support/cli-in-process.ts";
 
 let env: Environment;
 let hub: RunningHub;
@@ -182,24 +182,8 @@ const workload = (
   ...extra,
 });
 
-async function unitfleet(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(args, env), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+/** Runs the CLI in this process (test/support/cli-in-process.ts). */
+const unitfleet = (args: string[]) => runCli(args, env);
 
 /** One GET to the hub over HTTPS with the admin token. */
 function get(path: string): Promise<{ status: number; type: string; body: string }> {

@@ -414,7 +414,7 @@ export interface NodeToPrice {
  * its allocatable at unit prices (each part rounded half up to a micro-unit, the parts adding up to the whole);
  * else no price, and why.
  */
-export type NodePrice =
+export type NodeQuote =
   | { basis: "instanceType"; instanceType: string; perHour: number }
   | { basis: "units"; perHour: number; parts: { cpu: number; memory: number; gpu: number } }
   | { basis: undefined; perHour: undefined; reason: string };
@@ -427,8 +427,11 @@ function scaled(amount: number, price: number, per: bigint): number {
   return Number((numerator * 2n + per) / (2n * per));
 }
 
-/** Prices one node for one hour from the prices that held then (see `NodePrice`). */
-export function nodePrice(prices: ResolvedPrices | undefined, node: NodeToPrice): NodePrice {
+/**
+ * Prices one node for one hour from the prices that held then (see `NodeQuote`); hour-prices.ts turns quotes
+ * into the allocation's `NodePrice`.
+ */
+export function nodePrice(prices: ResolvedPrices | undefined, node: NodeToPrice): NodeQuote {
   const type = node.instanceType ? `instance type "${node.instanceType}"` : "a node without an instance type";
   if (!prices)
     return {
