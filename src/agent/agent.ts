@@ -10,6 +10,7 @@ import { ensureCredentials, keepRenewed, peerTrust, renewIfDue } from "../dial-o
 import { TunnelClient } from "../dial-out/tunnel-client.ts";
 import { UserError } from "../errors/user-error.ts";
 import { checkHubServerIdentity, relayServerIdentityCheck } from "../pki/server-identity.ts";
+import type { Clock } from "../runtime/clock.ts";
 import { Manager, type ManagerOutcome } from "../runtime/manager.ts";
 import { periodic } from "../runtime/periodic.ts";
 import { type CommandRunner, commandRunner } from "./commands/command-runner.ts";
@@ -37,6 +38,10 @@ export interface AgentOptions {
   dir: string;
   /** How often every held work is applied again, putting back drift (default 30 s). */
   resyncSeconds?: number;
+  /** Whether the agent meters usage (default true); a cluster metered by other means can do without. */
+  metering?: boolean;
+  /** The metering's clock (default the system's; compressed-time runs pass a `scaledClock`). */
+  meteringClock?: Clock;
   log: (entry: Record<string, unknown>) => void;
 }
 
@@ -106,7 +111,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     onOpen: () => {
       client.forward(options.cluster, "work.sync", { cluster: options.cluster, works: delivery.held() });
       // No ack from the ledger yet: every kept usage hour goes again with each session (its keys dedup).
-      void usage.resend();
+      if (options.metering !== false) void usage.resend();
     },
     onMessage: (m) => {
       if (m.type === "command" && m.body.cluster === options.cluster) void commands.handle(m.body);
@@ -139,6 +144,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     sampler: new UsageSampler({ reader: kubeClusterReader(kc), log }),
     send: (body) => client.forward(options.cluster, "usage.hours", body),
     connected: () => client.connected,
+    ...(options.meteringClock ? { clock: options.meteringClock } : {}),
     log,
   });
   // The long-lived parts (docs/adr/0017): the tunnel starts once the applier and the inventory can serve it,
@@ -192,7 +198,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       },
     }),
   );
-  manager.add(usage);
+  if (options.metering !== false) manager.add(usage);
   manager.add({
     name: "hub-tunnel",
     dependsOn: ["applier", "inventory"],

@@ -18,6 +18,7 @@ import type { Topology } from "../core/topology/topology.ts";
 import { UserError } from "../errors/user-error.ts";
 import { type RunningHub, startHub } from "../hub/hub.ts";
 import { type RunningRelay, startRelay } from "../relay/relay.ts";
+import type { Clock } from "../runtime/clock.ts";
 
 export interface UpCluster {
   name: string;
@@ -41,6 +42,8 @@ export interface UpOptions {
   log: (entry: Record<string, unknown>) => void;
   onProgress: (text: string) => void;
   readyTimeoutMs?: number;
+  /** The agents' metering clock (compressed-time runs: `scaledClock`, `UNITFLEET_METERING_TIME_SCALE`). */
+  meteringClock?: Clock;
 }
 
 export interface RunningFleet {
@@ -234,6 +237,7 @@ export async function upFleet(options: UpOptions): Promise<RunningFleet> {
           environment: c.environment,
           business: c.business,
           dir: join(options.home, "agents", c.name),
+          ...(options.meteringClock ? { meteringClock: options.meteringClock } : {}),
           log,
         }),
       );

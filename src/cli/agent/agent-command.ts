@@ -7,7 +7,7 @@ import type { Environment } from "../../config/environment.ts";
 import { UserError } from "../../errors/user-error.ts";
 
 /** The flags are the agent's options, with files instead of contents and an optional folder. */
-type AgentFlags = Omit<AgentOptions, "hubCa" | "dir" | "log" | "resyncSeconds"> & {
+type AgentFlags = Omit<AgentOptions, "hubCa" | "dir" | "log" | "resyncSeconds" | "meteringClock"> & {
   hubCa: string;
   dir?: string;
   resyncSeconds: string;
@@ -33,6 +33,7 @@ export function agentCommand(env: Environment): Command {
       "how often delivered works are applied again, putting back drift",
       "30",
     )
+    .option("--no-metering", "do not meter the cluster's usage (issue 14; docs/metering.md)")
     .action(async (flags: AgentFlags) => {
       const resyncSeconds = Number(flags.resyncSeconds);
       if (!Number.isFinite(resyncSeconds) || resyncSeconds < 1)
@@ -49,7 +50,10 @@ export function agentCommand(env: Environment): Command {
       });
       const log = (entry: Record<string, unknown>) =>
         process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
-      const { startAgent } = await import("../../agent/agent.ts");
+      const [{ startAgent }, { scaledClock }] = await Promise.all([
+        import("../../agent/agent.ts"),
+        import("../../runtime/clock.ts"),
+      ]);
       const agent = await startAgent({
         hub: flags.hub,
         ...(flags.relay ? { relay: flags.relay } : {}),
@@ -64,6 +68,8 @@ export function agentCommand(env: Environment): Command {
         business: flags.business,
         dir: flags.dir ?? join(env.home, "agents", flags.cluster),
         resyncSeconds,
+        metering: flags.metering !== false,
+        ...(env.meteringTimeScale !== 1 ? { meteringClock: scaledClock(env.meteringTimeScale) } : {}),
         log,
       });
       process.stdout.write(`agent of ${flags.cluster} running\n`);

@@ -50,11 +50,13 @@ export function upCommand(env: Environment): Command {
         { readState },
         { loadTopology },
         { checkUpPorts, clustersOfKubeconfig, clustersOfTopology, locationsOfTopology, upFleet },
+        { scaledClock },
       ] = await Promise.all([
         import("../../lab/lab.ts"),
         import("../../lab/state.ts"),
         import("../../lab/topology-file.ts"),
         import("../../up/up.ts"),
+        import("../../runtime/clock.ts"),
       ]);
       const relayBasePort = hubPort + 1000;
       const progress = progressLine(process.stderr);
@@ -100,6 +102,7 @@ export function upCommand(env: Environment): Command {
         relayBasePort,
         locations,
         clusters,
+        ...(env.meteringTimeScale !== 1 ? { meteringClock: scaledClock(env.meteringTimeScale) } : {}),
         log: (entry) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),
         onProgress: (text) => progress.update(text),
       }).catch(async (error: unknown) => {
