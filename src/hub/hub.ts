@@ -38,6 +38,7 @@ import {
   revokeCertificate,
 } from "./joining/joining.ts";
 import { exportCost } from "./metering/cost-export.ts";
+import { costPricing } from "./metering/cost-ledger.ts";
 import { queryCost } from "./metering/cost-query.ts";
 import { usageRollup } from "./metering/usage-rollup.ts";
 import { Registry } from "./registry/registry.ts";
@@ -78,6 +79,8 @@ export interface HubOptions {
   location?: string;
   /** How often the leader publishes the last hour's cost as metrics (default 5 minutes). */
   costMetricsEveryMs?: number;
+  /** How often the leader prices newly reported usage hours into the cost ledger (default 10 s). */
+  costPricingEveryMs?: number;
   /** Called when this replica gains or loses the leader lease (`hub-singleton`). */
   onLeader?: (held: boolean) => void;
 }
@@ -138,8 +141,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     metrics,
     commands,
     inventories: (clusters) => loadInventories(sql, clusters),
-    cost: async (query) =>
-      queryCost(sql, (await store.list("PriceBook")).items as unknown as PriceBookLike[], query, new Date()),
+    cost: (query) => queryCost(sql, query, new Date()),
     costExport: async (query) =>
       exportCost(sql, (await store.list("PriceBook")).items as unknown as PriceBookLike[], query),
     ready: async () => {
@@ -304,9 +306,17 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     }),
   );
   manager.add(deliveryRunnable(delivery, log));
-  // Metering: agents' usage hours are recorded as they arrive (tunnel-server.ts); the leader rolls them up daily
-  // and publishes the last complete hour's cost per Location and business as metrics.
+  // Metering: agents' usage hours are recorded as they arrive (tunnel-server.ts); the leader rolls them up daily,
+  // prices them into the cost ledger, and publishes the last complete hour's cost per Location and business.
   manager.add(usageRollup({ sql, log }));
+  manager.add(
+    costPricing({
+      sql,
+      books: async () => (await store.list("PriceBook")).items as unknown as PriceBookLike[],
+      log,
+      ...(options.costPricingEveryMs !== undefined ? { everyMs: options.costPricingEveryMs } : {}),
+    }),
+  );
   manager.add(
     periodic({
       name: "cost-metrics",
@@ -314,10 +324,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       everyMs: options.costMetricsEveryMs ?? 300_000,
       log,
       work: async () => {
-        const books = (await store.list("PriceBook")).items as unknown as PriceBookLike[];
         const report = await queryCost(
           sql,
-          books,
           { window: "1h", aggregate: ["location", "business", "namespace"] },
           new Date(),
         );

@@ -64,6 +64,19 @@ const workload = (
   loadBalancers: 0,
 });
 
+/** Waits until the leader's pass has priced every reported hour into the cost ledger. */
+async function priced(): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const [row] = await hub.sql.query<{ behind: number }>(
+      "select count(*)::int as behind from cost_cluster_hours where version <> priced_version",
+    );
+    if (row?.behind === 0) return;
+    if (Date.now() > deadline) throw new Error(`${row?.behind} cluster-hours still not priced`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Runs the CLI in this process (test/support/cli-in-process.ts). */
 const unitfleet = (args: string[]) => runCli(args, env);
 
@@ -81,6 +94,7 @@ beforeAll(async () => {
     port: 0,
     log: () => {},
     costMetricsEveryMs: 200,
+    costPricingEveryMs: 100,
   });
   const units = (cpu: string) => ({ cpuPerCoreHour: cpu, memoryPerGiBHour: "0.005", gpuPerDeviceHour: "1" });
   await hub.registry.applyAll(
@@ -116,6 +130,7 @@ beforeAll(async () => {
     nodes: [node("fra-b", "2026-12-02T11:00:00Z", "n2", 2, 8)],
     workloads: [workload("fra-b", "2026-12-02T11:00:00Z", "shop", "api", 1, 2)],
   });
+  await priced();
 }, 60_000);
 
 afterAll(async () => {
@@ -169,6 +184,7 @@ describe("unitfleet describe cluster", () => {
         workloads: [workload("fra-b", hour, "shop", "api", 1, 2)],
       },
     );
+    await priced();
     const described = await unitfleet(["describe", "cluster", "fra-b"]);
     expect(described.code).toBe(0);
     // The hour above at the newer price: 0.20 in all, 0.11 of it idle; shop pays 0.09.
@@ -184,6 +200,7 @@ describe("the cost of a window", () => {
     expect(status).toBe(0);
     expect(body.aggregate).toEqual(["cluster", "namespace"]);
     expect(body.hours).toBe(3);
+    expect(body.pending).toBe(0);
     expect(totals(body)).toEqual({
       "fra-a/search": 80_000 + 20_000 + 160_000 + 20_000,
       "fra-a/__idle__": 40_000 + 40_000 + 80_000 + 40_000,
@@ -236,7 +253,7 @@ describe("the cost of a window", () => {
     expect(bad.stderr).toMatch(/aggregate\[0\].*unknown dimension "planet"/);
     // The CLI offers only the two idle modes; the hub refuses others itself.
     await expect(
-      queryCost(hub.sql, [], { window: "24h", aggregate: [], idle: "sometimes" }, new Date()),
+      queryCost(hub.sql, { window: "24h", aggregate: [], idle: "sometimes" }, new Date()),
     ).rejects.toMatchObject({
       name: "UserError",
       problems: [{ path: "idle", message: 'must be separate or share, got "sometimes"' }],

@@ -21,6 +21,7 @@ import { type Environment, readEnvironment } from "../../src/config/environment.
 import type { PriceBookLike } from "../../src/core/metering/price-book.ts";
 import type { NodeHour, WorkloadHour } from "../../src/core/metering/usage.ts";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
+import { priceCostLedger } from "../../src/hub/metering/cost-ledger.ts";
 import { queryCost } from "../../src/hub/metering/cost-query.ts";
 import { recordUsageHours } from "../../src/hub/metering/usage-ledger.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
@@ -213,7 +214,15 @@ const exportPath = "/unitfleet/v1alpha1/cost/export?format=focus&month=2026-11";
 beforeAll(async () => {
   const home = await mkdtemp(join(tmpdir(), "unitfleet-metering-focus-"));
   env = { ...readEnvironment(), home };
-  hub = await startHub({ dir: join(home, "hub"), host: "127.0.0.1", port: 0, log: () => {} });
+  // The cost ledger is priced below at a fixed "now", so that these November hours stay within its retention
+  // whenever the test runs; the hub's own pass (real time) is kept from running meanwhile.
+  hub = await startHub({
+    dir: join(home, "hub"),
+    host: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    costPricingEveryMs: 86_400_000,
+  });
   token = (await readFile(hub.adminTokenFile, "utf8")).trim();
   ca = await readFile(hub.caFile, "utf8");
   const units = (cpu: string, memory: string) => ({
@@ -292,6 +301,7 @@ beforeAll(async () => {
       ],
     },
   );
+  await priceCostLedger(hub.sql, await books(), { now: new Date("2026-12-02T00:00:00Z"), retentionDays: 35 });
 }, 60_000);
 
 afterAll(async () => {
@@ -341,7 +351,6 @@ describe("the FOCUS export of a month", () => {
       billed[row.BillingCurrency!] = (billed[row.BillingCurrency!] ?? 0n) + micros(row.BilledCost!);
     const report = await queryCost(
       hub.sql,
-      await books(),
       { window: "2026-11-01/2026-12-01", aggregate: [] },
       new Date("2027-01-01T00:00:00Z"),
     );
@@ -352,7 +361,6 @@ describe("the FOCUS export of a month", () => {
     // The cost query's cluster filter (describe cluster) keeps to the clusters named.
     const sin = await queryCost(
       hub.sql,
-      await books(),
       { window: "2026-11-01/2026-12-01", aggregate: ["cluster"], clusters: ["sin-a"] },
       new Date("2027-01-01T00:00:00Z"),
     );

@@ -20,6 +20,7 @@ interface CostAnswer {
   aggregate: string[];
   idle: string;
   hours: number;
+  pending: number;
   groups: Array<{
     keys: Record<string, string | null>;
     currency: string;
@@ -112,6 +113,10 @@ export function costCommand(env: Environment): Command {
       if (answer.unpriced.length > 5)
         process.stderr.write(
           `warning: ${answer.unpriced.length - 5} more cluster-hours not billed (-o json lists them)\n`,
+        );
+      if (answer.pending > 0)
+        process.stderr.write(
+          `note: ${answer.pending} cluster-hours of the window were reported but are not priced yet (the hub prices them within seconds)\n`,
         );
       if (await printStructured(flags.output, answer, out)) return;
       const dims = answer.aggregate;

@@ -12,7 +12,7 @@ import type { PriceBookLike } from "../../core/metering/price-book.ts";
 import type { Problem } from "../../core/validation/problems.ts";
 import { UserError } from "../../errors/user-error.ts";
 import type { Sql } from "../../store/sql.ts";
-import { pricedAllocations } from "./cost-query.ts";
+import { pricedAllocations } from "./cost-pricing.ts";
 
 export interface CostExportQuery {
   /** Only `focus` for now. */

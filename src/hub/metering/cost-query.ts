@@ -1,26 +1,16 @@
 /**
- * What the fleet cost over a window, grouped as asked (issue 14): each cluster-hour of the usage ledger's hourly
- * rows is priced at the PriceBooks of its Location as they held at that hour (core/metering/price-book.ts), divided
- * by the allocation rules (core/metering/allocation.ts, docs/metering.md), and the rows are summed per group.
- * Money stays in integer micro-units of the books' currency; a group never mixes currencies. A cluster-hour with
- * a node no book prices is not billed: it is listed in `unpriced` with the reason.
+ * What the fleet cost over a window, grouped as asked (issue 14), read from the cost ledger (cost-ledger.ts): each
+ * cluster-hour was priced once at the PriceBooks of its Location as they held at that hour and divided by the
+ * allocation rules (docs/metering.md); a query sums those rows per group. Whole days are read from daily sums, the
+ * partial days at either end from hourly rows; a query by location, region, cluster, business, environment or
+ * payer alone reads the per-payer sums, without namespaces and workloads — the 30-day query of a thousand clusters
+ * reads some 100,000 rows (bench/cost-query-bench.ts). Money stays in integer micro-units of the books' currency;
+ * a group never mixes currencies. A cluster-hour with a node no book prices is not billed: it is listed in
+ * `unpriced` with the reason. Hours reported but not yet priced by the leader's pass are counted in `pending`.
  *
- * `pricedAllocations` gives the priced cluster-hours themselves, row by row, for the FOCUS export (cost-export.ts).
- *
- * Computed when asked, from the hourly rows: the window reaches back as far as they are kept (35 days by
- * default, usage-rollup.ts).
+ * Hourly detail is kept as long as the usage ledger's (35 days by default): a window that starts or ends inside
+ * an older day counts that day's whole-day sums only from its whole days.
  */
-import {
-  type Allocation,
-  type AllocationRow,
-  allocate,
-  defaultAllocationRules,
-  groupClusterHours,
-  payerName,
-} from "../../core/metering/allocation.ts";
-import { hourPrices } from "../../core/metering/hour-prices.ts";
-import { type PriceBookLike, priceAt } from "../../core/metering/price-book.ts";
-import type { NodeHour, WorkloadHour } from "../../core/metering/usage.ts";
 import type { Problem } from "../../core/validation/problems.ts";
 import { UserError } from "../../errors/user-error.ts";
 import type { Sql } from "../../store/sql.ts";
@@ -54,8 +44,10 @@ export interface CostReport {
   window: { start: string; end: string };
   aggregate: CostDimension[];
   idle: "separate" | "share";
-  /** Cluster-hours priced and divided. */
+  /** Cluster-hours of the window priced and divided (within the hourly retention). */
   hours: number;
+  /** Cluster-hours of the window reported but not yet priced by the leader's pass (or priced again). */
+  pending: number;
   groups: CostGroup[];
   /** Cluster-hours left out for want of a price, with why. */
   unpriced: Array<{ cluster: string; hour: string; node: string; reason: string }>;
@@ -113,260 +105,129 @@ export function checkCostQuery(query: CostQuery, now: Date): Checked {
   return { window, aggregate: applied, idle: idle as "separate" | "share" };
 }
 
-interface WorkloadRow {
-  cluster: string;
-  location: string;
-  region: string | null;
-  business: string;
-  environment: string;
-  namespace: string;
-  workload: string;
-  labels: Record<string, string> | string;
-  hour: Date | string;
-  samples: number;
-  cpu_request: string;
-  cpu_usage: string;
-  cpu_allocated: string;
-  memory_request: string;
-  memory_usage: string;
-  memory_allocated: string;
-  gpu_request: string;
-  gpu_usage: string;
-  gpu_allocated: string;
-  storage: Record<string, number | string> | string;
-  load_balancers: string;
+const dayMs = 86_400_000;
+
+/** Dimensions the per-payer sums have: a query by these alone needs no namespace or workload detail. */
+const payerLevel = new Set<string>(["location", "region", "cluster", "business", "environment", "payer"]);
+
+/** The SQL expression of a dimension over the cost tables (`label:KEY` reads the workload's labels). */
+function dimensionSql(d: CostDimension, params: unknown[]): string {
+  if (d === "region") return "nullif(region, '')";
+  if (d.startsWith("label:")) {
+    params.push(d.slice("label:".length));
+    return `labels ->> $${params.length}`;
+  }
+  return d;
 }
 
-interface NodeRow {
-  cluster: string;
-  location: string;
-  region: string | null;
-  business: string;
-  environment: string;
-  node: string;
-  instance_type: string | null;
-  hour: Date | string;
-  samples: number;
-  cpu_allocatable: string;
-  memory_allocatable: string;
-  gpu_allocatable: string;
-}
+/** Runs a cost query over the cost ledger; bad input throws a `UserError`. */
+export async function queryCost(sql: Sql, query: CostQuery, now: Date): Promise<CostReport> {
+  const checked = checkCostQuery(query, now);
+  const { start, end } = checked.window;
+  const clusters = query.clusters ?? [];
+  const mode = checked.idle === "share" ? "shr" : "sep";
+  const coarse = checked.aggregate.every((d) => payerLevel.has(d));
+  const [dayTable, hourTable] = coarse ? ["cost_payer_days", "cost_payer_hours"] : ["cost_days", "cost_rows"];
 
-/** `2026-12-03T14:00:00Z`, as the usage contract writes an hour. */
-function hourOf(value: Date | string): string {
-  return `${new Date(value).toISOString().slice(0, 13)}:00:00Z`;
-}
+  const params: unknown[] = [];
+  const dims = checked.aggregate.map((d) => dimensionSql(d, params));
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const onlyClusters = clusters.length > 0 ? ` and cluster in (${clusters.map(param).join(", ")})` : "";
+  // Whole UTC days inside the window from the daily sums, the rest from the hourly rows.
+  const firstDay = Math.ceil(start.getTime() / dayMs) * dayMs;
+  const lastDay = Math.floor(end.getTime() / dayMs) * dayMs;
+  const parts: string[] = [];
+  const columns = `${[...new Set(["location", "region", "cluster", "business", "environment", "payer", ...(coarse ? [] : ["namespace", "workload", "labels"])])].join(", ")}, currency, kind,
+    ${mode}_cpu as cpu, ${mode}_memory as memory, ${mode}_gpu as gpu, ${mode}_storage as storage,
+    ${mode}_load_balancer as load_balancer, ${mode}_total as total,
+    ${mode === "shr" ? "shr_idle" : "0"} as idle_in, cpu_request, cpu_usage, memory_request, memory_usage`;
+  if (firstDay < lastDay) {
+    parts.push(
+      `select ${columns} from ${dayTable} where day >= ${param(new Date(firstDay).toISOString().slice(0, 10))}::date
+         and day < ${param(new Date(lastDay).toISOString().slice(0, 10))}::date${onlyClusters}`,
+    );
+    if (start.getTime() < firstDay)
+      parts.push(
+        `select ${columns} from ${hourTable} where hour >= ${param(start.toISOString())}::timestamptz
+           and hour < ${param(new Date(firstDay).toISOString())}::timestamptz${onlyClusters}`,
+      );
+    if (lastDay < end.getTime())
+      parts.push(
+        `select ${columns} from ${hourTable} where hour >= ${param(new Date(lastDay).toISOString())}::timestamptz
+           and hour < ${param(end.toISOString())}::timestamptz${onlyClusters}`,
+      );
+  } else
+    parts.push(
+      `select ${columns} from ${hourTable} where hour >= ${param(start.toISOString())}::timestamptz
+         and hour < ${param(end.toISOString())}::timestamptz${onlyClusters}`,
+    );
+  const keyColumns = dims.map((expr, i) => `${expr} as k${i}`);
+  const rows = await sql.query<Record<string, string | number | null>>(
+    `select ${[...keyColumns, "currency"].join(", ")},
+       sum(cpu) as cpu, sum(memory) as memory, sum(gpu) as gpu, sum(storage) as storage,
+       sum(load_balancer) as load_balancer, sum(total) as total,
+       sum(case when kind = 'idle' then total else idle_in end) as idle,
+       sum(cpu_request) as cpu_request, sum(cpu_usage) as cpu_usage,
+       sum(memory_request) as memory_request, sum(memory_usage) as memory_usage
+     from (${parts.join(" union all ")}) as rows
+     where not (kind = 'idle' and total = 0)
+     group by ${[...dims.map((_, i) => `k${i}`), "currency"].join(", ")}`,
+    params,
+  );
 
-const json = <T>(value: T | string): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
-
-/** Where a cluster is: its Location, Region, and the business and environment that own it. */
-export interface ClusterPlace {
-  cluster: string;
-  location: string;
-  region: string | null;
-  business: string;
-  environment: string;
-}
-
-/** One cluster-hour priced at the books that held then and divided by the allocation rules. */
-export interface PricedClusterHour {
-  place: ClusterPlace;
-  /** The books' currency: every figure of `allocation` is in micro-units of it. */
-  currency: string;
-  allocation: Allocation;
-}
-
-/** A cluster-hour left out for want of a price (or refused by the allocation), with why. */
-export interface UnpricedClusterHour {
-  cluster: string;
-  hour: string;
-  node: string;
-  reason: string;
-}
-
-/** The ledger's cluster-hours of a window, priced and divided, in cluster then hour order. */
-export interface PricedAllocations {
-  hours: PricedClusterHour[];
-  unpriced: UnpricedClusterHour[];
-}
-
-/**
- * Prices and divides every cluster-hour of the ledger's hourly rows in `window` (of the `clusters` named, or of
- * all when none are): each at the PriceBooks of its Location as they held at that hour, by the default allocation
- * rules with the idle mode given. The cost query sums these rows per group; the FOCUS export writes them one by
- * one (cost-export.ts).
- */
-export async function pricedAllocations(
-  sql: Sql,
-  books: readonly PriceBookLike[],
-  window: UsageWindow,
-  idle: "separate" | "share",
-  clusters: readonly string[] = [],
-): Promise<PricedAllocations> {
-  const range = [window.start.toISOString(), window.end.toISOString(), ...clusters];
+  const window = [start.toISOString(), end.toISOString(), ...clusters];
   const only =
     clusters.length > 0 ? ` and cluster in (${clusters.map((_, i) => `$${i + 3}`).join(", ")})` : "";
-  const [workloadRows, nodeRows] = await Promise.all([
-    sql.query<WorkloadRow>(`select * from usage_workload_hours where hour >= $1 and hour < $2${only}`, range),
-    sql.query<NodeRow>(`select * from usage_node_hours where hour >= $1 and hour < $2${only}`, range),
+  const [counts, unpriced] = await Promise.all([
+    sql.query<{ hours: number; pending: number }>(
+      `select count(*) filter (where priced_version > 0 and unpriced is null)::int as hours,
+         count(*) filter (where version <> priced_version)::int as pending
+       from cost_cluster_hours where hour >= $1 and hour < $2${only}`,
+      window,
+    ),
+    sql.query<{ cluster: string; hour: Date | string; node: string; reason: string }>(
+      `select cluster, hour, u.node, u.reason from cost_cluster_hours,
+         jsonb_to_recordset(unpriced) as u(node text, reason text)
+       where unpriced is not null and hour >= $1 and hour < $2${only} order by cluster, hour limit 1000`,
+      window,
+    ),
   ]);
-  const places = new Map<string, ClusterPlace>();
-  const placeOf = (r: WorkloadRow | NodeRow): ClusterPlace => ({
-    cluster: r.cluster,
-    location: r.location,
-    region: r.region,
-    business: r.business,
-    environment: r.environment,
-  });
-  const workloads: WorkloadHour[] = workloadRows.map((r) => {
-    places.set(r.cluster, placeOf(r));
-    const storage = json<Record<string, number | string>>(r.storage);
-    return {
-      cluster: r.cluster,
-      hour: hourOf(r.hour),
-      namespace: r.namespace,
-      workload: r.workload,
-      labels: json<Record<string, string>>(r.labels),
-      samples: Number(r.samples),
-      cpu: { request: Number(r.cpu_request), usage: Number(r.cpu_usage), allocated: Number(r.cpu_allocated) },
-      memory: {
-        request: Number(r.memory_request),
-        usage: Number(r.memory_usage),
-        allocated: Number(r.memory_allocated),
-      },
-      gpu: { request: Number(r.gpu_request), usage: Number(r.gpu_usage), allocated: Number(r.gpu_allocated) },
-      storage: Object.fromEntries(Object.entries(storage).map(([k, v]) => [k, Number(v)])),
-      loadBalancers: Number(r.load_balancers),
-    };
-  });
-  const nodes: NodeHour[] = nodeRows.map((r) => {
-    places.set(r.cluster, placeOf(r));
-    return {
-      cluster: r.cluster,
-      hour: hourOf(r.hour),
-      node: r.node,
-      ...(r.instance_type ? { instanceType: r.instance_type } : {}),
-      samples: Number(r.samples),
-      allocatable: {
-        cpu: Number(r.cpu_allocatable),
-        memory: Number(r.memory_allocatable),
-        gpu: Number(r.gpu_allocatable),
-      },
-    };
-  });
-
-  const result: PricedAllocations = { hours: [], unpriced: [] };
-  for (const hour of groupClusterHours(nodes, workloads)) {
-    const place = places.get(hour.cluster)!;
-    const priced = hourPrices(priceAt(books, place.location, hour.hour), hour.nodes);
-    if (!priced.ok) {
-      const unpriced =
-        priced.unpriced.length > 0 ? priced.unpriced : [{ node: "*", reason: "no node reported" }];
-      for (const u of unpriced) result.unpriced.push({ cluster: hour.cluster, hour: hour.hour, ...u });
-      continue;
-    }
-    const allocation = allocate({
-      cluster: { name: hour.cluster, business: place.business, environment: place.environment },
-      hour: hour.hour,
-      nodes: hour.nodes,
-      workloads: hour.workloads,
-      prices: priced.prices,
-      rules: { ...defaultAllocationRules, idle },
-    });
-    if (!allocation.ok) {
-      const problem = allocation.problems[0]!;
-      result.unpriced.push({
-        cluster: hour.cluster,
-        hour: hour.hour,
-        node: "*",
-        reason: `${problem.path}: ${problem.message}`,
-      });
-      continue;
-    }
-    result.hours.push({ place, currency: priced.currency, allocation: allocation.value });
-  }
-  return result;
-}
-
-/** Runs a cost query over the ledger's hourly rows with the given PriceBooks; bad input throws a `UserError`. */
-export async function queryCost(
-  sql: Sql,
-  books: readonly PriceBookLike[],
-  query: CostQuery,
-  now: Date,
-): Promise<CostReport> {
-  const checked = checkCostQuery(query, now);
-  const priced = await pricedAllocations(sql, books, checked.window, checked.idle, query.clusters ?? []);
-  const report: CostReport = {
-    window: { start: checked.window.start.toISOString(), end: checked.window.end.toISOString() },
+  const n = (v: string | number | null | undefined) => Number(v ?? 0);
+  const groups: CostGroup[] = rows.map((r) => ({
+    keys: Object.fromEntries(checked.aggregate.map((d, i) => [d, (r[`k${i}`] as string | null) ?? null])),
+    currency: String(r.currency),
+    cost: {
+      cpu: n(r.cpu),
+      memory: n(r.memory),
+      gpu: n(r.gpu),
+      storage: n(r.storage),
+      loadBalancer: n(r.load_balancer),
+      total: n(r.total),
+    },
+    idle: n(r.idle),
+    efficiency: {
+      cpu: n(r.cpu_request) > 0 ? n(r.cpu_usage) / n(r.cpu_request) : null,
+      memory: n(r.memory_request) > 0 ? n(r.memory_usage) / n(r.memory_request) : null,
+    },
+  }));
+  groups.sort(
+    (a, b) => b.cost.total - a.cost.total || JSON.stringify(a.keys).localeCompare(JSON.stringify(b.keys)),
+  );
+  return {
+    window: { start: start.toISOString(), end: end.toISOString() },
     aggregate: checked.aggregate,
     idle: checked.idle,
-    hours: priced.hours.length,
-    groups: [],
-    unpriced: priced.unpriced,
+    hours: counts[0]?.hours ?? 0,
+    pending: counts[0]?.pending ?? 0,
+    groups,
+    unpriced: unpriced.map((u) => ({
+      cluster: u.cluster,
+      hour: `${new Date(u.hour).toISOString().slice(0, 19)}Z`,
+      node: u.node,
+      reason: u.reason,
+    })),
   };
-  const groups = new Map<
-    string,
-    CostGroup & { requested: { cpu: number; memory: number }; used: { cpu: number; memory: number } }
-  >();
-  for (const { place, currency, allocation } of priced.hours) {
-    for (const row of allocation.rows) {
-      const keys = keysOf(checked.aggregate, row, place);
-      const id = `${currency}\u0000${JSON.stringify(keys)}`;
-      let group = groups.get(id);
-      if (!group) {
-        group = {
-          keys,
-          currency,
-          cost: { cpu: 0, memory: 0, gpu: 0, storage: 0, loadBalancer: 0, total: 0 },
-          idle: 0,
-          efficiency: { cpu: null, memory: null },
-          requested: { cpu: 0, memory: 0 },
-          used: { cpu: 0, memory: 0 },
-        };
-        groups.set(id, group);
-      }
-      group.cost.cpu += row.cpuCost;
-      group.cost.memory += row.memoryCost;
-      group.cost.gpu += row.gpuCost;
-      group.cost.storage += row.storageCost;
-      group.cost.loadBalancer += row.loadBalancerCost;
-      group.cost.total += row.totalCost;
-      group.idle += row.kind === "idle" ? row.totalCost : row.idleIncluded;
-      group.requested.cpu += row.cpu.request;
-      group.requested.memory += row.memory.request;
-      group.used.cpu += row.cpu.usage;
-      group.used.memory += row.memory.usage;
-    }
-  }
-  report.groups = [...groups.values()]
-    .map(({ requested, used, ...group }) => ({
-      ...group,
-      efficiency: {
-        cpu: requested.cpu > 0 ? used.cpu / requested.cpu : null,
-        memory: requested.memory > 0 ? used.memory / requested.memory : null,
-      },
-    }))
-    .sort(
-      (a, b) => b.cost.total - a.cost.total || JSON.stringify(a.keys).localeCompare(JSON.stringify(b.keys)),
-    );
-  return report;
-}
-
-/** A row's value of each dimension; idle rows have namespace `__idle__`, the resource as workload, payer `__idle__`. */
-function keysOf(
-  aggregate: readonly CostDimension[],
-  row: AllocationRow,
-  place: ClusterPlace,
-): Record<string, string | null> {
-  const keys: Record<string, string | null> = {};
-  for (const d of aggregate) {
-    if (d === "payer") keys[d] = row.kind === "idle" ? "__idle__" : payerName(row.payer);
-    else if (d === "cluster") keys[d] = row.cluster;
-    else if (d === "namespace") keys[d] = row.namespace;
-    else if (d === "workload") keys[d] = row.workload;
-    else if (d.startsWith("label:")) keys[d] = row.labels[d.slice("label:".length)] ?? null;
-    else keys[d] = (place as unknown as Record<string, string | null>)[d] ?? null;
-  }
-  return keys;
 }

@@ -3,6 +3,8 @@
  * one per record's idempotency key (core/metering/usage.ts), inserted with `on conflict do nothing` — so a record
  * sent again after a relay outage, a hub restart or to another replica counts exactly once. The Cluster's
  * Location, Region, business and environment are copied into each row as they are when the record arrives.
+ * The cluster-hours that got new rows are marked for the cost ledger to price again (cost-ledger.ts): records sent
+ * again change nothing, so they cost no pricing either.
  * Tables: store/migrations/0009-usage-ledger.sql; daily rollups and retention: usage-rollup.ts; queries:
  * usage-query.ts.
  */
@@ -40,13 +42,20 @@ export interface UsageHours {
  * Records a cluster's metered hours. `body` was checked by the protocol (every record names `body.cluster`);
  * `placement` is that Cluster's spec. Returns how many records were new.
  */
-export async function recordUsageHours(
+export function recordUsageHours(
   sql: Sql,
   placement: ClusterPlacement,
   body: UsageHours,
 ): Promise<IngestOutcome> {
+  // One transaction: rows and the mark that they need pricing land together or not at all.
+  return sql.transaction((tx) => record(tx, placement, body));
+}
+
+async function record(sql: Sql, placement: ClusterPlacement, body: UsageHours): Promise<IngestOutcome> {
   const cluster = [body.cluster, placement.location, placement.region ?? null, placement.business];
   const outcome: IngestOutcome = { workloads: 0, nodes: 0 };
+  let workloadHours: Array<Date | string> = [];
+  let nodeHours: Array<Date | string> = [];
   if (body.workloads.length > 0) {
     const rows = body.workloads.map((w) => ({
       key: workloadHourKey(w),
@@ -67,7 +76,7 @@ export async function recordUsageHours(
       storage: w.storage,
       load_balancers: w.loadBalancers,
     }));
-    const inserted = await sql.query(
+    const inserted = await sql.query<{ hour: Date | string }>(
       `insert into usage_workload_hours (key, cluster, location, region, business, environment, source,
          namespace, workload, labels, hour, samples, cpu_request, cpu_usage, cpu_allocated, memory_request,
          memory_usage, memory_allocated, gpu_request, gpu_usage, gpu_allocated, storage, load_balancers)
@@ -79,10 +88,11 @@ export async function recordUsageHours(
          memory_request bigint, memory_usage bigint, memory_allocated bigint, gpu_request bigint,
          gpu_usage bigint, gpu_allocated bigint, storage jsonb, load_balancers bigint)
        on conflict (key) do nothing
-       returning 1`,
+       returning hour`,
       [...cluster, placement.environment, body.source, JSON.stringify(rows)],
     );
     outcome.workloads = inserted.length;
+    workloadHours = inserted.map((r) => r.hour);
   }
   if (body.nodes.length > 0) {
     const rows = body.nodes.map((n) => ({
@@ -95,7 +105,7 @@ export async function recordUsageHours(
       memory_allocatable: n.allocatable.memory,
       gpu_allocatable: n.allocatable.gpu,
     }));
-    const inserted = await sql.query(
+    const inserted = await sql.query<{ hour: Date | string }>(
       `insert into usage_node_hours (key, cluster, location, region, business, environment, source, node,
          instance_type, hour, samples, cpu_allocatable, memory_allocatable, gpu_allocatable)
        select r.key, $1, $2, $3, $4, $5, $6, r.node, r.instance_type, r.hour, r.samples, r.cpu_allocatable,
@@ -103,10 +113,32 @@ export async function recordUsageHours(
        from jsonb_to_recordset($7::jsonb) as r(key text, node text, instance_type text, hour timestamptz,
          samples int, cpu_allocatable bigint, memory_allocatable bigint, gpu_allocatable bigint)
        on conflict (key) do nothing
-       returning 1`,
+       returning hour`,
       [...cluster, placement.environment, body.source, JSON.stringify(rows)],
     );
     outcome.nodes = inserted.length;
+    nodeHours = inserted.map((r) => r.hour);
   }
+  await markHoursToPrice(sql, body.cluster, placement.location, [...workloadHours, ...nodeHours]);
   return outcome;
+}
+
+/**
+ * Raises the version of each cluster-hour that got new usage rows (creating it at version 1), so that the cost
+ * ledger's pricing pass prices it (again).
+ */
+async function markHoursToPrice(
+  sql: Sql,
+  cluster: string,
+  location: string,
+  hours: ReadonlyArray<Date | string>,
+): Promise<void> {
+  const distinct = [...new Set(hours.map((h) => new Date(h).toISOString()))];
+  if (distinct.length === 0) return;
+  await sql.query(
+    `insert into cost_cluster_hours (cluster, hour, location)
+     select $1, h::timestamptz, $2 from jsonb_array_elements_text($3::jsonb) as h
+     on conflict (cluster, hour) do update set version = cost_cluster_hours.version + 1`,
+    [cluster, location, JSON.stringify(distinct)],
+  );
 }
