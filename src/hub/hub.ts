@@ -142,8 +142,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     commands,
     inventories: (clusters) => loadInventories(sql, clusters),
     cost: (query) => queryCost(sql, query, new Date()),
-    costExport: async (query) =>
-      exportCost(sql, (await store.list("PriceBook")).items as unknown as PriceBookLike[], query),
+    costExport: (query) => exportCost(sql, query, new Date()),
     ready: async () => {
       try {
         await sql.query("select 1");

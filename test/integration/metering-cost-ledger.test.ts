@@ -254,7 +254,7 @@ describe.each(drivers)("the cost ledger on %s", (_driver, open) => {
     expect(whole.hours).toBe(3 * 72);
     expect(whole.pending).toBe(0);
     expect(whole.unpriced).toEqual([]);
-  });
+  }, 120_000);
 
   it("costs nothing for records sent again, and appends a late record's difference without editing a row", async () => {
     const hour = "2026-11-03T08:00:00Z";
@@ -320,8 +320,9 @@ describe.each(drivers)("the cost ledger on %s", (_driver, open) => {
       ]),
       books[1]!,
     ];
-    const [{ t: since }] = (await sql.query<{ t: Date }>("select clock_timestamp() as t")) as [{ t: Date }];
-    const outcome = await priceCostLedger(sql, corrected, options);
+    // Found a day later.
+    const since = new Date("2026-11-07T00:00:00Z");
+    const outcome = await priceCostLedger(sql, corrected, { ...options, now: since });
     expect(outcome.locationsRepriced).toEqual(["frankfurt"]);
     expect(outcome.hoursPriced).toBe(2 * 72);
     const rowsAfter = (await sql.query<{ n: number }>("select count(*)::int as n from cost_rows"))[0]!.n;
@@ -348,7 +349,7 @@ describe.each(drivers)("the cost ledger on %s", (_driver, open) => {
   });
 
   it("keeps the daily sums after the hourly rows expire, and leaves out records that come after that", async () => {
-    const later = { now: new Date("2026-12-10T00:00:00Z"), retentionDays: 35 };
+    const later = { now: new Date("2026-12-15T00:00:00Z"), retentionDays: 35, rowRetentionDays: 35 };
     const before = await report(sql, "2026-11-02/2026-11-05", ["business"], "separate");
     const outcome = await priceCostLedger(sql, books, later);
     expect(outcome.rowsRemoved).toBeGreaterThan(0);

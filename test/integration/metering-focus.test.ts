@@ -214,8 +214,8 @@ const exportPath = "/unitfleet/v1alpha1/cost/export?format=focus&month=2026-11";
 beforeAll(async () => {
   const home = await mkdtemp(join(tmpdir(), "unitfleet-metering-focus-"));
   env = { ...readEnvironment(), home };
-  // The cost ledger is priced below at a fixed "now", so that these November hours stay within its retention
-  // whenever the test runs; the hub's own pass (real time) is kept from running meanwhile.
+  // The cost ledger is priced below at fixed times, so that these hours stay within its retention whenever the
+  // test runs and their rows are written when a hub would have written them; the hub's own pass is kept idle.
   hub = await startHub({
     dir: join(home, "hub"),
     host: "127.0.0.1",
@@ -301,7 +301,8 @@ beforeAll(async () => {
       ],
     },
   );
-  await priceCostLedger(hub.sql, await books(), { now: new Date("2026-12-02T00:00:00Z"), retentionDays: 35 });
+  // Priced as the hub would have, once each hour was reported: every row written before its month closed.
+  await priceCostLedger(hub.sql, await books(), { now: new Date("2026-11-01T01:00:00Z"), retentionDays: 35 });
 }, 60_000);
 
 afterAll(async () => {
@@ -436,6 +437,60 @@ describe("the FOCUS export of a month", () => {
     ]);
     expect(cost.code).toBe(0);
     expect(cost.stdout).toContain("frankfurt,EUR,");
+  });
+
+  it("bills a price corrected after the month closed as Correction rows of the month it is found in, the closed month unchanged", async () => {
+    const november = (await get(exportPath)).body;
+    // On 10 December the platform team finds that 0.06, not 0.04, held from 14 November (until the 15th's 0.08).
+    await hub.registry.applyAll(
+      [
+        doc("PriceBook", "frankfurt", {
+          location: "frankfurt",
+          currency: "EUR",
+          prices: [
+            {
+              from: "2026-10-01",
+              units: { cpuPerCoreHour: "0.04", memoryPerGiBHour: "0.005", gpuPerDeviceHour: "1" },
+            },
+            {
+              from: "2026-11-14T00:00:00Z",
+              units: { cpuPerCoreHour: "0.06", memoryPerGiBHour: "0.005", gpuPerDeviceHour: "1" },
+            },
+            {
+              from: "2026-11-15T00:00:00Z",
+              units: { cpuPerCoreHour: "0.08", memoryPerGiBHour: "0.005", gpuPerDeviceHour: "1" },
+            },
+          ],
+        }),
+      ],
+      systemCaller,
+    );
+    const found = new Date("2026-12-10T00:00:00Z");
+    const outcome = await priceCostLedger(hub.sql, await books(), { now: found, retentionDays: 35 });
+    expect(outcome.locationsRepriced).toEqual(["frankfurt"]);
+    // November closed on 3 December: its file is what it was, to the byte.
+    expect((await get(exportPath)).body).toBe(november);
+    // December's file carries the difference for the one hour concerned: 4 cores × 0.02 more = 0.08.
+    const december = readFocus((await get(exportPath.replace("2026-11", "2026-12"))).body);
+    const corrections = december.filter((r) => r.ChargeClass === "Correction");
+    expect(corrections.length).toBeGreaterThan(0);
+    for (const row of corrections) {
+      expect(row.ChargePeriodStart).toBe("2026-11-14T23:00:00Z");
+      expect(row.BillingPeriodStart).toBe("2026-12-01T00:00:00Z");
+      expect(row.PricingQuantity).toBe("0");
+    }
+    expect(corrections.reduce((sum, r) => sum + micros(r.BilledCost!), 0n)).toBe(80_000n);
+    expect(
+      december
+        .filter((r) => r.ChargeClass !== "Correction")
+        .every((r) => r.ChargePeriodStart!.startsWith("2026-12")),
+    ).toBe(true);
+    // The cost as priced now is the closed month plus its corrections.
+    const now = await queryCost(hub.sql, { window: "2026-11-01/2026-12-01", aggregate: [] }, found);
+    expect(now.groups.find((g) => g.currency === "EUR")?.cost.total).toBe(1_280_000 + 80_000);
+    // And the CLI says so.
+    const cli = await unitfleet(["cost", "export", "--month", "2026-12"]);
+    expect(cli.stderr).toContain(`note: ${corrections.length} Correction rows for hours of earlier months`);
   });
 
   it("refuses an unknown format and a malformed month, each with its field, over the API and the CLI", async () => {

@@ -66,6 +66,18 @@ function costExportCommand(env: Environment): Command {
       const csv = await (await import("../client/hub-client.ts")).withHub(env, (hub: HubClient) =>
         hub.send<string>("GET", `/unitfleet/v1alpha1/cost/export?${query}`, undefined, "text/csv"),
       );
+      const { billingMonth, periodClose } = await import("../../core/metering/focus.ts");
+      const month = billingMonth(flags.month);
+      const closes = month.ok ? periodClose(month.value) : undefined;
+      if (closes && Date.now() < closes.getTime())
+        process.stderr.write(
+          `note: ${flags.month} closes at ${closes.toISOString()}: until then the export is provisional (usage and price changes still join the month)\n`,
+        );
+      const corrections = csv.split("\r\n").filter((line) => line.includes(",Correction,")).length;
+      if (corrections > 0)
+        process.stderr.write(
+          `note: ${corrections} Correction rows for hours of earlier months, corrected during ${flags.month}\n`,
+        );
       if (!flags.file) {
         out(csv);
         return;

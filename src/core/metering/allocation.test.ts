@@ -11,6 +11,7 @@ import {
   type ClusterHourInput,
   defaultAllocationRules,
   groupClusterHours,
+  payerFromName,
   payerName,
 } from "./allocation.ts";
 import { nodeCost } from "./node-cost.ts";
@@ -340,5 +341,16 @@ describe("many cluster-hours", () => {
     expect(result.ok ? [] : result.problems.map((p) => p.path)).toEqual(["[1].prices.nodes.n1"]);
     const fine = allocateAll([good, good]);
     expect(fine.ok && fine.value.length).toBe(2);
+  });
+});
+
+describe("payer names", () => {
+  it("reads a payer back from its name, a label key with a prefix and a value with a slash included", () => {
+    const payers = [
+      { from: "label", key: "example.com/team", value: "a/b=c" },
+      { from: "label", key: "team", value: "" },
+      { from: "cluster", business: "shop", environment: "prod" },
+    ] as const;
+    for (const payer of payers) expect(payerFromName(payerName(payer))).toEqual(payer);
   });
 });

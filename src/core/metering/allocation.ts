@@ -446,6 +446,17 @@ export function payerName(payer: Payer): string {
   return payer.from === "label" ? `${payer.key}=${payer.value}` : `${payer.business}/${payer.environment}`;
 }
 
+/**
+ * A payer back from its name (`payerName`): `key=value` is a label (a label key has no `=`), `business/environment`
+ * the cluster's owner (names have no `/`).
+ */
+export function payerFromName(name: string): Payer {
+  const eq = name.indexOf("=");
+  if (eq > 0) return { from: "label", key: name.slice(0, eq), value: name.slice(eq + 1) };
+  const slash = name.lastIndexOf("/");
+  return { from: "cluster", business: name.slice(0, slash), environment: name.slice(slash + 1) };
+}
+
 function mapResources<T>(f: (r: NodeResource) => T): Record<NodeResource, T> {
   return { cpu: f("cpu"), memory: f("memory"), gpu: f("gpu") };
 }

@@ -274,6 +274,44 @@ describe("FOCUS rows of a cluster-hour", () => {
   });
 });
 
+describe("corrections", () => {
+  it("writes a correction of an earlier month's hour as Correction rows of this month, PricingQuantity 0", () => {
+    const october = allocation("2026-10-20T08:00:00Z");
+    const rows = rowsOf([{ place, currency: "EUR", allocation: october, correction: true }]);
+    expect(rows.length).toBe(october.rows.length);
+    for (const row of rows) {
+      expect(row.ChargeClass).toBe("Correction");
+      expect(row.PricingQuantity).toBe("0");
+      expect(row.ChargePeriodStart).toBe("2026-10-20T08:00:00Z");
+      expect(row.BillingPeriodStart).toBe("2026-11-01T00:00:00Z");
+    }
+    // Corrections come after the month's own rows.
+    const both = rowsOf([
+      { place, currency: "EUR", allocation: october, correction: true },
+      { place, currency: "EUR", allocation: allocation("2026-11-03T14:00:00Z") },
+    ]);
+    expect(both[0]!.ChargeClass).toBeNull();
+    expect(both.at(-1)!.ChargeClass).toBe("Correction");
+    // A correction of an hour of this month or later is refused: that is the month's own bill.
+    expect(
+      focusRows(
+        [{ place, currency: "EUR", allocation: allocation("2026-11-03T14:00:00Z"), correction: true }],
+        november,
+        issuer,
+        rules,
+      ),
+    ).toEqual({
+      ok: false,
+      problems: [
+        {
+          path: "[0].allocation.hour",
+          message: expect.stringContaining("must be before the billing period"),
+        },
+      ],
+    });
+  });
+});
+
 describe("CSV", () => {
   it("writes a header and CRLF lines, quoting commas and quotes as RFC 4180 says, null as empty", () => {
     const hour = "2026-11-03T14:00:00Z";

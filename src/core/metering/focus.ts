@@ -124,11 +124,16 @@ export interface FocusPlace {
   environment: string;
 }
 
-/** One priced and divided cluster-hour, in micro-units of `currency`. */
+/**
+ * One priced and divided cluster-hour, in micro-units of `currency`: its rows and their total. A `correction`
+ * holds, for an hour of an earlier billing period, the differences from what was billed then (negative when the
+ * cost went down): its rows are written with ChargeClass `Correction` and a PricingQuantity of 0.
+ */
 export interface FocusClusterHour {
   place: FocusPlace;
   currency: string;
-  allocation: Allocation;
+  allocation: Pick<Allocation, "hour" | "rows" | "totalCost">;
+  correction?: boolean;
 }
 
 /** A billing period, `start` included, `end` excluded. */
@@ -153,6 +158,17 @@ export function billingMonth(text: string, field = "month"): Validated<BillingPe
     ok: true,
     value: { start: new Date(Date.UTC(year, month - 1, 1)), end: new Date(Date.UTC(year, month, 1)) },
   };
+}
+
+/**
+ * Days after a billing month's end at which it closes: what the ledger holds for its hours by then is the month's
+ * bill; what is written for them later is a correction, billed in the month during which it is written.
+ */
+export const defaultCloseAfterDays = 2;
+
+/** When a billing period closes: `closeAfterDays` after its end. */
+export function periodClose(period: BillingPeriod, closeAfterDays = defaultCloseAfterDays): Date {
+  return new Date(period.end.getTime() + closeAfterDays * 86_400_000);
 }
 
 /** Micro-units as an exact decimal with no trailing zeros: 1_234_500 → "1.2345", 0 → "0", -5 → "-0.000005". */
@@ -276,7 +292,13 @@ export function focusRows(
   const problems: Problem[] = [];
   hours.forEach((hour, i) => {
     const at = Date.parse(hour.allocation.hour);
-    if (!(at >= period.start.getTime() && at + hourMs <= period.end.getTime()))
+    if (hour.correction) {
+      if (!(at + hourMs <= period.start.getTime()))
+        problems.push({
+          path: `[${i}].allocation.hour`,
+          message: `a correction's hour ${hour.allocation.hour} must be before the billing period ${focusDateTime(period.start)}`,
+        });
+    } else if (!(at >= period.start.getTime() && at + hourMs <= period.end.getTime()))
       problems.push({
         path: `[${i}].allocation.hour`,
         message: `${hour.allocation.hour} is outside the billing period ${focusDateTime(period.start)} to ${focusDateTime(period.end)}`,
@@ -286,12 +308,13 @@ export function focusRows(
 
   const ordered = [...hours].sort(
     (a, b) =>
+      Number(a.correction ?? false) - Number(b.correction ?? false) ||
       Date.parse(a.allocation.hour) - Date.parse(b.allocation.hour) ||
       (a.place.cluster < b.place.cluster ? -1 : a.place.cluster > b.place.cluster ? 1 : 0),
   );
   const method = allocatedMethodId(rules);
   const rows: FocusRow[] = [];
-  for (const { place, currency, allocation } of ordered) {
+  for (const { place, currency, allocation, correction } of ordered) {
     const start = new Date(Date.parse(allocation.hour));
     const common = {
       BillingAccountId: issuer.billingAccountId,
@@ -300,7 +323,7 @@ export function focusRows(
       BillingPeriodEnd: focusDateTime(period.end),
       BillingPeriodStart: focusDateTime(period.start),
       ChargeCategory: "Usage",
-      ChargeClass: null,
+      ChargeClass: correction ? "Correction" : null,
       ChargePeriodEnd: focusDateTime(new Date(start.getTime() + hourMs)),
       ChargePeriodStart: focusDateTime(start),
       HostProviderName: issuer.host,
@@ -355,7 +378,7 @@ export function focusRows(
         ContractedCost: cost,
         EffectiveCost: cost,
         ListCost: cost,
-        PricingQuantity: decimalFromMicros(quantities[i] ?? 0n),
+        PricingQuantity: correction ? "0" : decimalFromMicros(quantities[i] ?? 0n),
         AllocatedMethodDetails: methodDetails(row, allocation.totalCost),
         AllocatedResourceId: idle ? null : `${row.namespace}/${row.workload}`,
         AllocatedResourceName: idle ? null : `${row.namespace}/${row.workload}`,

@@ -11,7 +11,8 @@
  *    `cost_rows` only the difference between the new figures and those already there — so the rows are never
  *    edited, and each correction is a row of its own with the time it was written. The daily and per-payer sums
  *    are added in the same transaction;
- * 3. removes hourly rows (cost rows, per-payer hours, cluster-hours) older than the retention; daily sums stay.
+ * 3. removes per-payer hours and cluster-hours older than the retention, and cost rows older than theirs (both
+ *    their hour and their writing: the FOCUS export of a closed month reads them); daily sums stay.
  *
  * A cluster-hour whose records arrive after the hourly retention has passed cannot be priced whole (its other
  * records are gone): it is left out and counted (`tooLate`). Runs on the leader only (`costPricing`).
@@ -51,7 +52,23 @@ export const costColumns = [
   "memory_request",
   "memory_usage",
 ] as const;
-type CostColumn = (typeof costColumns)[number];
+/** Columns of cost rows only (not summed into the daily and per-payer tables): what the FOCUS export writes. */
+export const detailColumns = [
+  "cpu_allocated",
+  "memory_allocated",
+  "gpu_request",
+  "gpu_usage",
+  "gpu_allocated",
+  "storage_amount",
+  "load_balancers",
+  "unallocated",
+  "sep_shared_included",
+  "sep_shared_spread",
+  "shr_shared_included",
+  "shr_shared_spread",
+] as const;
+const rowColumns = [...costColumns, ...detailColumns] as const;
+type CostColumn = (typeof rowColumns)[number];
 
 /** What identifies a cost row within its cluster-hour, besides the cluster and hour. */
 const identityColumns = [
@@ -84,9 +101,15 @@ interface CostRow {
 }
 
 export interface PricingOptions {
+  /** The pass's time: rows are written as of it (the FOCUS export bills a month by when its rows were written). */
   now: Date;
   /** Hourly rows are kept this many whole days (UTC) before today (the usage ledger's retention). */
   retentionDays: number;
+  /**
+   * Cost rows are kept this many whole days after both their hour and their writing (default 70): long enough
+   * to export a month, with the corrections made during it, after the month has closed (cost-export.ts).
+   */
+  rowRetentionDays?: number;
   /** Cluster-hours per transaction (default 100). */
   batch?: number;
   signal?: AbortSignal;
@@ -146,13 +169,22 @@ function costRowsOf(
     if (!entry) {
       entry = {
         ...base,
-        values: Object.fromEntries(costColumns.map((c) => [c, 0])) as Record<CostColumn, number>,
+        values: Object.fromEntries(rowColumns.map((c) => [c, 0])) as Record<CostColumn, number>,
       };
       rows.set(key, entry);
-      entry.values.cpu_request = row.cpu.request;
-      entry.values.cpu_usage = row.cpu.usage;
-      entry.values.memory_request = row.memory.request;
-      entry.values.memory_usage = row.memory.usage;
+      const v = entry.values;
+      v.cpu_request = row.cpu.request;
+      v.cpu_usage = row.cpu.usage;
+      v.cpu_allocated = row.cpu.allocated;
+      v.memory_request = row.memory.request;
+      v.memory_usage = row.memory.usage;
+      v.memory_allocated = row.memory.allocated;
+      v.gpu_request = row.gpu.request;
+      v.gpu_usage = row.gpu.usage;
+      v.gpu_allocated = row.gpu.allocated;
+      v.storage_amount = row.storage;
+      v.load_balancers = row.loadBalancers;
+      v.unallocated = row.unallocated ?? 0;
     }
     const v = entry.values;
     v[`${mode}_cpu`] = row.cpuCost;
@@ -161,6 +193,8 @@ function costRowsOf(
     v[`${mode}_storage`] = row.storageCost;
     v[`${mode}_load_balancer`] = row.loadBalancerCost;
     v[`${mode}_total`] = row.totalCost;
+    v[`${mode}_shared_included`] = row.sharedIncluded;
+    v[`${mode}_shared_spread`] = row.sharedSpread;
     if (mode === "shr") v.shr_idle = row.idleIncluded;
   };
   for (const h of separate.hours)
@@ -202,6 +236,7 @@ interface Pending {
 async function priceBatch(
   sql: Sql,
   books: readonly PriceBookLike[],
+  now: Date,
   cutoff: Date,
   batch: number,
   outcome: PricingOutcome,
@@ -222,7 +257,7 @@ async function priceBatch(
       tx.query<WorkloadRow>(`select * from usage_workload_hours where ${inPairs}`, [pairs]),
       tx.query<NodeRow>(`select * from usage_node_hours where ${inPairs}`, [pairs]),
       tx.query<Omit<CostRow, "values"> & Record<CostColumn, string | number>>(
-        `select cluster, hour, ${identityColumns.join(", ")}, ${costColumns.map((c) => `sum(${c}) as ${c}`).join(", ")}
+        `select cluster, hour, ${identityColumns.join(", ")}, ${rowColumns.map((c) => `sum(${c}) as ${c}`).join(", ")}
          from cost_rows where ${inPairs} group by cluster, hour, ${identityColumns.join(", ")}`,
         [pairs],
       ),
@@ -238,21 +273,21 @@ async function priceBatch(
       seen.add(key);
       const now = next.get(key);
       const values = Object.fromEntries(
-        costColumns.map((c) => [c, (now?.values[c] ?? 0) - Number(old[c])]),
+        rowColumns.map((c) => [c, (now?.values[c] ?? 0) - Number(old[c])]),
       ) as Record<CostColumn, number>;
-      if (costColumns.some((c) => values[c] !== 0)) deltas.push({ ...pick(base), values });
+      if (rowColumns.some((c) => values[c] !== 0)) deltas.push({ ...pick(base), values });
     }
     for (const [key, row] of next) if (!seen.has(key)) deltas.push(row);
 
     if (deltas.length > 0) {
       const records = JSON.stringify(deltas.map((d) => ({ ...pick(d), ...d.values })));
       await tx.query(
-        `insert into cost_rows (cluster, hour, ${identityColumns.join(", ")}, ${costColumns.join(", ")})
-         select cluster, hour, ${identityColumns.join(", ")}, ${costColumns.join(", ")}
+        `insert into cost_rows (written_at, cluster, hour, ${identityColumns.join(", ")}, ${rowColumns.join(", ")})
+         select $2::timestamptz, cluster, hour, ${identityColumns.join(", ")}, ${rowColumns.join(", ")}
          from jsonb_to_recordset($1::jsonb) as r(cluster text, hour timestamptz, location text, region text,
            business text, environment text, currency text, kind text, payer text, namespace text, workload text,
-           labels jsonb, ${costColumns.map((c) => `${c} bigint`).join(", ")})`,
-        [records],
+           labels jsonb, ${rowColumns.map((c) => `${c} bigint`).join(", ")})`,
+        [records, now.toISOString()],
       );
       await tx.query(addInto("cost_days", "day", fullGroup), [records]);
       await tx.query(addInto("cost_payer_hours", "hour", payerGroup), [records]);
@@ -275,10 +310,10 @@ async function priceBatch(
       return { cluster: p.cluster, hour: iso(p.hour), version: String(p.version), unpriced: why };
     });
     await tx.query(
-      `update cost_cluster_hours c set priced_version = m.version, priced_at = now(), unpriced = m.unpriced
+      `update cost_cluster_hours c set priced_version = m.version, priced_at = $2::timestamptz, unpriced = m.unpriced
        from jsonb_to_recordset($1::jsonb) as m(cluster text, hour timestamptz, version bigint, unpriced jsonb)
        where c.cluster = m.cluster and c.hour = m.hour`,
-      [JSON.stringify(marks)],
+      [JSON.stringify(marks), now.toISOString()],
     );
     outcome.hoursPriced += due.length;
     return pending.length;
@@ -378,7 +413,7 @@ export async function priceCostLedger(
     rowsRemoved: 0,
   };
   while (!options.signal?.aborted) {
-    if ((await priceBatch(sql, books, cutoff, batch, outcome)) < batch) break;
+    if ((await priceBatch(sql, books, options.now, cutoff, batch, outcome)) < batch) break;
   }
   const removeAll = async (table: string, extra = "") => {
     for (;;) {
@@ -387,7 +422,18 @@ export async function priceCostLedger(
       if (removed < 20_000 || options.signal?.aborted) return;
     }
   };
-  await removeAll("cost_rows");
+  const rowCutoff = new Date(today - (options.rowRetentionDays ?? 70) * dayMs);
+  for (;;) {
+    const removed = await removeBatch(
+      sql,
+      "cost_rows",
+      rowCutoff,
+      20_000,
+      " and written_at < $1::timestamptz",
+    );
+    outcome.rowsRemoved += removed;
+    if (removed < 20_000 || options.signal?.aborted) break;
+  }
   await removeAll("cost_payer_hours");
   await removeAll("cost_cluster_hours", " and version = priced_version");
   return outcome;

@@ -28,7 +28,8 @@ create table cost_books (
 
 -- cost_rows: the bill, append-only. A cluster-hour's first pricing writes one row per allocation row (workload,
 -- shared or idle); pricing it again (late usage, a price corrected) writes only the differences, as new rows with
--- their own `written_at`. The sum of a cluster-hour's rows is always its cost as last priced. Money in integer
+-- their own `written_at`. The sum of a cluster-hour's rows is always its cost as last priced; the sum of those
+-- written before a time is its cost as billed then (the FOCUS export's corrections, cost-export.ts). Money in integer
 -- micro-units of `currency`; `sep_*` as divided with idle separate, `shr_*` with idle shared (`shr_idle`: the
 -- idle shared in). Amounts of request and usage (millicore- and byte-minutes) are kept for efficiency.
 create table cost_rows (
@@ -61,10 +62,25 @@ create table cost_rows (
   cpu_request bigint not null,
   cpu_usage bigint not null,
   memory_request bigint not null,
-  memory_usage bigint not null
+  memory_usage bigint not null,
+  -- What the FOCUS export writes of each row besides money (core/metering/focus.ts): the amounts allocated, the
+  -- idle amount of an idle row, and what of the cost came from or went to shared namespaces, per idle mode.
+  cpu_allocated bigint not null,
+  memory_allocated bigint not null,
+  gpu_request bigint not null,
+  gpu_usage bigint not null,
+  gpu_allocated bigint not null,
+  storage_amount bigint not null,
+  load_balancers bigint not null,
+  unallocated bigint not null,
+  sep_shared_included bigint not null,
+  sep_shared_spread bigint not null,
+  shr_shared_included bigint not null,
+  shr_shared_spread bigint not null
 );
 create index cost_rows_by_cluster_hour on cost_rows (cluster, hour);
 create index cost_rows_by_hour on cost_rows (hour);
+create index cost_rows_by_written on cost_rows (written_at);
 
 -- Sums of cost_rows, kept in the same transaction as the rows: per day at full detail (kept for ever), and per
 -- hour and per day by payer only (no namespace, workload or labels) — the levels a query by location, region,
