@@ -253,15 +253,16 @@ async function priceBatch(
     outcome.tooLate += tooLate.length;
     const pairs = JSON.stringify(due.map((p) => ({ cluster: p.cluster, hour: iso(p.hour) })));
     const inPairs = `(cluster, hour) in (select cluster, hour from jsonb_to_recordset($1::jsonb) as p(cluster text, hour timestamptz))`;
-    const [workloadRows, nodeRows, existing] = await Promise.all([
-      tx.query<WorkloadRow>(`select * from usage_workload_hours where ${inPairs}`, [pairs]),
-      tx.query<NodeRow>(`select * from usage_node_hours where ${inPairs}`, [pairs]),
-      tx.query<Omit<CostRow, "values"> & Record<CostColumn, string | number>>(
-        `select cluster, hour, ${identityColumns.join(", ")}, ${rowColumns.map((c) => `sum(${c}) as ${c}`).join(", ")}
-         from cost_rows where ${inPairs} group by cluster, hour, ${identityColumns.join(", ")}`,
-        [pairs],
-      ),
+    // One after the other: a transaction is one connection, which runs one statement at a time.
+    const workloadRows = await tx.query<WorkloadRow>(`select * from usage_workload_hours where ${inPairs}`, [
+      pairs,
     ]);
+    const nodeRows = await tx.query<NodeRow>(`select * from usage_node_hours where ${inPairs}`, [pairs]);
+    const existing = await tx.query<Omit<CostRow, "values"> & Record<CostColumn, string | number>>(
+      `select cluster, hour, ${identityColumns.join(", ")}, ${rowColumns.map((c) => `sum(${c}) as ${c}`).join(", ")}
+         from cost_rows where ${inPairs} group by cluster, hour, ${identityColumns.join(", ")}`,
+      [pairs],
+    );
     const separate = priceUsageRows(workloadRows, nodeRows, books, "separate");
     const share = priceUsageRows(workloadRows, nodeRows, books, "share");
     const next = new Map(costRowsOf(separate, share).map((r) => [identityKey(r), r]));
