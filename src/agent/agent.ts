@@ -110,11 +110,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     // Each session starts by telling the hub which works the agent holds; it answers with what to change.
     onOpen: () => {
       client.forward(options.cluster, "work.sync", { cluster: options.cluster, works: delivery.held() });
-      // No ack from the ledger yet: every kept usage hour goes again with each session (its keys dedup).
+      // Hours the ledger has not acknowledged go again with each session (its keys count them once).
       if (options.metering !== false) void usage.resend();
     },
     onMessage: (m) => {
       if (m.type === "command" && m.body.cluster === options.cluster) void commands.handle(m.body);
+      if (m.type === "usage.ack" && m.body.cluster === options.cluster) void usage.acknowledge(m.body);
       if (m.type === "work.apply" && m.body.cluster === options.cluster) {
         const { application, generation, manifests } = m.body;
         void delivery

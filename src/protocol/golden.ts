@@ -142,6 +142,16 @@ export const goldenMessages: { [T in MessageType]: Envelope<T> } = {
     },
     { id: "r-10", seq: 10 },
   ),
+  "usage.ack": message(
+    "usage.ack",
+    {
+      cluster: "fra-shop-prod",
+      hour: "2026-12-03T14:00:00Z",
+      first: "fra-shop-prod/2026-12-03T14:00:00Z/workload/shop/Deployment/storefront",
+      records: 1,
+    },
+    { id: "h-12", seq: 12 },
+  ),
   "usage.hours": message(
     "usage.hours",
     {

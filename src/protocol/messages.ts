@@ -322,8 +322,22 @@ export const messageTypes = {
     }),
   },
   /**
+   * Hub → agent: the ledger holds one `usage.hours` message of this cluster — the one of `hour` whose first record
+   * has the idempotency key `first` (core/metering/usage.ts), `records` records in all. An agent stops sending
+   * an hour again once every message of it is acknowledged.
+   */
+  "usage.ack": {
+    class: "control",
+    body: z.strictObject({
+      cluster: name,
+      hour: z.string().max(40),
+      first: z.string().max(1000),
+      records: z.number().int().min(0).max(maxUsageRecords),
+    }),
+  },
+  /**
    * Agent → hub: one cluster's metered hours (core/metering/usage.ts) — names and numbers, never a pod's
-   * content. Sent once per completed hour and again until acknowledged; the ledger keeps one row per record's
+   * content. Sent once per completed hour and again, on each new session, until acknowledged (`usage.ack`); the ledger keeps one row per record's
    * idempotency key, so a repeat counts once. Every record names the body's cluster.
    */
   "usage.hours": {

@@ -105,6 +105,11 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       if (m.type === "command") passOn(m.body);
       // Works go to a connected agent only: one that is not sends `work.sync` when it connects, and the hub
       // answers it with what it missed.
+      // The ledger's acknowledgements go to a connected agent; one that is not sends its hours again later.
+      if (m.type === "usage.ack") {
+        const agent = agents.get(m.body.cluster);
+        if (agent?.greeted) agent.send(m.type, m.body);
+      }
       if (m.type === "work.apply" || m.type === "work.remove") {
         const agent = agents.get(m.body.cluster);
         if (agent?.greeted) agent.send(m.type, m.body);

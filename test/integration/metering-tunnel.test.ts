@@ -27,6 +27,8 @@ let relay: RunningRelay;
 let agent: TunnelClient;
 const stopAgent = new AbortController();
 let agentRunning: Promise<void>;
+/** The ledger's acknowledgements the agent received through the relay. */
+const acks: Array<{ cluster: string; hour: string; first: string; records: number }> = [];
 
 const hubOptions = () => ({ dir: join(dir, "hub"), host: "127.0.0.1", port: hubPort, log: () => {} });
 
@@ -97,6 +99,9 @@ beforeAll(async () => {
     ca: [hubCa, ca.fleet.cert],
     hello: { role: "agent", location: "frankfurt", cluster: "fra-shop-prod" },
     log: () => {},
+    onMessage: (m) => {
+      if (m.type === "usage.ack") acks.push(m.body);
+    },
   });
   agentRunning = agent.run(stopAgent.signal);
   await until("the agent is connected", () => agent.connected);
@@ -155,6 +160,15 @@ describe("metered hours over the tunnel", () => {
     await sleep(300);
     expect(await rows()).toBe(150);
     expect(relay.counters.residencyRefusals).toBe(0);
+    // Each message acknowledged back through the relay, the resent ones too: the agent may forget its hours.
+    await until("the agent got 300 acknowledgements", () => acks.length >= 300);
+    expect(new Set(acks.map((a) => a.hour)).size).toBe(150);
+    expect(acks[0]).toEqual({
+      cluster: "fra-shop-prod",
+      hour: "2026-11-01T00:00:00Z",
+      first: "fra-shop-prod/2026-11-01T00:00:00Z/workload/web/Deployment/front",
+      records: 1,
+    });
     const report = await queryUsage(
       hub.sql,
       { window: "2026-11-01/2026-11-08", aggregate: ["business", "namespace"] },

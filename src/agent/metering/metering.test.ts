@@ -2,7 +2,12 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type MinuteSample, type UsageHoursBody, workloadMinutes } from "../../core/metering/hourly.ts";
+import {
+  type MinuteSample,
+  type UsageHoursBody,
+  usageMessageIdentity,
+  workloadMinutes,
+} from "../../core/metering/hourly.ts";
 import { ManualClock } from "../../runtime/clock.ts";
 import { metering } from "./metering.ts";
 
@@ -102,6 +107,32 @@ describe("metering", () => {
     expect(sent.map((b) => b.nodes[0]?.hour)).toEqual(["2026-12-03T15:00:00Z", "2026-12-03T16:00:00Z"]);
     await m.resend(); // again: the ledger's keys make repeats harmless.
     expect(sent).toHaveLength(4);
+    await stop();
+  });
+
+  it("forgets an hour once the ledger acknowledged each of its messages, and sends again only the others", async () => {
+    const { minutes, sent, m, stop } = await setup({ workloads: 700 });
+    await minutes(2 * 60); // 14:00 and 15:00 complete, two messages each.
+    const of = (hour: string) => sent.filter((b) => (b.workloads[0] ?? b.nodes[0])?.hour === hour);
+    const [a, b] = of("2026-12-03T14:00:00Z").map((body) => usageMessageIdentity(body)!);
+    // An ack of something the agent never sent, or of a path, changes nothing.
+    await m.acknowledge({ hour: "2026-12-03T14:00:00Z", first: "c1/elsewhere" });
+    await m.acknowledge({ hour: "../../etc/passwd", first: a!.first });
+    expect((await m.completedHours()).map((h) => h.hour)).toHaveLength(2);
+    // The first message of 14:00 acknowledged: only its second goes again, and all of 15:00.
+    await m.acknowledge(a!);
+    sent.length = 0;
+    await m.resend();
+    expect(sent.map((body) => usageMessageIdentity(body)!.first)).toEqual([
+      b!.first,
+      ...of("2026-12-03T15:00:00Z").map((body) => usageMessageIdentity(body)!.first),
+    ]);
+    // Both acknowledged: the hour is forgotten, on disk too.
+    await m.acknowledge(b!);
+    expect((await m.completedHours()).map((h) => h.hour)).toEqual(["2026-12-03T15:00:00Z"]);
+    sent.length = 0;
+    await m.resend();
+    expect(sent).toHaveLength(2);
     await stop();
   });
 

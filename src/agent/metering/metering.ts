@@ -3,10 +3,11 @@
  * the hour ends sends its WorkloadHour and NodeHour records as `usage.hours` messages of at most 500 records.
  *
  * Nothing is lost across outages or restarts: the hour being summed is written to `<dir>/current.json` after
- * every minute, and each completed hour to `<dir>/hours/<hour>.json`. There is no acknowledgement from the
- * ledger (yet), so the last 48 completed hours are kept and all of them are sent again whenever a tunnel session
- * opens (`resend`); the ledger's idempotency keys count each record once. Disk use is bounded by those 49
- * files: about 0.5 KB per workload or node record, so some 25 MB for a cluster of 1,000 workloads.
+ * every minute, and each completed hour to `<dir>/hours/<hour>.json` until the ledger acknowledges every message
+ * of it (`usage.ack`); the hours not yet acknowledged are sent again whenever a tunnel session opens (`resend`),
+ * and the ledger's idempotency keys count each record once. At most the last 48 completed hours are kept (an
+ * outage longer than two days loses the oldest): disk use is bounded by those 49 files, about 0.5 KB per workload
+ * or node record, so some 25 MB for a cluster of 1,000 workloads cut off for two days.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import {
   type MinuteSample,
   type UsageHoursBody,
   usageHoursMessages,
+  usageMessageIdentity,
 } from "../../core/metering/hourly.ts";
 import { type Clock, systemClock } from "../../runtime/clock.ts";
 import type { Log, Runnable } from "../../runtime/runnable.ts";
@@ -45,8 +47,10 @@ export interface MeteringOptions {
 }
 
 export interface Metering extends Runnable {
-  /** Sends every kept hour again (on each new tunnel session). */
+  /** Sends every kept hour again (on each new tunnel session), but the messages the ledger acknowledged. */
   resend(): Promise<void>;
+  /** The ledger holds one message of an hour (`usage.ack`); an hour whose messages all are is forgotten. */
+  acknowledge(ack: { hour: string; first: string }): Promise<void>;
   /** The completed hours on disk, oldest first. */
   completedHours(): Promise<FinishedHour[]>;
 }
@@ -66,8 +70,13 @@ export function metering(options: MeteringOptions): Metering {
     await rename(temp, file);
   };
 
+  /** Per hour, the first record keys of its messages the ledger acknowledged (since this process started). */
+  const acknowledged = new Map<string, Set<string>>();
+
   const send = (finished: FinishedHour) => {
+    const done = acknowledged.get(finished.hour);
     for (const body of usageHoursMessages(options.cluster, finished, options.maxRecordsPerMessage)) {
+      if (done?.has(usageMessageIdentity(body)?.first ?? "")) continue;
       try {
         options.send(body);
       } catch (error) {
@@ -168,6 +177,29 @@ export function metering(options: MeteringOptions): Metering {
     },
     async resend() {
       for (const finished of await completedHours()) send(finished);
+    },
+    async acknowledge(ack) {
+      // The hour names a file: only an hour as the agent writes them (no path of the hub's choosing).
+      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(ack.hour)) return;
+      const file = join(hoursDir, `${ack.hour}.json`);
+      let finished: FinishedHour;
+      try {
+        finished = JSON.parse(await readFile(file, "utf8")) as FinishedHour;
+      } catch {
+        return; // already forgotten, or never kept
+      }
+      const firsts = usageHoursMessages(options.cluster, finished, options.maxRecordsPerMessage).map(
+        (body) => usageMessageIdentity(body)?.first,
+      );
+      if (!firsts.includes(ack.first)) return;
+      const done = acknowledged.get(ack.hour) ?? new Set<string>();
+      done.add(ack.first);
+      acknowledged.set(ack.hour, done);
+      if (firsts.every((first) => first !== undefined && done.has(first))) {
+        await rm(file, { force: true });
+        acknowledged.delete(ack.hour);
+        options.log({ level: "info", msg: "usage hour acknowledged by the ledger", hour: ack.hour });
+      }
     },
     completedHours,
   };

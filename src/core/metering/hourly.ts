@@ -9,7 +9,15 @@
  * pays for, `allocated`, is max(request, usage) per pod and minute: one pod using more than it asked for is not
  * offset by another using less.
  */
-import type { HourStart, NodeHour, ResourceMinutes, UsageSource, WorkloadHour } from "./usage.ts";
+import {
+  type HourStart,
+  type NodeHour,
+  nodeHourKey,
+  type ResourceMinutes,
+  type UsageSource,
+  type WorkloadHour,
+  workloadHourKey,
+} from "./usage.ts";
 
 /** One resource of one pod (or a workload's pods together) in one minute. */
 export interface ResourceMinute {
@@ -267,6 +275,21 @@ export function usageHoursMessages(
     });
   }
   return bodies;
+}
+
+/**
+ * What identifies one `usage.hours` message of an hour: its hour, the idempotency key of its first record
+ * (workloads come before nodes), and how many records it holds — what the ledger's `usage.ack` names.
+ */
+export function usageMessageIdentity(
+  body: UsageHoursBody,
+): { hour: string; first: string; records: number } | undefined {
+  const workload = body.workloads[0];
+  const node = body.nodes[0];
+  const first = workload ? workloadHourKey(workload) : node ? nodeHourKey(node) : undefined;
+  const hour = workload?.hour ?? node?.hour;
+  if (first === undefined || hour === undefined) return undefined;
+  return { hour, first, records: body.workloads.length + body.nodes.length };
 }
 
 function compareKeys(

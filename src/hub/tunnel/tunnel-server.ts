@@ -12,6 +12,7 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
 import { applyChanges, type InventoryItem, summarise } from "../../core/inventory/inventory.ts";
+import { usageMessageIdentity } from "../../core/metering/hourly.ts";
 import type { UsageSource } from "../../core/metering/usage.ts";
 import { usageCondition, withCondition } from "../../core/metering/usage-condition.ts";
 import { type ClusterSpec, kinds } from "../../core/resources/kinds.ts";
@@ -539,6 +540,9 @@ class Session {
         if (!cluster) return;
         await recordUsageHours(this.server.sql, cluster, m.body);
         await this.server.noteUsageSource(m.body.cluster, m.body.source);
+        // Recorded (or already there): the agent need not send this message again.
+        const identity = usageMessageIdentity(m.body);
+        if (identity) this.send("usage.ack", { cluster: m.body.cluster, ...identity });
         return;
       }
       case "logs.chunk": {
