@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { PriceBookLike } from "../src/core/metering/price-book.ts";
 import type { WorkloadHour } from "../src/core/metering/usage.ts";
-import { costColumns, priceCostLedger } from "../src/hub/metering/cost-ledger.ts";
+import { costColumns, detailColumns, priceCostLedger } from "../src/hub/metering/cost-ledger.ts";
 import { queryCost } from "../src/hub/metering/cost-query.ts";
 import { recordUsageHours } from "../src/hub/metering/usage-ledger.ts";
 import { migrate } from "../src/store/migrations.ts";
@@ -59,9 +59,10 @@ async function fill(
 ): Promise<{ rows: number; fillSeconds: number; sumsSeconds: number }> {
   const start = new Date(end.getTime() - days * dayMs);
   const t0 = process.hrtime.bigint();
+  const rowColumns = [...costColumns, ...detailColumns];
   const values = (seed: string) =>
     // Deterministic, varied money (micro-units) and amounts; share mode adds a tenth as idle.
-    costColumns
+    rowColumns
       .map((c, i) =>
         c.startsWith("sep_") || c.startsWith("shr_")
           ? `(((${seed}) * ${7 + i}) % 90000 + 1000)${c.startsWith("shr_") ? " * 11 / 10" : ""}`
@@ -72,7 +73,7 @@ async function fill(
     const dayStart = new Date(start.getTime() + d * dayMs).toISOString();
     await sql.query(
       `insert into cost_rows (cluster, hour, location, region, business, environment, currency, kind, payer,
-         namespace, workload, labels, ${costColumns.join(", ")})
+         namespace, workload, labels, ${rowColumns.join(", ")})
        select 'cluster-' || c, $1::timestamptz + h * interval '1 hour', 'location-' || (c % 4),
          'region-' || (c % 12), 'business-' || (c % 40), case when c % 3 = 0 then 'staging' else 'prod' end, 'EUR',
          'workload', case when n % 5 = 0 then 'team=team-' || (n % 7) else 'business-' || (c % 40) || '/prod' end,
@@ -84,7 +85,7 @@ async function fill(
     // Idle cpu and memory of each cluster-hour.
     await sql.query(
       `insert into cost_rows (cluster, hour, location, region, business, environment, currency, kind, payer,
-         namespace, workload, labels, ${costColumns.join(", ")})
+         namespace, workload, labels, ${rowColumns.join(", ")})
        select 'cluster-' || c, $1::timestamptz + h * interval '1 hour', 'location-' || (c % 4),
          'region-' || (c % 12), 'business-' || (c % 40), case when c % 3 = 0 then 'staging' else 'prod' end, 'EUR',
          'idle', '__idle__', '__idle__', r, '{}'::jsonb, ${values("c * 29 + h + length(r)")}
