@@ -15,6 +15,7 @@ import { explainCommand, rolloutCommand } from "./delivery/delivery-commands.ts"
 import { hubCommand } from "./hub/hub-command.ts";
 import { labCommand } from "./lab/lab-command.ts";
 import { costCommand } from "./metering/cost-command.ts";
+import { networkCommand } from "./network/network-command.ts";
 import { planCommand } from "./planning/plan-commands.ts";
 import { relayCommand } from "./relay/relay-command.ts";
 import {
@@ -44,6 +45,7 @@ export function program(env: Environment): Command {
     .addCommand(snapshotCommand(env))
     .addCommand(planCommand(env))
     .addCommand(costCommand(env))
+    .addCommand(networkCommand(env))
     .addCommand(deleteCommand(env))
     .addCommand(logsCommand(env))
     .addCommand(pingCommand(env))

@@ -105,6 +105,13 @@ beforeAll(async () => {
         currency: "JPY",
         prices: [{ from: "2026-01-01", units: { cpuPerCoreHour: "4.5", memoryPerGiBHour: "0.6" } }],
       }),
+      doc("NetworkPool", "tokyo", {
+        location: "tokyo",
+        pods: ["10.0.0.0/12"],
+        services: ["10.96.0.0/16"],
+        nodes: ["10.128.0.0/16"],
+        clusterIds: { first: 1, last: 255 },
+      }),
       doc("Location", "tokyo", { displayName: "Tokyo" }),
       doc("Region", "tyo-east", { location: "tokyo", zones: ["tyo-east-1"] }),
       doc("Cluster", "tyo-a", {

@@ -55,6 +55,18 @@ const samples: Record<FleetResource["kind"], object> = {
     metadata: metadata("tokyo-2026"),
     spec: { location: "tokyo", currency: "JPY", prices: [{ from: "2026-01-01" }, { from: "2026-07-01" }] },
   },
+  NetworkPool: {
+    metadata: metadata("tokyo"),
+    spec: {
+      location: "tokyo",
+      region: "tyo-east",
+      pods: ["10.0.0.0/12"],
+      services: ["10.96.0.0/16"],
+      nodes: ["10.128.0.0/16"],
+      clusterIds: { first: 1, last: 255 },
+    },
+    status: { retiredClusterIds: [{ clusterId: 3, cluster: "tyo-old", retiredAt: "2026-12-01T00:00:00Z" }] },
+  },
 };
 
 const row = (kind: FleetResource["kind"]) =>

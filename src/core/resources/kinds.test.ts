@@ -24,6 +24,9 @@ const lookup = {
   location: (n: string) => (n === "frankfurt" || n === "singapore" ? frankfurt : undefined),
   region: (n: string) => (n === "fra-north" ? fraNorth : undefined),
   priceBooks: () => [],
+  networkPools: () => [],
+  clusters: () => [],
+  now: new Date("2026-12-03T00:00:00Z"),
 };
 
 function cluster(spec: Record<string, unknown>, metadata: Record<string, unknown> = {}) {
@@ -82,7 +85,7 @@ describe("validateInput", () => {
       {
         path: "kind",
         message:
-          'unknown kind "Clustre" (known: Location, Region, Cluster, Application, Placement, Override, ConsolidationPolicy, PriceBook)',
+          'unknown kind "Clustre" (known: Location, Region, Cluster, Application, Placement, Override, ConsolidationPolicy, PriceBook, NetworkPool)',
       },
     ]);
   });

@@ -1,6 +1,6 @@
 /**
  * The fleet registry's kinds — Location, Region, Cluster; for delivery Application, Placement, Override; for
- * planning ConsolidationPolicy; for metering PriceBook — with their schemas, the labels the hub derives from their specs, their reference rules and the columns
+ * planning ConsolidationPolicy; for metering PriceBook; for the network plan NetworkPool — with their schemas, the labels the hub derives from their specs, their reference rules and the columns
  * kubectl prints for them.
  */
 import { z } from "zod";
@@ -13,6 +13,9 @@ import {
   overrideSpec,
 } from "../delivery/application.ts";
 import { type PriceBookSpec, priceBookConflicts, priceBookSpec } from "../metering/price-book.ts";
+import { type NetworkPoolStatus, retiredIdsOf } from "../network/cluster-id-retirement.ts";
+import { clusterNetworkProblems, clusterNetworkSpec } from "../network/cluster-network.ts";
+import { type NetworkPoolSpec, networkPoolConflicts, networkPoolSpec } from "../network/network-pool.ts";
 import { type ConsolidationPolicySpec, consolidationPolicySpec } from "../planning/consolidation-policy.ts";
 import { type PlacementSpec, placementSpec } from "../scheduling/placement.ts";
 import { labelKeyProblem } from "../validation/names.ts";
@@ -67,6 +70,11 @@ export const clusterSpec = z
       .array(taint)
       .optional()
       .describe("Taints that keep applications away unless they tolerate them."),
+    network: clusterNetworkSpec
+      .optional()
+      .describe(
+        "Its place in the network plan: maxNodes, and the ranges and ID given (docs/network-plan.md).",
+      ),
   })
   .describe("One member Kubernetes cluster — a unit in the later stage.");
 
@@ -119,6 +127,7 @@ export type ConsolidationPolicy = Resource<
   Record<string, never>
 >;
 export type PriceBook = Resource<"PriceBook", PriceBookSpec, Record<string, never>>;
+export type NetworkPool = Resource<"NetworkPool", NetworkPoolSpec, NetworkPoolStatus>;
 export type FleetResource =
   | Location
   | Region
@@ -127,7 +136,8 @@ export type FleetResource =
   | Placement
   | Override
   | ConsolidationPolicy
-  | PriceBook;
+  | PriceBook
+  | NetworkPool;
 
 /** A column kubectl prints, read from the object by a JSONPath-like accessor. */
 export interface PrinterColumn {
@@ -397,6 +407,46 @@ export const kinds: Record<FleetResource["kind"], KindInfo> = {
       age,
     ],
   },
+  NetworkPool: {
+    kind: "NetworkPool",
+    plural: "networkpools",
+    singular: "networkpool",
+    shortNames: ["np"],
+    spec: networkPoolSpec,
+    derivedLabels: (spec: NetworkPoolSpec) => ({
+      location: spec.location,
+      ...(spec.region ? { region: spec.region } : {}),
+    }),
+    columns: [
+      { name: "Location", type: "string", jsonPath: ".spec.location", description: "the Location it serves" },
+      {
+        name: "Region",
+        type: "string",
+        jsonPath: ".spec.region",
+        description: "the Region it narrows (none: the Location's pool)",
+      },
+      { name: "Pods", type: "string", jsonPath: ".spec.pods", description: "pod supernets" },
+      { name: "Services", type: "string", jsonPath: ".spec.services", description: "Service supernets" },
+      { name: "Nodes", type: "string", jsonPath: ".spec.nodes", description: "node supernets", wide: true },
+      {
+        name: "Cluster IDs",
+        type: "string",
+        jsonPath: ".spec.clusterIds",
+        description: "the cluster IDs it hands out (1..255 unless set)",
+        wide: true,
+        format: (ids) => `${(ids as { first: number }).first}..${(ids as { last: number }).last}`,
+      },
+      {
+        name: "Retired IDs",
+        type: "string",
+        jsonPath: ".status.retiredClusterIds",
+        description: "cluster IDs of deleted clusters, quarantined",
+        wide: true,
+        format: (entries) => (entries as Array<{ clusterId: number }>).map((e) => e.clusterId).join(","),
+      },
+      age,
+    ],
+  },
 };
 
 /** Finds a kind by any name kubectl or a user may use: Kind, plural, singular or short name. */
@@ -473,6 +523,12 @@ export interface RegistryLookup {
   region(name: string): Region | undefined;
   /** The PriceBooks of a Location, to refuse one that overlaps another (core/metering/price-book.ts). */
   priceBooks(location: string): PriceBook[];
+  /** The NetworkPools of a Location, with their status (core/network/network-pool.ts). */
+  networkPools(location: string): NetworkPool[];
+  /** The Clusters of a Location, to refuse a `spec.network` that overlaps another's (core/network/cluster-network.ts). */
+  clusters(location: string): Cluster[];
+  /** The time of the check, for retired cluster IDs' quarantine. */
+  now: Date;
 }
 
 /**
@@ -503,7 +559,9 @@ export function placementReferences(
 
 /**
  * Checks the references of a valid document: a Region's Location, a Cluster's Location, Region and zones, the
- * Locations and Regions a placement names, a PriceBook's Location and its overlaps with the Location's other books.
+ * Locations and Regions a placement names, a PriceBook's Location and its overlaps with the Location's other books,
+ * a NetworkPool's Location, Region and conflicts with the Location's other pools, and a Cluster's `spec.network`
+ * against its Location's pools and other Clusters.
  */
 export function referenceProblems(input: ValidInput, lookup: RegistryLookup): Problem[] {
   const problems: Problem[] = [];
@@ -524,10 +582,41 @@ export function referenceProblems(input: ValidInput, lookup: RegistryLookup): Pr
         ...priceBookConflicts({ metadata: { name: input.name }, spec }, lookup.priceBooks(spec.location)),
       );
   }
+  if (input.kind.kind === "NetworkPool") {
+    const spec = input.spec as NetworkPoolSpec;
+    const region = spec.region === undefined ? undefined : lookup.region(spec.region);
+    if (!lookup.location(spec.location))
+      problems.push({ path: "spec.location", message: `Location "${spec.location}" does not exist` });
+    else if (spec.region !== undefined && !region)
+      problems.push({ path: "spec.region", message: `Region "${spec.region}" does not exist` });
+    else if (region && region.spec.location !== spec.location)
+      problems.push({
+        path: "spec.region",
+        message: `Region "${spec.region}" belongs to Location "${region.spec.location}", not "${spec.location}"`,
+      });
+    else
+      problems.push(
+        ...networkPoolConflicts({ metadata: { name: input.name }, spec }, lookup.networkPools(spec.location)),
+      );
+  }
   if (input.kind.kind === "Cluster") {
     const spec = input.spec as ClusterSpec;
     if (!lookup.location(spec.location))
       problems.push({ path: "spec.location", message: `Location "${spec.location}" does not exist` });
+    else if (spec.network) {
+      const pools = lookup.networkPools(spec.location);
+      problems.push(
+        ...clusterNetworkProblems(
+          { metadata: { name: input.name }, spec },
+          {
+            pools,
+            retiredIds: retiredIdsOf(pools),
+            clusters: lookup.clusters(spec.location),
+            now: lookup.now.getTime(),
+          },
+        ),
+      );
+    }
     if (spec.region) {
       const region = lookup.region(spec.region);
       if (!region) problems.push({ path: "spec.region", message: `Region "${spec.region}" does not exist` });

@@ -147,4 +147,14 @@ export const statusSchemas: Record<FleetResource["kind"], Schema> = {
   Override: conditionsOnly("the Override"),
   ConsolidationPolicy: object("Not used: a policy has no status.", {}),
   PriceBook: object("Not used: a price book has no status.", {}),
+  NetworkPool: object("What the hub keeps of a NetworkPool.", {
+    retiredClusterIds: list(
+      "Cluster IDs of the Location's deleted clusters, kept out of use until retiredAt + retiredIdQuarantine.",
+      object("One retired ID.", {
+        clusterId: integer("The ID."),
+        cluster: string("The cluster that held it."),
+        retiredAt: { type: "string", format: "date-time", description: "When it was given up." },
+      }),
+    ),
+  }),
 };

@@ -9,10 +9,12 @@
 import { canonicalJson } from "../../core/resources/canonical-json.ts";
 import { applyJsonPatch, parseJsonPatch } from "../../core/resources/json-patch.ts";
 import {
+  type Cluster,
   type FleetResource,
   type KindInfo,
   kinds,
   type Location,
+  type NetworkPool,
   type PriceBook,
   placementReferences,
   type Region,
@@ -54,6 +56,7 @@ import {
   truncated,
 } from "../audit/audit-bounds.ts";
 import { type Caller, hasRole } from "./caller.ts";
+import { retireClusterId } from "./cluster-id-retirement.ts";
 
 export interface RegistryDependencies {
   store: ResourceStore;
@@ -446,10 +449,12 @@ export class Registry {
         problems,
         `${documents.length === 1 ? "the document is" : "documents are"} invalid; nothing was applied`,
       );
-    // What others refer to first: Locations, Regions, Clusters, then the rest (Placements name Locations…).
-    const referred = ["Location", "Region", "Cluster"];
+    // What others refer to first: Locations, Regions, NetworkPools (a Location's before its Regions'), Clusters,
+    // then the rest (Placements name Locations…).
+    const referred = ["Location", "Region", "NetworkPool", "Cluster"];
     const order = (i: ValidInput) =>
-      referred.includes(i.kind.kind) ? referred.indexOf(i.kind.kind) : referred.length;
+      (referred.includes(i.kind.kind) ? referred.indexOf(i.kind.kind) : referred.length) +
+      (i.kind.kind === "NetworkPool" && i.spec.region !== undefined ? 0.5 : 0);
     inputs.sort((a, b) => order(a.input) - order(b.input));
     type Applied = Array<{ object: StoredObject; action: "created" | "configured" | "unchanged" }>;
     return this.deps.store
@@ -488,6 +493,7 @@ export class Registry {
             current,
             stored,
           );
+          await this.retireClusterIds(tx, caller, current, stored);
           results.push({ object: stored, action: current ? "configured" : "created" });
         }
         if (referenceIssues.length > 0)
@@ -528,10 +534,19 @@ export class Registry {
     const regions = new Map((await tx.list("Region")).map((o) => [o.metadata.name, o as unknown as Region]));
     const priceBooks =
       input.kind.kind === "PriceBook" ? ((await tx.list("PriceBook")) as unknown as PriceBook[]) : [];
+    const planned = input.kind.kind === "Cluster" && input.spec.network !== undefined;
+    const networkPools =
+      input.kind.kind === "NetworkPool" || planned
+        ? ((await tx.list("NetworkPool")) as unknown as NetworkPool[])
+        : [];
+    const clusters = planned ? ((await tx.list("Cluster")) as unknown as Cluster[]) : [];
     return referenceProblems(input, {
       location: (n) => locations.get(n),
       region: (n) => regions.get(n),
       priceBooks: (location) => priceBooks.filter((b) => b.spec.location === location),
+      networkPools: (location) => networkPools.filter((p) => p.spec.location === location),
+      clusters: (location) => clusters.filter((c) => c.spec.location === location),
+      now: this.deps.now(),
     });
   }
 
@@ -630,7 +645,7 @@ export class Registry {
             (after.metadata.labels ?? {}) as Record<string, string>,
           );
         else stored = (await tx.remove(target.kind as string, target.metadata.name))!;
-        if (!dryRun)
+        if (!dryRun) {
           await audit(
             tx,
             caller,
@@ -642,6 +657,8 @@ export class Registry {
             before,
             after ? stored : undefined,
           );
+          await this.retireClusterIds(tx, caller, before, after ? stored : undefined);
+        }
         return stored;
       });
       return result;
@@ -649,6 +666,28 @@ export class Registry {
       if (error instanceof UserError) await this.recordRefusal(caller, verb, kindName, name || "?", error);
       throw error;
     }
+  }
+
+  /** Records in its Location's NetworkPool the cluster ID a Cluster gives up in this change, audited with it. */
+  private async retireClusterIds(
+    tx: WriteTransaction,
+    caller: Caller,
+    before: StoredObject | undefined,
+    after: StoredObject | undefined,
+  ): Promise<void> {
+    const pool = await retireClusterId(tx, before, after, this.deps.now());
+    if (pool)
+      await audit(
+        tx,
+        caller,
+        "update-status",
+        "NetworkPool",
+        pool.after.metadata.name,
+        "allowed",
+        undefined,
+        pool.before,
+        pool.after,
+      );
   }
 
   /** Audits a refused change, within the per-token rate (the rest are summed up in one entry). */
@@ -820,7 +859,7 @@ function sameContent(current: StoredObject, next: StoredObject): boolean {
 async function referringTo(tx: WriteTransaction, kind: KindInfo, name: string): Promise<string[]> {
   if (kind.kind !== "Location" && kind.kind !== "Region") return [];
   const refs: string[] = [];
-  for (const other of ["Region", "Cluster", "PriceBook"] as const) {
+  for (const other of ["Region", "Cluster", "PriceBook", "NetworkPool"] as const) {
     if (other === kind.kind) continue;
     const field = kind.kind === "Location" ? "location" : "region";
     for (const o of await tx.list(other))
