@@ -349,7 +349,8 @@ describe("flow control", () => {
         m.type === "inventory.delta" ||
         m.type === "inventory.snapshot" ||
         m.type === "work.status" ||
-        m.type === "usage.hours"
+        m.type === "usage.hours" ||
+        m.type === "services.exports"
       )
         expect(credit).toEqual({ cluster, messages: 1 });
       else expect(credit).toBeUndefined();

@@ -142,6 +142,39 @@ export const goldenMessages: { [T in MessageType]: Envelope<T> } = {
     },
     { id: "r-10", seq: 10 },
   ),
+  "services.exports": message(
+    "services.exports",
+    {
+      cluster: "fra-shop-prod",
+      region: "fra-north",
+      records: [
+        {
+          cluster: "fra-shop-prod",
+          namespace: "shop",
+          name: "cart",
+          exportCreatedAt: "2026-12-03T09:00:00Z",
+          serviceState: "Found",
+          type: "ClusterSetIP",
+          ports: [{ name: "http", protocol: "TCP", port: 80 }],
+          sessionAffinity: "None",
+          ipFamilies: ["IPv4"],
+          endpointGroups: [
+            {
+              addressType: "IPv4",
+              ports: [{ name: "http", protocol: "TCP", port: 8080 }],
+              endpoints: [
+                { address: "10.4.1.7", ready: true, serving: true, terminating: false, zone: "fra-north-1" },
+              ],
+            },
+          ],
+          endpointsOmitted: 0,
+        },
+      ],
+      removed: [{ namespace: "shop", name: "legacy" }],
+      present: [{ namespace: "shop", name: "cart" }],
+    },
+    { id: "a-13", seq: 13 },
+  ),
   "usage.ack": message(
     "usage.ack",
     {

@@ -5,6 +5,7 @@
  * that the envelope says the same — so user content cannot be passed off as metadata.
  */
 import { z } from "zod";
+import { exportRecordSchema } from "../core/multicluster-services/export-record.ts";
 import { dns1123Label } from "../core/validation/names.ts";
 
 /** Versions this build speaks; a session uses the highest both sides know. */
@@ -155,6 +156,12 @@ const nodeHour = z.strictObject({
 
 /** The most records (workloads and nodes together) one `usage.hours` message carries. */
 export const maxUsageRecords = 500;
+
+/**
+ * The most export records one `services.exports` message carries; a sender also keeps the frame under
+ * `maxFrameBytes` (a record with 1,000 endpoints is some 0.5 MB).
+ */
+export const maxServiceRecords = 100;
 
 /** The message bodies by type, each with its fixed data class and a comment saying what it means. */
 export const messageTypes = {
@@ -319,6 +326,25 @@ export const messageTypes = {
         .max(100),
       /** When the agent last applied the work (ISO 8601). */
       appliedAt: z.string().max(40),
+    }),
+  },
+  /**
+   * Multi-cluster services (issue 15, docs/multi-cluster-services.md): the export records of one cluster
+   * (core/multicluster-services/export-record.ts) — service shapes and endpoint addresses, never a pod's content.
+   * Agent → relay when its exports change (records new or changed, names removed), and with `present` (every
+   * export the cluster has: records of others are dropped) when a session opens. Relay → every other agent of the
+   * Location, unchanged, and with `present: []` when the cluster's agent is gone past the grace: its endpoints
+   * leave every import. Each agent merges the records of its Location itself (the same merge everywhere).
+   */
+  "services.exports": {
+    class: "metadata",
+    body: z.strictObject({
+      cluster: name,
+      /** The cluster's Region ("" without one): consumers order endpoints by it. */
+      region: z.union([z.literal(""), name]),
+      records: z.array(exportRecordSchema).max(maxServiceRecords),
+      removed: z.array(z.strictObject({ namespace: name, name })).max(10_000),
+      present: z.array(z.strictObject({ namespace: name, name })).max(10_000).optional(),
     }),
   },
   /**
