@@ -23,6 +23,7 @@ import { commandResidencyVerdict, residencyVerdict } from "../protocol/residency
 import { InboundSequence } from "../protocol/session.ts";
 import { Manager, type ManagerOutcome } from "../runtime/manager.ts";
 import { periodic } from "../runtime/periodic.ts";
+import { LocationServices, type ServicesPeer } from "./location-services.ts";
 
 export const relayTunnelPath = "/unitfleet/v1alpha1/tunnel";
 
@@ -41,6 +42,11 @@ export interface RelayOptions {
   queueLogEveryMs?: number;
   /** How long a new agent connection may stay silent before its hello (default 5 s); then it is closed. */
   helloTimeoutMs?: number;
+  /**
+   * How long a cluster may be without a session or heartbeat before its exported services' endpoints leave the
+   * Location's imports (default three heartbeat intervals, at least 5 s).
+   */
+  servicesGraceMs?: number;
 }
 
 /** WebSocket close codes the relay gives agents (4000–4999 are the application's). */
@@ -73,6 +79,11 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   // Renew now if the certificate is in the last third of its life; then check every hour.
   const credentials = await renewIfDue(options.hub, options.dir, joined, new Date());
   const agents = new Map<string, AgentSession>();
+  // Multi-cluster services stay in the Location: exports fan out to its agents, never to the hub (ADR 0020).
+  const services = new LocationServices({
+    graceMs: () => options.servicesGraceMs ?? Math.max(5000, 3 * client.heartbeatSeconds * 1000),
+    log: (entry) => log(entry),
+  });
   // Agent certificates the hub revoked: kept on disk, so that a relay cut off from the hub still refuses them.
   const revokedFile = join(options.dir, "revoked-serials.json");
   let revoked = new Set<string>(
@@ -215,7 +226,9 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
           for (const command of waiting.get(session.cluster) ?? [])
             if (command.deadline > Date.now()) session.send("command", command);
           waiting.delete(session.cluster);
+          services.joined(session.servicesPeer);
         },
+        services,
       );
       const previous = agents.get(session.cluster);
       if (previous) {
@@ -236,6 +249,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       agents.set(session.cluster, session);
       ws.on("close", () => {
         if (agents.get(session.cluster) === session) agents.delete(session.cluster);
+        services.left(session.servicesPeer);
       });
     });
   });
@@ -251,6 +265,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       });
       ready();
       await aborted(signal);
+      services.stop();
       for (const a of agents.values()) a.close();
       wss.close();
       const closed = new Promise((resolve) => server.close(resolve));
@@ -337,6 +352,8 @@ class AgentSession {
   greeted = false;
   private readonly client: TunnelClient;
   private readonly onGreeted: () => void;
+  /** This session as the Location's services see it. */
+  readonly servicesPeer: ServicesPeer;
 
   constructor(
     ws: WebSocket,
@@ -348,12 +365,14 @@ class AgentSession {
     log: (entry: Record<string, unknown>) => void,
     onForwarded: () => void,
     onGreeted: () => void,
+    services: LocationServices,
   ) {
     this.ws = ws;
     this.serial = serial;
     this.onGreeted = onGreeted;
     this.cluster = cluster;
     this.client = client;
+    this.servicesPeer = { cluster, send: (body) => this.send("services.exports", body) };
     const helloTimeoutMs = options.helloTimeoutMs ?? 5000;
     const helloTimer = setTimeout(() => {
       if (this.greeted) return;
@@ -404,6 +423,9 @@ class AgentSession {
           return this.send("error", { code: "residency", message: `${verdict.rule}: ${verdict.reason}` });
         }
         if (m.type === "hello" || m.type === "ack") return;
+        // Exports are for the Location's other agents, not the hub.
+        if (m.type === "services.exports") return services.exports(cluster, m.body);
+        if (m.type === "heartbeat") for (const c of m.body.clusters) services.heartbeat(c.cluster);
         counters.forwarded += 1;
         client.forward(cluster, m.type, m.body as MessageBody<typeof m.type>);
         onForwarded();
