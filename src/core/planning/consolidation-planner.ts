@@ -602,10 +602,13 @@ export function packWorkloads(
     });
     allocatable.cpu += nodes * (shape.allocatable.cpu ?? 0);
     allocatable.memory += nodes * (shape.allocatable.memory ?? 0);
+    // In whole micro-units, as showback divides it (figures.ts sums the same way).
     cost =
-      shape.monthlyPrice === undefined || cost === undefined ? undefined : cost + nodes * shape.monthlyPrice;
+      shape.monthlyPrice === undefined || cost === undefined
+        ? undefined
+        : cost + nodes * Math.round(shape.monthlyPrice * 1_000_000);
   }
-  return { ok: true, pools, allocatable, ...(cost !== undefined ? { monthlyCost: cost } : {}) };
+  return { ok: true, pools, allocatable, ...(cost !== undefined ? { monthlyCost: cost / 1_000_000 } : {}) };
 }
 
 /**

@@ -36,6 +36,10 @@ export interface ClusterLoad {
   businesses: Map<string, BusinessLoad>;
 }
 
+const microPerUnit = 1_000_000;
+/** A price in whole micro-units of its currency: prices are summed in these, exactly, and divided back at the end. */
+const toMicro = (price: number) => Math.round(price * microPerUnit);
+
 /** The load of an existing cluster, priced by instance type (`price` returns undefined when unknown). */
 export function clusterLoad(
   cluster: FleetCluster,
@@ -43,13 +47,15 @@ export function clusterLoad(
 ): ClusterLoad {
   let cpu = 0;
   let memory = 0;
-  let cost: number | undefined = 0;
+  // Summed in whole micro-units: a float sum of prices drifts from what showback divides (to the micro-unit).
+  let costMicro: number | undefined = 0;
   for (const node of cluster.nodes) {
     cpu += node.allocatable.cpu ?? 0;
     memory += node.allocatable.memory ?? 0;
     const p = price(cluster.location, node.instanceType);
-    cost = p === undefined || cost === undefined ? undefined : cost + p;
+    costMicro = p === undefined || costMicro === undefined ? undefined : costMicro + toMicro(p);
   }
+  const cost = costMicro === undefined ? undefined : costMicro / microPerUnit;
   return {
     name: cluster.name,
     location: cluster.location,
@@ -99,14 +105,17 @@ export function figuresOf(
   const requested = { cpu: 0, memory: 0 };
   let nodes = 0;
   let pods = 0;
-  let cost: number | undefined = 0;
+  let costMicro: number | undefined = 0;
   const totals = new Map<string, number>();
   let businessesPerCluster = 0;
   for (const load of loads) {
     nodes += load.nodes;
     allocatable.cpu += load.allocatable.cpu;
     allocatable.memory += load.allocatable.memory;
-    cost = load.monthlyCost === undefined || cost === undefined ? undefined : cost + load.monthlyCost;
+    costMicro =
+      load.monthlyCost === undefined || costMicro === undefined
+        ? undefined
+        : costMicro + toMicro(load.monthlyCost);
     businessesPerCluster = Math.max(businessesPerCluster, load.businesses.size);
     for (const [business, b] of load.businesses) {
       pods += b.pods;
@@ -135,7 +144,7 @@ export function figuresOf(
     pods,
     utilization,
     headroom: Math.max(0, 1 - Math.max(utilization.cpu, utilization.memory)),
-    ...(cost !== undefined ? { monthlyCost: cost } : {}),
+    ...(costMicro !== undefined ? { monthlyCost: costMicro / microPerUnit } : {}),
     blastRadius,
     businessesPerCluster,
   };
