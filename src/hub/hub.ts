@@ -41,6 +41,7 @@ import { exportCost } from "./metering/cost-export.ts";
 import { costPricing } from "./metering/cost-ledger.ts";
 import { queryCost } from "./metering/cost-query.ts";
 import { usageRollup } from "./metering/usage-rollup.ts";
+import { networkConditionsPass } from "./network/network-conditions-pass.ts";
 import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { leaseElector } from "./replicas/lease-elector.ts";
@@ -83,6 +84,8 @@ export interface HubOptions {
   costPricingEveryMs?: number;
   /** Called when this replica gains or loses the leader lease (`hub-singleton`). */
   onLeader?: (held: boolean) => void;
+  /** How often the leader sets Clusters' NetworkOverlap and NetworkDrift conditions (default 15 s). */
+  networkConditionsEveryMs?: number;
 }
 
 export interface RunningHub {
@@ -305,6 +308,14 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     }),
   );
   manager.add(deliveryRunnable(delivery, log));
+  manager.add(
+    networkConditionsPass({
+      store,
+      registry,
+      log,
+      ...(options.networkConditionsEveryMs ? { everyMs: options.networkConditionsEveryMs } : {}),
+    }),
+  );
   // Metering: agents' usage hours are recorded as they arrive (tunnel-server.ts); the leader rolls them up daily,
   // prices them into the cost ledger, and publishes the last complete hour's cost per Location and business.
   manager.add(usageRollup({ sql, log }));

@@ -1,7 +1,9 @@
 /**
  * The agent's view of its cluster, from watches (client-node informers) on nodes, Deployments, StatefulSets
- * and DaemonSets, and the server's version. Reports the whole inventory after each change, debounced; the
- * tunnel client turns consecutive inventories into deltas.
+ * and DaemonSets, and the server's version; and, read once a minute, the addresses the cluster uses (the
+ * `network` item: nodes' podCIDRs from the node informer, ServiceCIDRs, a bounded summary of pod addresses;
+ * network-reader.ts). Reports the whole inventory after each change, debounced; the tunnel client turns
+ * consecutive inventories into deltas.
  */
 import {
   AppsV1Api,
@@ -13,11 +15,20 @@ import {
   type KubernetesObject,
   type ListPromise,
   ListWatch,
+  type V1Node,
   VersionApi,
   Watch,
 } from "@kubernetes/client-node";
-import { type InventoryItem, nodeKey, workloadKey } from "../../core/inventory/inventory.ts";
+import {
+  type InventoryItem,
+  type NetworkItem,
+  networkKey,
+  nodeKey,
+  workloadKey,
+} from "../../core/inventory/inventory.ts";
+import { type NetworkObservation, observeNetwork } from "../../core/network/observed-network.ts";
 import { type NodeObject, nodeItem, type WorkloadObject, workloadItem } from "./inventory-items.ts";
+import { kubeNetworkReads, type NetworkReads } from "./network-reader.ts";
 
 export interface InventorySource {
   start(onChange: (items: Map<string, InventoryItem>) => void): Promise<void>;
@@ -44,7 +55,22 @@ class StoppableWatch extends Watch {
   }
 }
 
-export function kubeInventorySource(kc: KubeConfig, debounceMs = 500): InventorySource {
+/** The nodes' podCIDRs (`spec.podCIDRs`, or the older `spec.podCIDR`). */
+function nodePodCIDRs(node: V1Node): string[] {
+  return node.spec?.podCIDRs ?? (node.spec?.podCIDR ? [node.spec.podCIDR] : []);
+}
+
+/**
+ * The inventory of the cluster `kc` reaches. `networkEveryMs`: how often the network is read again (pods are
+ * listed, not watched: a watch of every pod would keep them all in memory); `networkReads` replaces the reads
+ * (tests).
+ */
+export function kubeInventorySource(
+  kc: KubeConfig,
+  debounceMs = 500,
+  networkEveryMs = 60_000,
+  networkReads: NetworkReads = kubeNetworkReads(kc),
+): InventorySource {
   const watches: StoppableWatch[] = [];
   let stopped = false;
   const restarts = new Set<NodeJS.Timeout>();
@@ -67,6 +93,38 @@ export function kubeInventorySource(kc: KubeConfig, debounceMs = 500): Inventory
   let version = "";
   let timer: NodeJS.Timeout | undefined;
   let versionTimer: NodeJS.Timeout | undefined;
+  let networkTimer: NodeJS.Timeout | undefined;
+  /** The last network read that succeeded (without nodes), and the item made of it with the nodes of then. */
+  let networkRead: Omit<NetworkObservation, "nodePodCIDRs"> | undefined;
+  let network: { nodes: string; item: NetworkItem } | undefined;
+
+  const readNetwork = async () => {
+    try {
+      const [serviceCIDRs, pods, declaredPodSubnet] = await Promise.all([
+        networkReads.serviceCIDRs(),
+        networkReads.pods(),
+        networkReads.declaredPodSubnet(),
+      ]);
+      networkRead = {
+        pods,
+        ...(serviceCIDRs ? { serviceCIDRs } : {}),
+        ...(declaredPodSubnet ? { declaredPodSubnet } : {}),
+      };
+      network = undefined;
+    } catch {
+      // Unreachable or refused for now: the last read stands; the next one tries again.
+    }
+  };
+
+  /** The network item for the nodes of now: made again only when a read or the nodes' podCIDRs changed. */
+  const networkItem = (): NetworkItem | undefined => {
+    if (!networkRead) return undefined;
+    const podCIDRs = nodes.list().map((n) => nodePodCIDRs(n as V1Node));
+    const key = JSON.stringify(podCIDRs);
+    if (network?.nodes !== key)
+      network = { nodes: key, item: observeNetwork({ ...networkRead, nodePodCIDRs: podCIDRs }) };
+    return network.item;
+  };
 
   const snapshot = () => {
     const items = new Map<string, InventoryItem>();
@@ -86,6 +144,8 @@ export function kubeInventorySource(kc: KubeConfig, debounceMs = 500): Inventory
     for (const n of nodes.list())
       items.set(nodeKey(n.metadata?.name ?? ""), nodeItem(n as NodeObject, selectedKeys));
     for (const item of workloadItems) items.set(workloadKey(item), item);
+    const observed = networkItem();
+    if (observed) items.set(networkKey, observed);
     return items;
   };
 
@@ -118,9 +178,11 @@ export function kubeInventorySource(kc: KubeConfig, debounceMs = 500): Inventory
           restarts.add(restart);
         });
       }
-      await Promise.all(informers.map((i) => i.start()));
+      // The network is read beside the informers' first lists, so that the first report has it too.
+      await Promise.all([readNetwork(), ...informers.map((i) => i.start())]);
       onChange(snapshot());
       versionTimer = setInterval(() => void readVersion().then(changed), 60_000);
+      networkTimer = setInterval(() => void readNetwork().then(changed), networkEveryMs);
     },
     async stop() {
       stopped = true;
@@ -129,6 +191,7 @@ export function kubeInventorySource(kc: KubeConfig, debounceMs = 500): Inventory
       restarts.clear();
       if (timer) clearTimeout(timer);
       if (versionTimer) clearInterval(versionTimer);
+      if (networkTimer) clearInterval(networkTimer);
       await Promise.all(informers.map((i) => i.stop()));
     },
   };

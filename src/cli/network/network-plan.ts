@@ -8,7 +8,7 @@
  *   to the resourceVersion it was read at and changed in `spec.network` only: all or nothing. Running it again
  *   changes nothing.
  * - check: the overlaps inside each Location between the Clusters' allocated ranges, and — when a Cluster's status
- *   carries what its agent observed (`status.observedNetwork`, not reported by agents yet) — the observed ones and
+ *   carries what its agent observed (`status.observedNetwork`) — the observed ones and
  *   their drift from the plan. An overlap is an error (exit 1).
  */
 import {
@@ -300,7 +300,7 @@ export async function check(hub: HubClient, options: { selector?: string; output
   const fleet = await readFleetNetwork(hub, options.selector);
   const clusters = fleet.clusters.filter((c) => fleet.selected.has(c.metadata.name));
   const allocations = clusters.flatMap((c) => allocationOf(c) ?? []);
-  // The seam for agents' reports (issue 15, item 6): a Cluster's status.observedNetwork, when an agent fills it.
+  // Agents' reports (issue 15, item 6): a Cluster's status.observedNetwork, when its agent has sent one.
   const observed: ObservedNetwork[] = clusters.flatMap((c) =>
     c.status?.observedNetwork
       ? [{ ...c.status.observedNetwork, cluster: c.metadata.name, location: c.spec.location }]
@@ -341,7 +341,7 @@ export async function check(hub: HubClient, options: { selector?: string; output
       );
     const unallocated = clusters.length - allocations.length;
     process.stderr.write(
-      `${allocations.length} clusters allocated${unallocated ? `, ${unallocated} without an allocation` : ""}; ${observed.length} with observed ranges (agents do not report them yet)\n`,
+      `${allocations.length} clusters allocated${unallocated ? `, ${unallocated} without an allocation` : ""}; ${observed.length} with observed ranges\n`,
     );
   }
   if (overlaps.length) {

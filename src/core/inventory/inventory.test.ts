@@ -3,6 +3,7 @@ import {
   applyChanges,
   diffInventory,
   type InventoryItem,
+  networkKey,
   nodeKey,
   summarise,
   workloadKey,
@@ -62,5 +63,22 @@ describe("inventory", () => {
       zones: ["z1", "z2"],
       namespaces: { shop: { requested: { cpu: "2", memory: "4Gi" }, pods: 4 } },
     });
+  });
+
+  it("carries the observed network as one item: a change is one upsert, and the summary holds it as sent", () => {
+    const network = {
+      podCIDRs: ["10.244.0.0/23"],
+      serviceCIDRs: ["10.96.0.0/16"],
+      podIPs: [],
+      podsOutsidePodCIDRs: 0,
+      nodeMask: { ipv4: 24 },
+    };
+    const withNetwork = new Map(before).set(networkKey, network);
+    const grown = new Map(withNetwork).set(networkKey, { ...network, podCIDRs: ["10.244.0.0/22"] });
+    expect(diffInventory(withNetwork, grown)).toEqual([
+      { op: "upsert", key: "network", value: { ...network, podCIDRs: ["10.244.0.0/22"] } },
+    ]);
+    expect(summarise(withNetwork).network).toEqual(network);
+    expect(summarise(before).network).toBeUndefined();
   });
 });

@@ -1,7 +1,9 @@
 /**
  * A cluster's inventory as the agent reports it and the hub keeps it: items by key (`cluster`, `node/NAME`,
- * `workload/NAMESPACE/KIND/NAME`), changed by deltas, summed into the Cluster's status.
+ * `workload/NAMESPACE/KIND/NAME`, and `network`: the addresses the cluster really uses), changed by deltas,
+ * summed into the Cluster's status.
  */
+import type { ObservedClusterNetwork } from "../network/observed-network.ts";
 import { formatBytes, formatCores, parseQuantity } from "../quantity/quantity.ts";
 
 export interface NodeItem {
@@ -38,12 +40,20 @@ export interface WorkloadItem {
 /** The topology keys whose constraints the inventory keeps: one pod per node, or per zone. */
 export type PlacementTopologyKey = "kubernetes.io/hostname" | "topology.kubernetes.io/zone";
 
-export type InventoryItem = NodeItem | WorkloadItem | { kubernetesVersion: string };
+/**
+ * The `network` item: the nodes' podCIDRs, the ServiceCIDRs and a bounded summary of the pod addresses outside
+ * the podCIDRs (core/network/observed-network.ts). One item, so a change of it is one small upsert.
+ */
+export type NetworkItem = ObservedClusterNetwork;
+
+export type InventoryItem = NodeItem | WorkloadItem | NetworkItem | { kubernetesVersion: string };
 export type InventoryChange =
   | { op: "upsert"; key: string; value: InventoryItem }
   | { op: "delete"; key: string };
 
 export const nodeKey = (name: string) => `node/${name}`;
+/** The key of the `network` item. */
+export const networkKey = "network";
 export const workloadKey = (w: Pick<WorkloadItem, "namespace" | "kind" | "name">) =>
   `workload/${w.namespace}/${w.kind}/${w.name}`;
 
@@ -84,6 +94,8 @@ export interface InventorySummary {
   zones: string[];
   /** Requested per namespace. */
   namespaces: Record<string, { requested: Record<string, string>; pods: number }>;
+  /** What the agent observed of the cluster's addresses, when it reports them. */
+  network?: NetworkItem;
 }
 
 /** Sums an inventory into the figures a Cluster's status shows. */
@@ -97,8 +109,10 @@ export function summarise(inventory: ReadonlyMap<string, InventoryItem>): Invent
   let total = 0;
   let ready = 0;
   let pods = 0;
+  let network: NetworkItem | undefined;
   for (const [key, item] of inventory) {
     if (key === "cluster") kubernetesVersion = (item as { kubernetesVersion: string }).kubernetesVersion;
+    else if (key === networkKey) network = item as NetworkItem;
     else if (key.startsWith("node/")) {
       const node = item as NodeItem;
       total += 1;
@@ -130,6 +144,7 @@ export function summarise(inventory: ReadonlyMap<string, InventoryItem>): Invent
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([k, v]) => [k, { requested: format(v.requested), pods: v.pods }]),
     ),
+    ...(network ? { network } : {}),
   };
 }
 

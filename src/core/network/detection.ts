@@ -6,7 +6,10 @@
  * - **overlaps** inside a Location: two clusters whose ranges share an address (whatever their kinds), and a
  *   cluster whose pod or node addresses fall in its own service range — each naming both clusters and both
  *   ranges. Each cluster's ranges of a kind are merged first (a node's /24s read as the cluster's /22), so a
- *   pair of clusters is reported once per overlapping pair of merged ranges, not once per node;
+ *   pair of clusters is reported once per overlapping pair of merged ranges, not once per node. A cluster's pod
+ *   addresses outside its podCIDRs count as pod ranges too. The ranges of a Location are swept in address
+ *   order (aligned blocks either nest or are apart), so the work grows with the ranges and the overlaps found,
+ *   not with the square of the clusters: a Location of thousands of clusters is checked in milliseconds;
  * - **drift**: observed pod ranges or pod IPs outside the cluster's planned pod ranges (a pod on the host
  *   network, whose IP is a node's, is not drift), and ServiceCIDRs outside its planned service ranges.
  *
@@ -18,7 +21,8 @@ import type { ClusterNetwork } from "./allocation.ts";
 import {
   type Cidr,
   cidrContains,
-  cidrsOverlap,
+  cidrLast,
+  compareCidrs,
   formatCidr,
   mergeCidrs,
   parseAddress,
@@ -36,7 +40,10 @@ export interface ObservedNetwork {
   serviceCIDRs?: string[];
   /** Nodes' InternalIP addresses. */
   nodeIPs?: string[];
-  /** `status.podIPs` of its pods (host-network pods included). */
+  /**
+   * Addresses of its pods (`10.9.0.5`), or blocks of them (`10.9.0.0/24`: an agent's summary of the addresses
+   * outside the nodes' podCIDRs, core/network/observed-network.ts). A host-network pod's address is a node's.
+   */
   podIPs?: string[];
 }
 
@@ -96,6 +103,12 @@ function readRanges(observed: readonly ObservedNetwork[], unreadable: Problem[])
       });
     const addresses = (field: "nodeIPs" | "podIPs") =>
       (o[field] ?? []).flatMap((text, j): Cidr[] => {
+        if (field === "podIPs" && text.includes("/")) {
+          const block = parseCidr(text);
+          if (block.ok) return [block.cidr];
+          unreadable.push({ path: fieldPath(["observed", i, field, j]), message: block.reason });
+          return [];
+        }
         const parsed = parseAddress(text);
         if (parsed.ok) {
           const { family, value } = parsed.address;
@@ -115,8 +128,6 @@ function readRanges(observed: readonly ObservedNetwork[], unreadable: Problem[])
   });
 }
 
-const kindsInOrder = ["pods", "services", "nodes"] as const;
-
 /**
  * Overlaps and drift of the observed clusters against each other and against the plan (see the module
  * comment). The answer is ordered (Location, clusters, ranges) and does not depend on the order of the inputs.
@@ -130,31 +141,7 @@ export function detectNetworkProblems(
     (a, b) => byName(a.location, b.location) || byName(a.cluster, b.cluster),
   );
   const overlaps: NetworkOverlap[] = [];
-  for (const [i, a] of clusters.entries()) {
-    // Pods or nodes inside the cluster's own service range.
-    for (const kind of ["pods", "nodes"] as const)
-      for (const range of a[kind])
-        for (const service of a.services)
-          if (cidrsOverlap(range, service))
-            overlaps.push({
-              location: a.location,
-              a: { cluster: a.cluster, kind, range: formatCidr(range) },
-              b: { cluster: a.cluster, kind: "services", range: formatCidr(service) },
-            });
-    for (const b of clusters.slice(i + 1)) {
-      if (b.location !== a.location) continue;
-      for (const kindA of kindsInOrder)
-        for (const rangeA of a[kindA])
-          for (const kindB of kindsInOrder)
-            for (const rangeB of b[kindB])
-              if (cidrsOverlap(rangeA, rangeB))
-                overlaps.push({
-                  location: a.location,
-                  a: { cluster: a.cluster, kind: kindA, range: formatCidr(rangeA) },
-                  b: { cluster: b.cluster, kind: kindB, range: formatCidr(rangeB) },
-                });
-    }
-  }
+  for (const inLocation of byLocation(clusters)) overlaps.push(...sweepOverlaps(inLocation));
 
   const planned = new Map(plan.map((p) => [p.cluster, p]));
   const drift: NetworkDrift[] = [];
@@ -197,6 +184,93 @@ export function detectNetworkProblems(
       });
   }
   return { overlaps, drift, unplanned, unreadable };
+}
+
+/** The clusters (sorted by Location, then name) in runs of one Location. */
+function byLocation(clusters: readonly ClusterRanges[]): ClusterRanges[][] {
+  const runs: ClusterRanges[][] = [];
+  for (const c of clusters) {
+    const run = runs.at(-1);
+    if (run && run[0]!.location === c.location) run.push(c);
+    else runs.push([c]);
+  }
+  return runs;
+}
+
+/** One range of a Location's sweep: whose it is, its kind and its place among the cluster's ranges of the kind. */
+interface SweptRange {
+  index: number;
+  kind: RangeKind;
+  rangeIndex: number;
+  block: Cidr;
+  last: bigint;
+}
+
+const kindOrder: Record<RangeKind, number> = { pods: 0, services: 1, nodes: 2 };
+
+/**
+ * The overlaps of one Location's clusters (sorted by name): every pair of ranges of two clusters that share an
+ * address, and a cluster's pods or nodes inside its own service range. A sweep in address order: the ranges
+ * that contain the current one are the open ones (aligned blocks either nest or are apart), so each range meets
+ * only the ranges it overlaps. Ordered as the clusters, then kinds and ranges, are.
+ */
+function sweepOverlaps(clusters: readonly ClusterRanges[]): NetworkOverlap[] {
+  const found: Array<{ a: SweptRange; b: SweptRange }> = [];
+  for (const family of ["IPv4", "IPv6"] as const) {
+    const ranges: SweptRange[] = [];
+    clusters.forEach((c, index) => {
+      const hosts = c.nodes;
+      // Pod addresses outside the podCIDRs count as pods; a host-network pod's address (a node's) does not.
+      const podAddresses = c.podIPs.filter((ip) => !hosts.some((h) => cidrContains(h, ip)));
+      const pods = mergeCidrs([...c.pods, ...podAddresses]);
+      for (const [kind, blocks] of [
+        ["pods", pods],
+        ["services", c.services],
+        ["nodes", c.nodes],
+      ] as const)
+        blocks.forEach((block, rangeIndex) => {
+          if (block.family === family) ranges.push({ index, kind, rangeIndex, block, last: cidrLast(block) });
+        });
+    });
+    ranges.sort(
+      (x, y) => compareCidrs(x.block, y.block) || x.index - y.index || kindOrder[x.kind] - kindOrder[y.kind],
+    );
+    const open: SweptRange[] = [];
+    for (const range of ranges) {
+      while (open.length > 0 && open.at(-1)!.last < range.block.base) open.pop();
+      for (const other of open) {
+        const [a, b] =
+          other.index < range.index || (other.index === range.index && other.kind !== "services")
+            ? [other, range]
+            : [range, other];
+        const own = a.index === b.index;
+        // Within one cluster only pods or nodes inside its service range are a problem (a kind's ranges are merged).
+        if (own && !(b.kind === "services" && a.kind !== "services")) continue;
+        found.push({ a, b });
+      }
+      open.push(range);
+    }
+  }
+  const ordered = (x: { a: SweptRange; b: SweptRange }) => [
+    x.a.index,
+    x.a.index === x.b.index ? 0 : 1,
+    x.b.index,
+    kindOrder[x.a.kind],
+    x.a.rangeIndex,
+    kindOrder[x.b.kind],
+    x.b.rangeIndex,
+  ];
+  found.sort((x, y) => {
+    const [kx, ky] = [ordered(x), ordered(y)];
+    for (let i = 0; i < kx.length; i++) if (kx[i] !== ky[i]) return kx[i]! - ky[i]!;
+    return 0;
+  });
+  const named = (r: SweptRange): ObservedRange => ({
+    cluster: clusters[r.index]!.cluster,
+    kind: r.kind,
+    range: formatCidr(r.block),
+  });
+  return found.map(({ a, b }) => ({ location: clusters[a.index]!.location, a: named(a), b: named(b) }));
 }
 
 /** The parts of `block` that lie in none of `inside`: aligned blocks either nest or are apart. */

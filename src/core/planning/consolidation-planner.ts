@@ -9,6 +9,8 @@
  * target itself. Each target's workloads are then packed onto node shapes (multi-dimensional bin packing, per pool
  * of node-type constraints); a target whose packing breaks the size limit gives back its last-absorbed sources.
  */
+
+import { podRangeShortfall } from "../network/pod-range-fit.ts";
 import {
   environmentClass,
   type PlanningShape,
@@ -37,6 +39,7 @@ export const planRules = {
   size: "max-cluster-size",
   version: "target-not-older",
   shapes: "fits-node-shapes",
+  podRange: "fits-pod-range",
 } as const;
 export type PlanRule = (typeof planRules)[keyof typeof planRules];
 
@@ -178,16 +181,22 @@ export function planConsolidation(
     );
     const overSize =
       planned.unplanned === undefined && sizeProblem(policy, planned.nodes, planned.after.pods);
-    if ((overSize || planned.unplanned) && group.sources.length > 1) {
+    const outgrown =
+      planned.unplanned === undefined && !overSize && group.sources.length > 1
+        ? podRangeProblem(group.target, planned.nodes)
+        : undefined;
+    if ((overSize || planned.unplanned || outgrown) && group.sources.length > 1) {
       const last = group.sources.pop() as FleetCluster;
       decisions.push({
         cluster: last.name,
         target: group.target.name,
         verdict: "refused",
-        rule: overSize ? planRules.size : planRules.shapes,
+        rule: overSize ? planRules.size : outgrown ? planRules.podRange : planRules.shapes,
         message: overSize
           ? `with it, ${group.target.name} would need ${counted(planned.nodes, "node")} and ${counted(planned.after.pods, "pod")}: ${overSize}`
-          : `with it, ${group.target.name} cannot be packed: ${planned.unplanned}`,
+          : outgrown
+            ? `with it, ${group.target.name} would need ${counted(planned.nodes, "node")}: ${outgrown}`
+            : `with it, ${group.target.name} cannot be packed: ${planned.unplanned}`,
       });
       queue.unshift(recomputed(group), newGroup(group.partition, last));
       continue;
@@ -304,12 +313,30 @@ function refusalToAbsorb(
   }
   const nodes = volumeEstimate(volume, shapes, policy.headroomPercent);
   const problem = sizeProblem(policy, nodes, pods);
-  return problem
+  if (problem)
+    return {
+      rule: planRules.size,
+      message: `with it, ${group.target.name} would need at least ${counted(nodes, "node")} and ${counted(pods, "pod")}: ${problem}`,
+    };
+  const outgrown = podRangeProblem(group.target, nodes);
+  return outgrown
     ? {
-        rule: planRules.size,
-        message: `with it, ${group.target.name} would need at least ${counted(nodes, "node")} and ${counted(pods, "pod")}: ${problem}`,
+        rule: planRules.podRange,
+        message: `with it, ${group.target.name} would need at least ${counted(nodes, "node")}: ${outgrown}`,
       }
     : undefined;
+}
+
+/**
+ * Why the target's pod range cannot hold `nodes` nodes, with the range it would need; undefined when it can or the
+ * target states no range. A pod range cannot grow in place (docs/network-plan.md).
+ */
+function podRangeProblem(target: FleetCluster, nodes: number): string | undefined {
+  if (!target.network) return undefined;
+  const shortfall = podRangeShortfall(target.network, nodes);
+  if (!shortfall) return undefined;
+  const source = target.network.source === "observed" ? "declared by the cluster" : "from the network plan";
+  return `its pod range ${shortfall.range.join(",")} (${shortfall.family}, ${source}) holds ${counted(shortfall.holds, "node")} at /${shortfall.nodeMask} per node: it would need a /${shortfall.needsPrefix}`;
 }
 
 /** The fewest nodes of the largest general shape that hold a volume of requests (a lower estimate). */

@@ -1,6 +1,6 @@
 /**
  * A fleet snapshot: what the consolidation planner reads. Locations with their Regions and zones; clusters with
- * their Location, Region, environment, business and version; their nodes (allocatable, zone, shape, labels) and
+ * their Location, Region, environment, business, version and pod range; their nodes (allocatable, zone, shape, labels) and
  * their workloads (per-pod requests and usage, replicas, placement constraints). The hub writes one from its live
  * inventory (`unitfleet snapshot -o fleet.json`); a team can write one from clusters unitfleet does not manage
  * yet, following `docs/fleet-snapshot.schema.json`, which is generated from the schema below.
@@ -9,6 +9,7 @@
  * planner's model.
  */
 import { z } from "zod";
+import { parseCidr } from "../network/cidr.ts";
 import { parseQuantity } from "../quantity/quantity.ts";
 import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
 import { dnsName, labelMap as labels, labelValue, quantityAtLeast } from "../validation/zod-fields.ts";
@@ -59,6 +60,39 @@ const snapshotWorkload = z.strictObject({
     .describe("Topology spread constraints (DoNotSchedule) over its own pods."),
 });
 
+const podBlock = z.string().superRefine((text, ctx) => {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.reason });
+});
+const snapshotNetwork = z
+  .strictObject({
+    pods: z
+      .array(podBlock)
+      .min(1)
+      .max(16)
+      .describe(
+        "The cluster's pod ranges (kube-controller-manager's --cluster-cidr): CIDR blocks, one per family.",
+      ),
+    nodeMask: z
+      .strictObject({
+        ipv4: z.number().int().min(16).max(30).optional(),
+        ipv6: z.number().int().min(48).max(126).optional(),
+      })
+      .optional()
+      .describe(
+        "The pod range each node gets (--node-cidr-mask-size): by default /24 (IPv4) and /64 (IPv6).",
+      ),
+    source: z
+      .enum(["allocated", "observed"])
+      .optional()
+      .describe(
+        "Where the range comes from: the network plan (the Cluster's spec.network), or what the cluster declares (its agent's report).",
+      ),
+  })
+  .describe(
+    "The cluster's pod range: a merge into it that needs more nodes than the range holds is refused (rule fits-pod-range).",
+  );
+
 const conditionStatus = z.enum(["True", "False", "Unknown"]);
 const clusterFreshness = z
   .strictObject({
@@ -89,6 +123,7 @@ const snapshotCluster = z.strictObject({
   labels: labels.optional(),
   nodes: z.array(snapshotNode),
   workloads: z.array(snapshotWorkload),
+  network: snapshotNetwork.optional(),
   freshness: clusterFreshness.optional(),
 });
 
@@ -114,6 +149,7 @@ export type SnapshotCluster = z.input<typeof snapshotCluster>;
 export type SnapshotNode = z.input<typeof snapshotNode>;
 export type SnapshotWorkload = z.input<typeof snapshotWorkload>;
 export type ClusterFreshness = z.input<typeof clusterFreshness>;
+export type SnapshotNetwork = z.input<typeof snapshotNetwork>;
 
 /** Resource amounts as numbers: cpu in cores, memory in bytes, pods and extended resources as counts. */
 export type Resources = Readonly<Record<string, number>>;
@@ -156,6 +192,8 @@ export interface FleetCluster {
   labels: Readonly<Record<string, string>>;
   nodes: FleetNode[];
   workloads: FleetWorkload[];
+  /** Its pod range, when the snapshot says: a merge into it may not outgrow it. */
+  network?: SnapshotNetwork;
   /** How fresh its data is, when the snapshot says. */
   freshness?: ClusterFreshness;
 }
@@ -227,6 +265,7 @@ export function readFleet(input: unknown): Validated<Fleet> {
       labels: c.labels ?? {},
       nodes,
       workloads: c.workloads.map((w) => fleetWorkload(w, c.business)),
+      ...(c.network ? { network: c.network } : {}),
       ...(c.freshness ? { freshness: c.freshness } : {}),
     };
   });

@@ -234,6 +234,56 @@ describe("the live fleet as a fleet snapshot", () => {
     expect(readFleet(snapshot).ok).toBe(true);
   });
 
+  it("gives a cluster its pod range: the network plan's, else the one it declares, never its nodes' ranges", () => {
+    const fleet = liveFleet();
+    const prod = fleet.clusters.find((c) => c.metadata.name === "fra-shop-prod")!;
+    const observed = {
+      podCIDRs: ["10.244.0.0/23"],
+      podIPs: [],
+      podsOutsidePodCIDRs: 0,
+      nodeMask: { ipv4: 24 },
+    };
+    const items = (network: object) => {
+      const inv = new Map(fleet.inventories.get("fra-shop-prod")!);
+      inv.set("network", network as InventoryItem);
+      return new Map([...fleet.inventories, ["fra-shop-prod", inv]]);
+    };
+    const clusterOf = (f: LiveFleet) =>
+      snapshotFromInventory(f).snapshot.clusters.find((c) => c.name === "fra-shop-prod");
+    // Only the nodes' podCIDRs: no pod range (they hold today's nodes, not the cluster's range).
+    expect(clusterOf({ ...fleet, inventories: items(observed) })).not.toHaveProperty("network");
+    expect(
+      clusterOf({ ...fleet, inventories: items({ ...observed, declaredPodCIDRs: ["10.244.0.0/16"] }) })
+        ?.network,
+    ).toEqual({ pods: ["10.244.0.0/16"], nodeMask: { ipv4: 24 }, source: "observed" });
+    const planned = {
+      ...fleet,
+      clusters: fleet.clusters.map((c) =>
+        c === prod
+          ? {
+              ...c,
+              spec: {
+                ...c.spec,
+                network: {
+                  maxNodes: 500,
+                  nodeMask: { ipv4: 25 },
+                  pods: ["10.0.0.0/15"],
+                  services: ["10.96.0.0/22"],
+                },
+              },
+            }
+          : c,
+      ),
+      inventories: items({ ...observed, declaredPodCIDRs: ["10.244.0.0/16"] }),
+    };
+    expect(clusterOf(planned)?.network).toEqual({
+      pods: ["10.0.0.0/15"],
+      nodeMask: { ipv4: 25 },
+      source: "allocated",
+    });
+    expect(readFleet(snapshotFromInventory(planned).snapshot).ok).toBe(true);
+  });
+
   it("leaves out a cluster with no version known, and gives an empty fleet for an empty registry", () => {
     const fleet = liveFleet();
     const { unreported } = snapshotFromInventory({

@@ -1,12 +1,15 @@
 /**
  * The live fleet as a fleet snapshot (pure): the registry's Locations, Regions and Clusters, and the inventory
- * items each cluster's agent last reported (nodes, workloads with their constraints, version). What
+ * items each cluster's agent last reported (nodes, workloads with their constraints, version), and each cluster's
+ * pod range (its network plan's, or the one it declares). What
  * `GET /unitfleet/v1alpha1/fleet-snapshot` answers and `unitfleet snapshot` writes; `readFleet` accepts it.
  *
  * A cluster whose agent has not reported yet (no inventory, no version known) is left out and named in
  * `unreported`: a snapshot says what the fleet runs, and without nodes such a cluster would look empty.
  */
-import type { InventoryItem, NodeItem, WorkloadItem } from "../inventory/inventory.ts";
+import { type InventoryItem, type NodeItem, networkKey, type WorkloadItem } from "../inventory/inventory.ts";
+import { parseCidr } from "../network/cidr.ts";
+import { readObservedNetwork } from "../network/observed-network.ts";
 import { parseQuantity } from "../quantity/quantity.ts";
 import type { Cluster, Location, Region } from "../resources/kinds.ts";
 import { labelKeyProblem, labelValueProblem } from "../validation/names.ts";
@@ -17,6 +20,7 @@ import {
   fleetSnapshotKind,
   hostnameTopologyKey,
   type SnapshotCluster,
+  type SnapshotNetwork,
   type SnapshotNode,
   type SnapshotWorkload,
   zoneTopologyKey,
@@ -109,7 +113,42 @@ function snapshotCluster(
     ...(Object.keys(labels).length > 0 ? { labels } : {}),
     nodes,
     workloads: workloads.map(([, w]) => w),
+    ...podRangeOf(cluster, items),
     freshness: freshnessOf(cluster),
+  };
+}
+
+/**
+ * The cluster's pod range: its network plan's (`spec.network.pods`), else the one it declares (its agent's
+ * `network` item, `declaredPodCIDRs`). The nodes' podCIDRs are not a pod range: they hold only today's nodes.
+ */
+function podRangeOf(
+  cluster: Pick<Cluster, "spec">,
+  items: ReadonlyMap<string, InventoryItem>,
+): { network?: SnapshotNetwork } {
+  const planned = cluster.spec.network;
+  if (planned?.pods)
+    return {
+      network: {
+        pods: [...planned.pods],
+        ...(planned.nodeMask ? { nodeMask: { ...planned.nodeMask } } : {}),
+        source: "allocated",
+      },
+    };
+  const observed = readObservedNetwork(items.get(networkKey));
+  const declared = observed?.declaredPodCIDRs?.filter((text) => parseCidr(text).ok) ?? [];
+  if (declared.length === 0) return {};
+  const mask = observed?.nodeMask;
+  const ipv4 = mask?.ipv4 !== undefined && mask.ipv4 >= 16 && mask.ipv4 <= 30 ? mask.ipv4 : undefined;
+  const ipv6 = mask?.ipv6 !== undefined && mask.ipv6 >= 48 && mask.ipv6 <= 126 ? mask.ipv6 : undefined;
+  return {
+    network: {
+      pods: declared,
+      ...(ipv4 !== undefined || ipv6 !== undefined
+        ? { nodeMask: { ...(ipv4 !== undefined ? { ipv4 } : {}), ...(ipv6 !== undefined ? { ipv6 } : {}) } }
+        : {}),
+      source: "observed",
+    },
   };
 }
 

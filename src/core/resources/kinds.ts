@@ -16,6 +16,7 @@ import { type PriceBookSpec, priceBookConflicts, priceBookSpec } from "../meteri
 import { type NetworkPoolStatus, retiredIdsOf } from "../network/cluster-id-retirement.ts";
 import { clusterNetworkProblems, clusterNetworkSpec } from "../network/cluster-network.ts";
 import { type NetworkPoolSpec, networkPoolConflicts, networkPoolSpec } from "../network/network-pool.ts";
+import type { ObservedClusterNetwork } from "../network/observed-network.ts";
 import { type ConsolidationPolicySpec, consolidationPolicySpec } from "../planning/consolidation-policy.ts";
 import { type PlacementSpec, placementSpec } from "../scheduling/placement.ts";
 import { labelKeyProblem } from "../validation/names.ts";
@@ -96,6 +97,8 @@ export interface ClusterStatus {
   lastHeartbeatTime?: string;
   /** When the cluster last stopped being Ready (absent: never, since it joined). */
   lastNotReadyTime?: string;
+  /** The addresses the cluster really uses, as its agent observed them (core/network/observed-network.ts). */
+  observedNetwork?: ObservedClusterNetwork;
   conditions?: Condition[];
 }
 

@@ -56,6 +56,15 @@ describe("the status schemas in the OpenAPI document", () => {
       namespaces: { default: { requested: { cpu: "1" }, pods: 2 } },
       lastHeartbeatTime: "2026-12-03T00:00:00Z",
       lastNotReadyTime: "2026-12-03T00:00:00Z",
+      observedNetwork: {
+        podCIDRs: ["10.244.0.0/23"],
+        serviceCIDRs: ["10.96.0.0/16"],
+        podIPs: ["10.50.0.0/30"],
+        podsOutsidePodCIDRs: 4,
+        podIPBlocksNotListed: 2,
+        nodeMask: { ipv4: 24, ipv6: 64 },
+        declaredPodCIDRs: ["10.244.0.0/16"],
+      },
       conditions: [condition],
     };
     const cluster = schemas["io.unitfleet.v1alpha1.Cluster"]!;

@@ -84,6 +84,29 @@ const clusterStatus = object("What the cluster's agent and the hub's health loop
     format: "date-time",
     description: "When the cluster last stopped being Ready (absent: never, since it joined).",
   },
+  observedNetwork: object(
+    "The addresses the cluster really uses, as its agent observed them (docs/network-plan.md, Detection); the hub's NetworkOverlap and NetworkDrift conditions are computed from them.",
+    {
+      podCIDRs: list("Every node's spec.podCIDRs, merged into the fewest blocks.", { type: "string" }),
+      serviceCIDRs: list(
+        "spec.cidrs of the cluster's ServiceCIDR objects (networking.k8s.io/v1), merged; absent when its API server serves no ServiceCIDRs.",
+        { type: "string" },
+      ),
+      podIPs: list(
+        "Addresses of pods outside every node's podCIDRs (host-network pods left out), merged into blocks; at most 64, widened to /24 (IPv4) or /64 (IPv6) when there are more.",
+        { type: "string" },
+      ),
+      podsOutsidePodCIDRs: integer("How many pods have an address outside every node's podCIDRs."),
+      podIPBlocksNotListed: integer("Blocks of such addresses left out of podIPs (absent: none)."),
+      nodeMask: object("The prefix length of the nodes' podCIDRs (the most common one), per family.", {
+        ipv4: integer("For IPv4."),
+        ipv6: integer("For IPv6."),
+      }),
+      declaredPodCIDRs: list("The pod ranges the cluster declares (kubeadm's networking.podSubnet).", {
+        type: "string",
+      }),
+    },
+  ),
   conditions,
 });
 

@@ -3,8 +3,9 @@
  * HTTPS port) with the client certificate they got by joining. Each session is checked (certificate, then the
  * `hello` against it), then carries heartbeats and inventory for the clusters the peer may speak for. The hub
  * keeps each cluster's inventory, writes its items into the store (cluster-inventories.ts) and its summary into
- * the Cluster's status, records heartbeats for the health loop (hub/tunnel/cluster-health.ts), and writes metered
- * hours into the ledger (hub/metering/usage-ledger.ts).
+ * the Cluster's status (with `observedNetwork`, the addresses the cluster uses, when its agent reports them),
+ * records heartbeats for the health loop (hub/tunnel/cluster-health.ts), and writes metered hours into the ledger
+ * (hub/metering/usage-ledger.ts).
  */
 import { createHash, randomUUID, X509Certificate } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
@@ -15,6 +16,7 @@ import { applyChanges, type InventoryItem, summarise } from "../../core/inventor
 import { usageMessageIdentity } from "../../core/metering/hourly.ts";
 import type { UsageSource } from "../../core/metering/usage.ts";
 import { usageCondition, withCondition } from "../../core/metering/usage-condition.ts";
+import { readObservedNetwork } from "../../core/network/observed-network.ts";
 import { type ClusterSpec, kinds } from "../../core/resources/kinds.ts";
 import type { Condition } from "../../core/resources/meta.ts";
 import { spreadRetries } from "../../protocol/backoff.ts";
@@ -185,6 +187,8 @@ export class TunnelServer {
       inventory.itemsWritten = itemsDigest;
     }
     if (inventory.written === text) return;
+    // What the agent observed of the cluster's addresses (issue 15, item 6): the network pass reads it.
+    const observedNetwork = readObservedNetwork(summary.network);
     await this.deps.registry.mergeStatus(
       kinds.Cluster,
       cluster,
@@ -197,6 +201,7 @@ export class TunnelServer {
         pods: summary.pods,
         observedZones: summary.zones,
         namespaces: summary.namespaces,
+        ...(observedNetwork ? { observedNetwork } : {}),
       },
       systemCaller,
     );
