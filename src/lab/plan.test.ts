@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { cidr, cidrsOverlap } from "../core/network/cidr.ts";
+import { UserError } from "../errors/user-error.ts";
 import { labPaths } from "./paths.ts";
-import { kwokClusterConfig, planLab, podLogText } from "./plan.ts";
+import { type ClusterPlan, kwokClusterConfig, planLab, podLogText } from "./plan.ts";
 import { defaultTopologyPath, parseTopology } from "./topology-file.ts";
 
 const topology = parseTopology(readFileSync(defaultTopologyPath, "utf8"), "default.yaml");
@@ -127,6 +129,92 @@ describe("planLab on the default topology", () => {
         annotations: { "kwok.x-k8s.io/usage-cpu": "900m", "kwok.x-k8s.io/usage-memory": "2800Mi" },
       },
     });
+  });
+});
+
+describe("planLab's network: each cluster's components follow the topology's network plan", () => {
+  const plan = planLab(topology, paths);
+  const flag = (c: ClusterPlan, component: keyof ClusterPlan["components"], name: string) =>
+    c.components[component].args.filter((a) => a.startsWith(`--${name}=`)).map((a) => a.split("=")[1]);
+
+  it("gives kube-apiserver, kube-controller-manager and kwok the cluster's planned ranges", () => {
+    expect(
+      plan.clusters.map((c) => [
+        c.name,
+        ...flag(c, "kube-apiserver", "service-cluster-ip-range"),
+        ...flag(c, "kube-controller-manager", "allocate-node-cidrs"),
+        ...flag(c, "kube-controller-manager", "cluster-cidr"),
+        ...flag(c, "kube-controller-manager", "node-cidr-mask-size"),
+        ...flag(c, "kube-controller-manager", "service-cluster-ip-range"),
+        ...flag(c, "kwok", "cidr"),
+      ]),
+    ).toEqual([
+      ["fra-shop-prod", "10.96.0.0/22", "true", "10.0.0.0/15", "24", "10.96.0.0/22", "10.0.0.0/15"],
+      ["fra-payments-prod", "10.96.4.0/22", "true", "10.4.0.0/16", "24", "10.96.4.0/22", "10.4.0.0/16"],
+      ["fra-shop-dev", "10.96.8.0/22", "true", "10.2.0.0/16", "24", "10.96.8.0/22", "10.2.0.0/16"],
+      ["fra-search-staging", "10.96.12.0/22", "true", "10.5.0.0/16", "24", "10.96.12.0/22", "10.5.0.0/16"],
+      ["sgp-shop-prod", "10.96.0.0/22", "true", "10.0.0.0/16", "24", "10.96.0.0/22", "10.0.0.0/16"],
+      ["sgp-shop-dev", "10.96.4.0/22", "true", "10.1.0.0/16", "24", "10.96.4.0/22", "10.1.0.0/16"],
+    ]);
+    // The nodes keep their loopback InternalIP: the API server reaches their kubelet endpoint (kwok) there.
+    expect(plan.clusters[0]!.components.kwok.args).toContain("--node-ip=127.0.0.1");
+  });
+
+  it("gives no two clusters of a Location a service or pod range that shares an address", () => {
+    for (const location of ["frankfurt", "singapore"]) {
+      const here = plan.clusters.filter((c) => c.cluster.location === location);
+      const ranges = here.flatMap((c) => [
+        ...flag(c, "kube-apiserver", "service-cluster-ip-range"),
+        ...flag(c, "kube-controller-manager", "cluster-cidr"),
+      ]);
+      expect(ranges.length).toBe(2 * here.length);
+      for (const [i, a] of ranges.entries())
+        for (const b of ranges.slice(i + 1))
+          expect(cidrsOverlap(cidr(a!), cidr(b!)), `${a} ${b}`).toBe(false);
+    }
+  });
+
+  it("moves no cluster's ranges when a cluster is added at the end of the topology", () => {
+    const grown = structuredClone(topology);
+    grown.spec.clusters.push({
+      ...structuredClone(grown.spec.clusters[1]!),
+      name: "fra-payments-big",
+      network: { maxNodes: 2000 },
+    });
+    const after = planLab(grown, paths);
+    expect(after.clusters.slice(0, plan.clusters.length).map((c) => c.components)).toEqual(
+      plan.clusters.map((c) => c.components),
+    );
+    expect(after.clusters.at(-1)!.network.pods).toEqual(["10.8.0.0/13"]);
+  });
+
+  it("starts a cluster pinned to an overlapping range as written, when its topology allows it", () => {
+    const pair = parseTopology(
+      readFileSync(new URL("../../test/fixtures/topologies/overlapping-pair.yaml", import.meta.url), "utf8"),
+      "overlapping-pair.yaml",
+    );
+    const lab = planLab(pair, paths);
+    expect(lab.clusters.map((c) => flag(c, "kube-apiserver", "service-cluster-ip-range")[0])).toEqual([
+      "10.96.64.0/22",
+      "10.96.64.0/22",
+      "10.96.64.0/22",
+    ]);
+  });
+
+  it("refuses a topology built in code whose network plan cannot be made, with the paths", () => {
+    const broken = structuredClone(topology);
+    broken.spec.clusters[1]!.network = { pods: ["10.0.0.0/16"], services: ["10.96.200.0/22"] };
+    expect(() => planLab(broken, paths)).toThrow(UserError);
+    try {
+      planLab(broken, paths);
+    } catch (error) {
+      expect((error as UserError).problems).toEqual([
+        {
+          path: "spec.clusters[1].network.pods[0]",
+          message: '10.0.0.0/16 overlaps 10.0.0.0/14 of NetworkPool "fra-north", kept for Region fra-north',
+        },
+      ]);
+    }
   });
 });
 

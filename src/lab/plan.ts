@@ -1,6 +1,8 @@
 /**
  * The lab as data: from a topology and the folders, every process to start (binary, flags, log file), every
- * port, every fake node and baseline workload. Pure, so the whole layout is tested without starting anything.
+ * port, every fake node and baseline workload, and each cluster's place in the topology's network plan (its
+ * service range for kube-apiserver, its pod range and node mask for kube-controller-manager's node CIDRs, which
+ * kwok gives pods their addresses from). Pure, so the whole layout is tested without starting anything.
  */
 import { join } from "node:path";
 import {
@@ -13,6 +15,12 @@ import {
   type TopologyNodePool,
   type TopologyWorkload,
 } from "../core/topology/topology.ts";
+import {
+  type LabClusterNetwork,
+  planTopologyNetwork,
+  type TopologyNetworkPlan,
+} from "../core/topology/topology-network.ts";
+import { UserError } from "../errors/user-error.ts";
 import { binaryPath, type LabPaths } from "./paths.ts";
 import { pkiFiles, serviceAccountFiles } from "./pki.ts";
 import { kubernetesGitVersion, type LabBinary } from "./versions.ts";
@@ -57,12 +65,16 @@ export interface ClusterPlan {
   podLogFile: string;
   /** Kubeconfig the cluster's own components use (one context). */
   componentKubeconfig: string;
+  /** Its ranges and ID in the topology's network plan, which its components' flags follow. */
+  network: LabClusterNetwork;
   components: Record<ComponentName, ProcessSpec>;
   nodes: NodeManifest[];
   workloads: DeploymentManifest[];
 }
 
 export interface LabPlan {
+  /** The topology's network plan: the Locations' NetworkPools and every cluster's ranges. */
+  network: TopologyNetworkPlan;
   etcd: ProcessSpec & { clientPort: number; peerPort: number; url: string };
   clusters: ClusterPlan[];
   /** Every loopback port the lab listens on, with what uses it. */
@@ -97,8 +109,17 @@ export function planLab(topology: Topology, paths: LabPaths): LabPlan {
     peerPort: ports.etcd + 1,
     url: etcdUrl,
   };
-  const clusters = topology.spec.clusters.map((c, i) => planCluster(topology, c, i, ports, etcdUrl, paths));
+  const network = planTopologyNetwork(topology);
+  // A topology read from a file was checked with its network plan; one built in code may not have been.
+  if (!network.ok)
+    throw new UserError("InvalidInput", "the topology's network plan cannot be made", {
+      problems: network.problems,
+    });
+  const clusters = topology.spec.clusters.map((c, i) =>
+    planCluster(topology, c, i, network.value.clusters[i]!, ports, etcdUrl, paths),
+  );
   return {
+    network: network.value,
     etcd,
     clusters,
     ports: [
@@ -114,6 +135,7 @@ function planCluster(
   topology: Topology,
   c: TopologyCluster,
   index: number,
+  network: LabClusterNetwork,
   ports: LabBasePorts,
   etcdUrl: string,
   paths: LabPaths,
@@ -149,6 +171,7 @@ function planCluster(
     kwokConfig,
     podLogFile: join(dir, "pod.log"),
     componentKubeconfig,
+    network,
     components: {
       "kube-apiserver": spec("kube-apiserver", [
         `--etcd-servers=${etcdUrl}`,
@@ -165,7 +188,7 @@ function planCluster(
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         `--service-account-key-file=${sa.publicKey}`,
         `--service-account-signing-key-file=${sa.privateKey}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
+        `--service-cluster-ip-range=${network.services.join(",")}`,
         "--allow-privileged=true",
         "--profiling=false",
         `--cert-dir=${join(dir, "certs")}`,
@@ -187,6 +210,8 @@ function planCluster(
         "--node-monitor-period=5s",
         "--node-monitor-grace-period=40s",
         "--controllers=*,-bootstrapsigner,-tokencleaner",
+        // Node IPAM: each node gets spec.podCIDRs from the cluster's planned pod range, which kwok's pods use.
+        ...nodeCidrFlags(network),
       ]),
       "kube-scheduler": spec("kube-scheduler", [
         `--kubeconfig=${componentKubeconfig}`,
@@ -203,7 +228,8 @@ function planCluster(
           `--config=${kwokConfig}`,
           "--manage-all-nodes=true",
           "--node-lease-duration-seconds=40",
-          `--cidr=10.${100 + (index % 150)}.0.0/16`,
+          // Pods get addresses from their node's spec.podCIDRs; this is for a pod whose node has none yet.
+          `--cidr=${network.pods[0]}`,
           "--node-ip=127.0.0.1",
           // The node stages write this port into every node's daemonEndpoints.kubeletEndpoint.
           `--node-port=${kwokPort}`,
@@ -226,6 +252,29 @@ function planCluster(
       ),
     ),
   };
+}
+
+/**
+ * kube-controller-manager's flags for node IPAM (v1.36): allocate each node a range of the planned pod ranges
+ * at the planned node mask, keeping clear of the service range. One mask flag for a single-stack cluster, one
+ * per family for a dual-stack one.
+ */
+export function nodeCidrFlags(network: LabClusterNetwork): string[] {
+  const masks =
+    network.nodeMask.ipv4 !== undefined && network.nodeMask.ipv6 !== undefined
+      ? [
+          `--node-cidr-mask-size-ipv4=${network.nodeMask.ipv4}`,
+          `--node-cidr-mask-size-ipv6=${network.nodeMask.ipv6}`,
+        ]
+      : [`--node-cidr-mask-size=${network.nodeMask.ipv4 ?? network.nodeMask.ipv6}`];
+  return [
+    "--allocate-node-cidrs=true",
+    `--cluster-cidr=${network.pods.join(",")}`,
+    ...masks,
+    `--service-cluster-ip-range=${network.services.join(",")}`,
+    // No cloud provider: no routes to configure.
+    "--configure-cloud-routes=false",
+  ];
 }
 
 /** The pod annotations kwok reads a container's usage from (its `usage-from-annotation` convention). */

@@ -12,9 +12,12 @@ import { join } from "node:path";
 import { type RunningAgent, startAgent } from "../agent/agent.ts";
 import { kubeconfigContexts } from "../agent/kube/kubeconfig-contexts.ts";
 import { HubClient } from "../cli/client/hub-client.ts";
+import type { ClusterNetworkSpec } from "../core/network/cluster-network.ts";
+import type { NetworkPoolLike } from "../core/network/network-pool.ts";
 import { type ClusterStatus, kinds } from "../core/resources/kinds.ts";
 import { apiVersion } from "../core/resources/meta.ts";
 import type { Topology } from "../core/topology/topology.ts";
+import { clusterNetworkSpecOf, planTopologyNetwork } from "../core/topology/topology-network.ts";
 import { UserError } from "../errors/user-error.ts";
 import { type RunningHub, startHub } from "../hub/hub.ts";
 import { type RunningRelay, startRelay } from "../relay/relay.ts";
@@ -28,6 +31,8 @@ export interface UpCluster {
   region?: string;
   environment: string;
   business: string;
+  /** Its place in the lab's network plan: registered as the Cluster's `spec.network` before its agent joins. */
+  network?: ClusterNetworkSpec;
 }
 
 export interface UpOptions {
@@ -36,6 +41,8 @@ export interface UpOptions {
   hubPort: number;
   relayBasePort: number;
   locations: Array<{ name: string; regions: Array<{ name: string; zones: string[] }> }>;
+  /** The Locations' NetworkPools (the lab's network plan), written with the Locations and Regions. */
+  networkPools?: NetworkPoolLike[];
   /** The Location the hub runs in (default: the first): pod logs can be read only from its clusters. */
   hubLocation?: string;
   clusters: UpCluster[];
@@ -53,9 +60,20 @@ export interface RunningFleet {
   stop(): Promise<void>;
 }
 
-/** The clusters of a lab topology, with the lab's kubeconfig. */
+/** The lab's network plan of a topology (checked when the topology was read: a problem here is a bug). */
+function networkPlanOf(topology: Topology) {
+  const plan = planTopologyNetwork(topology);
+  if (!plan.ok)
+    throw new UserError("InvalidInput", "the topology's network plan cannot be made", {
+      problems: plan.problems,
+    });
+  return plan.value;
+}
+
+/** The clusters of a lab topology, with the lab's kubeconfig and their places in its network plan. */
 export function clustersOfTopology(topology: Topology, kubeconfig: string): UpCluster[] {
-  return topology.spec.clusters.map((c) => ({
+  const network = networkPlanOf(topology).clusters;
+  return topology.spec.clusters.map((c, i) => ({
     name: c.name,
     kubeconfig,
     context: c.name,
@@ -63,11 +81,26 @@ export function clustersOfTopology(topology: Topology, kubeconfig: string): UpCl
     ...(c.region ? { region: c.region } : {}),
     environment: c.environment,
     business: c.business,
+    network: clusterNetworkSpecOf(network[i]!),
   }));
 }
 
-/** The Location and Region documents of a fleet's places, as `applyAll` takes them. */
-export function placeDocuments(locations: UpOptions["locations"]): Array<{ source: string; body: unknown }> {
+/** The NetworkPools of a lab topology's network plan: each Location's, and its Regions'. */
+export function networkPoolsOfTopology(topology: Topology): NetworkPoolLike[] {
+  return networkPlanOf(topology).pools;
+}
+
+/**
+ * The documents of a fleet's places, as `applyAll` takes them: its Locations and Regions, their NetworkPools, and
+ * the Clusters that have a place in the network plan (registered with their `spec.network` before their agents
+ * join; an agent registers a Cluster only when there is none). The hub applies them in one transaction, checking
+ * each Cluster's ranges against the pools and the other Clusters.
+ */
+export function placeDocuments(
+  locations: UpOptions["locations"],
+  networkPools: readonly NetworkPoolLike[] = [],
+  clusters: readonly UpCluster[] = [],
+): Array<{ source: string; body: unknown }> {
   return [
     ...locations.map((l) => ({
       source: "up",
@@ -83,6 +116,31 @@ export function placeDocuments(locations: UpOptions["locations"]): Array<{ sourc
           spec: { location: l.name, zones: r.zones },
         },
       })),
+    ),
+    ...networkPools.map((pool) => ({
+      source: "up",
+      body: { apiVersion, kind: "NetworkPool", metadata: { name: pool.metadata.name }, spec: pool.spec },
+    })),
+    ...clusters.flatMap((c) =>
+      c.network
+        ? [
+            {
+              source: "up",
+              body: {
+                apiVersion,
+                kind: "Cluster",
+                metadata: { name: c.name },
+                spec: {
+                  location: c.location,
+                  ...(c.region ? { region: c.region } : {}),
+                  environment: c.environment,
+                  business: c.business,
+                  network: c.network,
+                },
+              },
+            },
+          ]
+        : [],
     ),
   ];
 }
@@ -191,7 +249,10 @@ export async function upFleet(options: UpOptions): Promise<RunningFleet> {
     api = await adminClient(hub);
     const client = api;
     await client.send("POST", "/unitfleet/v1alpha1/apply", {
-      documents: placeDocuments(options.locations).map((d) => ({ source: d.source, object: d.body })),
+      documents: placeDocuments(options.locations, options.networkPools, options.clusters).map((d) => ({
+        source: d.source,
+        object: d.body,
+      })),
       dryRun: false,
     });
     const joinToken = async (location: string) =>

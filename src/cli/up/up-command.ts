@@ -49,7 +49,14 @@ export function upCommand(env: Environment): Command {
         { labDown, labUp },
         { readState },
         { loadTopology },
-        { checkUpPorts, clustersOfKubeconfig, clustersOfTopology, locationsOfTopology, upFleet },
+        {
+          checkUpPorts,
+          clustersOfKubeconfig,
+          clustersOfTopology,
+          locationsOfTopology,
+          networkPoolsOfTopology,
+          upFleet,
+        },
         { scaledClock },
       ] = await Promise.all([
         import("../../lab/lab.ts"),
@@ -72,6 +79,7 @@ export function upCommand(env: Environment): Command {
       };
       let locations: UpOptions["locations"];
       let clusters: UpCluster[];
+      let networkPools: UpOptions["networkPools"];
       if (flags.kubeconfig) {
         clusters = clustersOfKubeconfig(flags.kubeconfig, flags.context, flags);
         locations = [{ name: flags.location, regions: [] }];
@@ -92,6 +100,7 @@ export function upCommand(env: Environment): Command {
           flags.file ?? "(default topology)",
         );
         clusters = clustersOfTopology(topology, paths.kubeconfig);
+        networkPools = networkPoolsOfTopology(topology);
       }
       const logFile = join(env.home, "up.log");
       const logStream = createWriteStream(logFile, { flags: "a" });
@@ -102,6 +111,7 @@ export function upCommand(env: Environment): Command {
         relayBasePort,
         locations,
         clusters,
+        ...(networkPools ? { networkPools } : {}),
         ...(env.meteringTimeScale !== 1 ? { meteringClock: scaledClock(env.meteringTimeScale) } : {}),
         log: (entry) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),
         onProgress: (text) => progress.update(text),

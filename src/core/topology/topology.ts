@@ -1,7 +1,8 @@
 /**
  * The shape of a fleet on paper: Locations, their Regions and zones, and clusters with their environment,
- * business, node pools and baseline workloads. The lab starts real clusters from it; later the hub and the
- * planner read the same shape.
+ * business, node pools and baseline workloads, and its network plan (topology-network.ts: each Location's
+ * NetworkPool, each cluster's ranges). The lab starts real clusters from it; later the hub and the planner read
+ * the same shape.
  */
 import { z } from "zod";
 import { parseQuantity } from "../quantity/quantity.ts";
@@ -9,6 +10,12 @@ import { dnsLabelProblem, labelKeyProblem, labelValueProblem } from "../validati
 import type { Problem, Validated } from "../validation/problems.ts";
 import { fieldPath } from "../validation/problems.ts";
 import { problemsFromZod } from "../validation/zod-problems.ts";
+import {
+  planTopologyNetwork,
+  topologyClusterNetwork,
+  topologyLocationNetwork,
+  topologyRegionNetwork,
+} from "./topology-network.ts";
 
 export const topologyApiVersion = "unitfleet.io/v1alpha1";
 export const topologyKind = "LabTopology";
@@ -130,6 +137,8 @@ const workload = z.strictObject({
 const region = z.strictObject({
   name: name(),
   zones: z.array(name()).min(1),
+  /** The Region's NetworkPool: narrows its Location's for the Region's clusters (topology-network.ts). */
+  network: topologyRegionNetwork.optional(),
 });
 
 const location = z.strictObject({
@@ -138,6 +147,8 @@ const location = z.strictObject({
   /** Zones of a Location that is not split into Regions. */
   zones: z.array(name()).min(1).optional(),
   regions: z.array(region).optional(),
+  /** The Location's NetworkPool; a default one when absent (topology-network.ts). */
+  network: topologyLocationNetwork.optional(),
 });
 
 const cluster = z.strictObject({
@@ -151,6 +162,8 @@ const cluster = z.strictObject({
   labels: labels.optional(),
   nodePools: z.array(nodePool).min(1),
   workloads: z.array(workload).optional(),
+  /** What the cluster plans of its Location's network, and ranges or an ID it is pinned to (topology-network.ts). */
+  network: topologyClusterNetwork.optional(),
 });
 
 const topologySchema = z.strictObject({
@@ -183,12 +196,17 @@ export type TopologyTaint = z.infer<typeof taint>;
 /**
  * Validates a topology document (already parsed from YAML or JSON). Returns every structural problem and
  * every broken reference (a cluster in an unknown Location, a Region of another Location, a zone the Region
- * does not have, duplicate names), each with its field path.
+ * does not have, duplicate names), each with its field path; once those are right, every problem of its network
+ * plan (pools, pinned ranges, a pool too small for its clusters: `planTopologyNetwork`).
  */
 export function validateTopology(input: unknown): Validated<Topology> {
   const parsed = topologySchema.safeParse(input);
   const problems = parsed.success ? [] : problemsFromZod(parsed.error);
   problems.push(...referenceProblems(input));
+  if (parsed.success && problems.length === 0) {
+    const network = planTopologyNetwork(parsed.data);
+    if (!network.ok) problems.push(...network.problems);
+  }
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(dedupe(problems)) };
   return { ok: true, value: parsed.data };
 }
