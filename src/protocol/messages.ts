@@ -52,12 +52,26 @@ const workload = z.strictObject({
   application: z.string().max(253).optional(),
 });
 
-/** One change to a cluster's inventory: the key says what (cluster, node/NAME, workload/NS/KIND/NAME). */
+const cidrText = z.string().max(50);
+const nodeMaskBits = z.number().int().min(0).max(128);
+
+/** The `network` item (core/network/observed-network.ts): the addresses the cluster really uses, bounded. */
+const network = z.strictObject({
+  podCIDRs: z.array(cidrText).max(4096),
+  serviceCIDRs: z.array(cidrText).max(64).optional(),
+  podIPs: z.array(cidrText).max(64),
+  podsOutsidePodCIDRs: z.number().int().min(0),
+  podIPBlocksNotListed: z.number().int().min(1).optional(),
+  nodeMask: z.strictObject({ ipv4: nodeMaskBits.optional(), ipv6: nodeMaskBits.optional() }).optional(),
+  declaredPodCIDRs: z.array(cidrText).max(16).optional(),
+});
+
+/** One change to a cluster's inventory: the key says what (cluster, node/NAME, workload/NS/KIND/NAME, network). */
 const inventoryChange = z.discriminatedUnion("op", [
   z.strictObject({
     op: z.literal("upsert"),
     key: z.string().max(600),
-    value: z.union([node, workload, z.strictObject({ kubernetesVersion: z.string().max(64) })]),
+    value: z.union([node, workload, network, z.strictObject({ kubernetesVersion: z.string().max(64) })]),
   }),
   z.strictObject({ op: z.literal("delete"), key: z.string().max(600) }),
 ]);
@@ -344,7 +358,10 @@ export const messageTypes = {
       region: z.union([z.literal(""), name]),
       records: z.array(exportRecordSchema).max(maxServiceRecords),
       removed: z.array(z.strictObject({ namespace: name, name })).max(10_000),
-      present: z.array(z.strictObject({ namespace: name, name })).max(10_000).optional(),
+      present: z
+        .array(z.strictObject({ namespace: name, name }))
+        .max(10_000)
+        .optional(),
     }),
   },
   /**
