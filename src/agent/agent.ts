@@ -18,8 +18,10 @@ import { type Applier, startApplier } from "./delivery/applier.ts";
 import { kubeInventorySource } from "./kube/inventory-source.ts";
 import { kubeClusterReader } from "./kube/metering-reader.ts";
 import { ObjectApi } from "./kube/object-api.ts";
+import { kubeServicesCluster } from "./kube/services-cluster-api.ts";
 import { metering } from "./metering/metering.ts";
 import { UsageSampler } from "./metering/sampler.ts";
+import { type MultiClusterServices, multiClusterServices } from "./services/multicluster-services.ts";
 
 export interface AgentOptions {
   hub: string;
@@ -42,6 +44,8 @@ export interface AgentOptions {
   metering?: boolean;
   /** The metering's clock (default the system's; compressed-time runs pass a `scaledClock`). */
   meteringClock?: Clock;
+  /** Whether the agent runs multi-cluster services, ServiceExport and ServiceImport (default true). */
+  multiClusterServices?: boolean;
   log: (entry: Record<string, unknown>) => void;
 }
 
@@ -50,6 +54,8 @@ export interface RunningAgent {
   commands: CommandRunner;
   /** The works delivered to the cluster. */
   delivery: Applier;
+  /** Multi-cluster services (absent when turned off): their counters, API writes among them. */
+  services: MultiClusterServices | undefined;
   /** Resolves when every part has stopped: after `stop`, or when one failed (`failure` says which). */
   stopped: Promise<ManagerOutcome>;
   stop(): Promise<void>;
@@ -112,6 +118,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       client.forward(options.cluster, "work.sync", { cluster: options.cluster, works: delivery.held() });
       // Hours the ledger has not acknowledged go again with each session (its keys count them once).
       if (options.metering !== false) void usage.resend();
+      // The relay gets this cluster's whole set of exports (and sends the Location's).
+      services?.sessionOpened();
     },
     onMessage: (m) => {
       if (m.type === "command" && m.body.cluster === options.cluster) void commands.handle(m.body);
@@ -126,6 +134,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       }
       if (m.type === "work.remove" && m.body.cluster === options.cluster)
         void delivery.remove(m.body.application);
+      if (m.type === "services.exports") services?.received(m.body);
     },
   });
   // Created after the client (it reports through it) and before the tunnel runs (which hands it works).
@@ -148,6 +157,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(options.meteringClock ? { clock: options.meteringClock } : {}),
     log,
   });
+  // Multi-cluster services (issue 15, ADR 0020): exports to the relay, the Location's imports into this cluster.
+  const servicesCluster = options.multiClusterServices !== false ? kubeServicesCluster(kc) : undefined;
+  const services: MultiClusterServices | undefined = servicesCluster
+    ? multiClusterServices({
+        cluster: options.cluster,
+        location: options.location,
+        region: options.region ?? "",
+        watches: servicesCluster,
+        writes: servicesCluster,
+        send: (body) => client.forward(options.cluster, "services.exports", body),
+        connected: () => client.connected,
+        log,
+      })
+    : undefined;
   // The long-lived parts (docs/adr/0017): the tunnel starts once the applier and the inventory can serve it,
   // and stops before them.
   const manager = new Manager({ log });
@@ -200,6 +223,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }),
   );
   if (options.metering !== false) manager.add(usage);
+  if (services) manager.add(services);
   manager.add({
     name: "hub-tunnel",
     dependsOn: ["applier", "inventory"],
@@ -226,6 +250,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     client,
     commands,
     delivery,
+    services,
     stopped: manager.done,
     async stop() {
       await manager.stop();

@@ -50,7 +50,7 @@ describe("desiredConsumerObjects: a ClusterSetIP import", () => {
       metadata: {
         name: "cart",
         namespace: "shop",
-        labels: { "app.kubernetes.io/managed-by": "unitfleet.io/mcs" },
+        labels: { "app.kubernetes.io/managed-by": "mcs.unitfleet.io" },
         annotations: { "multicluster.kubernetes.io/derived-service": derived },
       },
       spec: {
@@ -79,7 +79,7 @@ describe("desiredConsumerObjects: a ClusterSetIP import", () => {
         name: derived,
         namespace: "shop",
         labels: {
-          "app.kubernetes.io/managed-by": "unitfleet.io/mcs",
+          "app.kubernetes.io/managed-by": "mcs.unitfleet.io",
           "multicluster.kubernetes.io/service-name": "cart",
         },
       },
@@ -109,8 +109,8 @@ describe("desiredConsumerObjects: a ClusterSetIP import", () => {
     expect(first.metadata.labels).toEqual({
       "multicluster.kubernetes.io/service-name": "cart",
       "multicluster.kubernetes.io/source-cluster": "fra-shop-prod",
-      "endpointslice.kubernetes.io/managed-by": "unitfleet.io/mcs",
-      "app.kubernetes.io/managed-by": "unitfleet.io/mcs",
+      "endpointslice.kubernetes.io/managed-by": "mcs.unitfleet.io",
+      "app.kubernetes.io/managed-by": "mcs.unitfleet.io",
       "unitfleet.io/locality-tier": "0",
       "unitfleet.io/source-region": "fra-north",
       "kubernetes.io/service-name": derived,

@@ -8,7 +8,7 @@
  * - for a ClusterSetIP import, the selector-less **derived Service** (object-names.ts: `mcs-<name>-<hash>`), whose
  *   ClusterIP is the import's virtual IP and whose EndpointSlices kube-proxy programs;
  * - **EndpointSlices**, per source cluster and endpoint group, at most 100 endpoints each, with the KEP's labels,
- *   `endpointslice.kubernetes.io/managed-by: unitfleet.io/mcs`, the tier label and, when the consumer's zones
+ *   `endpointslice.kubernetes.io/managed-by: mcs.unitfleet.io`, the tier label and, when the consumer's zones
  *   allow it, hints that point kube-proxy at the serving tier only.
  *
  * Stable: an unchanged import gives identical objects. Endpoints stay in the slice that already holds them

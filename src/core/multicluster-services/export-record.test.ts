@@ -64,7 +64,7 @@ describe("buildExportRecord", () => {
             namespace: "shop",
             labels: {
               "kubernetes.io/service-name": "cart",
-              "endpointslice.kubernetes.io/managed-by": "unitfleet.io/mcs",
+              "endpointslice.kubernetes.io/managed-by": "mcs.unitfleet.io",
             },
           },
         }),

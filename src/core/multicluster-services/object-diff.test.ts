@@ -83,7 +83,7 @@ describe("diffObjects", () => {
       metadata: {
         name: "mcs-cart-old-0",
         namespace: "shop",
-        labels: { "endpointslice.kubernetes.io/managed-by": "unitfleet.io/mcs" },
+        labels: { "endpointslice.kubernetes.io/managed-by": "mcs.unitfleet.io" },
       },
     };
     const someoneElses: KubeObject = {

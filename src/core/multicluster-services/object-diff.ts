@@ -1,7 +1,7 @@
 /**
  * The writes that bring a consumer cluster from the objects it holds to the objects it must hold
  * (consumer-objects.ts): creates, updates and deletes — deletes only of objects unitfleet manages (labelled
- * `app.kubernetes.io/managed-by` or `endpointslice.kubernetes.io/managed-by` = `unitfleet.io/mcs`). An object that
+ * `app.kubernetes.io/managed-by` or `endpointslice.kubernetes.io/managed-by` = `mcs.unitfleet.io`). An object that
  * should be written but exists unmanaged is a conflict, never overwritten.
  *
  * "Holds what it must" means: every field unitfleet sets has its value in the current object (fields the API

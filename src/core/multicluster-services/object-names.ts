@@ -23,8 +23,8 @@ export const kubernetesServiceNameLabel = "kubernetes.io/service-name";
 export const endpointSliceManagedByLabel = "endpointslice.kubernetes.io/managed-by";
 /** The recommended label naming the tool that manages an object; unitfleet deletes only objects carrying it. */
 export const managedByLabel = "app.kubernetes.io/managed-by";
-/** The value of both managed-by labels on what multi-cluster services write. */
-export const mcsManager = "unitfleet.io/mcs";
+/** The value of both managed-by labels on what multi-cluster services write (a label value: no `/`). */
+export const mcsManager = "mcs.unitfleet.io";
 /** On an imported EndpointSlice: the locality tier of its source cluster for this consumer (locality.ts). */
 export const localityTierLabel = "unitfleet.io/locality-tier";
 /** On an imported EndpointSlice: the Region of its source cluster. */
