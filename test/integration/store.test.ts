@@ -73,6 +73,7 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
         "0007-inventories.sql",
         "0008-resource-events-by-name.sql",
         "0009-usage-ledger.sql",
+        "0010-cost-ledger.sql",
       ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {
