@@ -18,6 +18,12 @@ import {
 export type Rejection = {
   code: "too-large" | "malformed" | "unsupported-version" | "unknown-type";
   message: string;
+  /**
+   * The frame's sequence number, when its envelope had a valid one: the receiver counts the refused message as
+   * handled, so that one bad or unknown message (a newer peer's type, a record out of bounds) does not stop the
+   * session's later ones as out of order.
+   */
+  seq?: number;
 };
 export type Decoded = { ok: true; message: Message } | { ok: false; rejection: Rejection };
 
@@ -33,30 +39,35 @@ export function decodeFrame(frame: string | Uint8Array, limit = maxFrameBytes): 
   if (raw === null || typeof raw !== "object" || Array.isArray(raw))
     return reject("malformed", "frame is not an object");
   const e = raw as Record<string, unknown>;
+  const seq = Number.isSafeInteger(e.seq) && (e.seq as number) >= 1 ? (e.seq as number) : undefined;
+  const refuse = (code: Rejection["code"], text: string): Decoded => ({
+    ok: false,
+    rejection: { code, message: text, ...(seq !== undefined ? { seq } : {}) },
+  });
   if (!protocolVersions.includes(e.v as 1))
-    return reject("unsupported-version", `protocol version ${JSON.stringify(e.v)} is not spoken here`);
+    return refuse("unsupported-version", `protocol version ${JSON.stringify(e.v)} is not spoken here`);
   if (typeof e.type !== "string" || !Object.hasOwn(messageTypes, e.type))
-    return reject("unknown-type", `unknown message type ${JSON.stringify(e.type)}`);
+    return refuse("unknown-type", `unknown message type ${JSON.stringify(e.type)}`);
   const type = e.type as MessageType;
   if (typeof e.id !== "string" || e.id.length === 0 || e.id.length > 64)
-    return reject("malformed", "id: must be a string of 1 to 64 characters");
+    return refuse("malformed", "id: must be a string of 1 to 64 characters");
   if (!Number.isSafeInteger(e.seq) || (e.seq as number) < 1)
-    return reject("malformed", "seq: must be a positive integer");
+    return refuse("malformed", "seq: must be a positive integer");
   if (e.class !== classOf(type))
-    return reject(
+    return refuse(
       "malformed",
       `class: a ${type} message is ${classOf(type)}, not ${JSON.stringify(e.class)}`,
     );
   if (e.replyTo !== undefined && (typeof e.replyTo !== "string" || e.replyTo.length > 64))
-    return reject("malformed", "replyTo: must be a message id");
+    return refuse("malformed", "replyTo: must be a message id");
   const extra = Object.keys(e).filter(
     (k) => !["v", "id", "seq", "type", "class", "replyTo", "body"].includes(k),
   );
-  if (extra.length > 0) return reject("malformed", `unknown envelope fields: ${extra.join(", ")}`);
+  if (extra.length > 0) return refuse("malformed", `unknown envelope fields: ${extra.join(", ")}`);
   const body = messageTypes[type].body.safeParse(e.body);
   if (!body.success) {
     const issue = body.error.issues[0]!;
-    return reject("malformed", `body.${fieldPath(issue.path as Array<string | number>)}: ${issue.message}`);
+    return refuse("malformed", `body.${fieldPath(issue.path as Array<string | number>)}: ${issue.message}`);
   }
   return { ok: true, message: { ...(e as unknown as Envelope), body: body.data } as Message };
 }
@@ -82,6 +93,7 @@ export function encodeFrame(message: Message | Envelope): string {
   return JSON.stringify(message);
 }
 
+/** A rejection before the envelope could be read: no sequence number. */
 function reject(code: Rejection["code"], text: string): Decoded {
   return { ok: false, rejection: { code, message: text } };
 }

@@ -421,7 +421,7 @@ describe("flow control", () => {
     expect(welcome(0.05).ok).toBe(true);
     expect(welcome(0.01)).toEqual({
       ok: false,
-      rejection: { code: "malformed", message: expect.stringContaining("body.heartbeatSeconds") },
+      rejection: { code: "malformed", message: expect.stringContaining("body.heartbeatSeconds"), seq: 1 },
     });
   });
 });

@@ -67,7 +67,14 @@ describe("decodeFrame refuses, without throwing", () => {
       rejection: {
         code: "malformed",
         message: 'class: a logs.chunk message is user-content, not "metadata"',
+        // Its envelope's number: the receiver counts it handled and the session goes on.
+        seq: goldenMessages["logs.chunk"].seq,
       },
+    });
+    // A frame without a readable number has none.
+    expect(decodeFrame(JSON.stringify({ ...goldenMessages["logs.chunk"], seq: "x", type: "nope" }))).toEqual({
+      ok: false,
+      rejection: { code: "unknown-type", message: 'unknown message type "nope"' },
     });
   });
 

@@ -387,6 +387,8 @@ class AgentSession {
       const decoded = decodeFrame(data);
       if (!decoded.ok) {
         this.send("error", { code: decoded.rejection.code, message: decoded.rejection.message });
+        // Refused, but handled: the messages after it are not out of order.
+        if (this.greeted && decoded.rejection.seq !== undefined) this.inbound.check(decoded.rejection.seq);
         const credit = this.greeted ? creditReturnedForFrame(data) : undefined;
         if (credit) this.send("credit", credit);
         return;

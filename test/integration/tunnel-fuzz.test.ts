@@ -177,4 +177,41 @@ describe("a live hub session under a stream of bad frames", () => {
     );
     expect(live).toBe(200);
   }, 120_000);
+
+  it("refuses a message it cannot read (a newer peer's type, a body out of bounds) and goes on with the next", async () => {
+    const peer = new Peer("bystander");
+    await peer.open();
+    const snapshot = JSON.parse(encodeFrame(goldenMessages["inventory.snapshot"])) as Record<string, unknown>;
+    // A type this hub does not know, then a body it refuses, each with the session's next number.
+    peer.ws.send(JSON.stringify({ ...snapshot, type: "future.thing", seq: ++peer.seq }));
+    peer.ws.send(
+      JSON.stringify({
+        ...snapshot,
+        body: { cluster: "bystander", version: -1, items: [] },
+        seq: ++peer.seq,
+      }),
+    );
+    peer.send("inventory.snapshot", {
+      cluster: "bystander",
+      version: 1,
+      items: [{ key: "cluster", value: { kubernetesVersion: "v1.36.9" } }],
+    });
+    const deadline = Date.now() + 5000;
+    let version: string | undefined;
+    while (Date.now() < deadline && version !== "v1.36.9") {
+      await new Promise((r) => setTimeout(r, 100));
+      version = (
+        (await hub.registry.get(kinds.Cluster, "bystander", systemCaller)).status as
+          | { kubernetesVersion?: string }
+          | undefined
+      )?.kubernetesVersion;
+    }
+    expect(version).toBe("v1.36.9");
+    expect(peer.replies.filter((r) => r.includes("unknown-type") || r.includes('"malformed"'))).toHaveLength(
+      2,
+    );
+    expect(peer.replies.some((r) => r.includes("out-of-order"))).toBe(false);
+    expect(peer.isOpen).toBe(true);
+    peer.ws.close();
+  });
 });

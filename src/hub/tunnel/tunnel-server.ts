@@ -366,7 +366,11 @@ class Session {
    */
   private refuseOverCredit(data: Buffer, cluster: string): void {
     const decoded = decodeFrame(data);
-    const order = decoded.ok ? this.inbound.check(decoded.message.seq) : "accept";
+    const order = decoded.ok
+      ? this.inbound.check(decoded.message.seq)
+      : decoded.rejection.seq !== undefined
+        ? this.inbound.check(decoded.rejection.seq)
+        : "accept";
     if (order === "duplicate") return;
     if (order === "gap" && decoded.ok) {
       this.fail("out-of-order", `expected seq ${this.inbound.handled + 1}, got ${decoded.message.seq}`);
@@ -391,6 +395,8 @@ class Session {
     const decoded = decodeFrame(data);
     if (!decoded.ok) {
       this.send("error", { code: decoded.rejection.code, message: decoded.rejection.message });
+      // Refused, but handled: the messages after it are not out of order.
+      if (this.greeted && decoded.rejection.seq !== undefined) this.inbound.check(decoded.rejection.seq);
       // A refused frame gives its credit back too, or the relay's window for the cluster would shrink for good.
       const credit = this.greeted ? creditReturnedForFrame(data) : undefined;
       if (credit) this.send("credit", credit);
