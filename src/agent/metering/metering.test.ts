@@ -8,7 +8,7 @@ import {
   usageMessageIdentity,
   workloadMinutes,
 } from "../../core/metering/hourly.ts";
-import { ManualClock } from "../../runtime/clock.ts";
+import { type Clock, ManualClock } from "../../runtime/clock.ts";
 import { metering } from "./metering.ts";
 
 const start = Date.parse("2026-12-03T14:00:00Z");
@@ -134,6 +134,57 @@ describe("metering", () => {
     await m.resend();
     expect(sent).toHaveLength(2);
     await stop();
+  });
+
+  it("sends unacknowledged hours again every 10 minutes while the session stays up, and acknowledged ones not", async () => {
+    const { minutes, sent, m, stop } = await setup();
+    await minutes(60); // 14:00 completes and is sent once.
+    expect(sent).toHaveLength(1);
+    // The hub took it and stopped before recording it: no ack. The agent's session to its relay stays up.
+    await minutes(9);
+    expect(sent).toHaveLength(1);
+    await minutes(1);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual(sent[0]);
+    // Acknowledged now: ten minutes later nothing goes again.
+    await m.acknowledge(usageMessageIdentity(sent[0]!)!);
+    await minutes(10);
+    expect(sent).toHaveLength(2);
+    await stop();
+  });
+
+  it("takes one sample a minute when timers fire early by the clock", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "unitfleet-metering-"));
+    dirs.push(dir);
+    // A clock whose timers fire 3 ms before their time (short ones on time), as Node's may by Date.now.
+    const clock = new ManualClock(start);
+    const early: Clock = {
+      now: () => clock.now(),
+      setTimeout: (fn, ms) => clock.setTimeout(fn, ms > 3 ? ms - 3 : ms),
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+    };
+    const sent: UsageHoursBody[] = [];
+    const run = metering({
+      cluster: "c1",
+      dir,
+      sampler: sampler(),
+      send: (body) => sent.push(body),
+      connected: () => true,
+      clock: early,
+      log: () => {},
+    });
+    const controller = new AbortController();
+    const running = run.start(controller.signal, () => {});
+    for (let i = 0; i < 121; i++) {
+      while (clock.pendingTimers === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      await clock.advance(60_000);
+    }
+    while (clock.pendingTimers === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    controller.abort();
+    await running;
+    // 14:01 … 14:59 sampled once each: 59 samples, never 60 or more in an hour of 59 minutes.
+    expect(sent[0]!.nodes[0]).toMatchObject({ hour: "2026-12-03T14:00:00Z", samples: 59 });
+    expect(sent.find((b) => b.nodes[0]?.hour === "2026-12-03T15:00:00Z")?.nodes[0]?.samples).toBe(60);
   });
 
   it("keeps the hour being summed across a restart", async () => {

@@ -5,7 +5,8 @@
  * Nothing is lost across outages or restarts: the hour being summed is written to `<dir>/current.json` after
  * every minute, and each completed hour to `<dir>/hours/<hour>.json` until the ledger acknowledges every message
  * of it (`usage.ack`); the hours not yet acknowledged are sent again whenever a tunnel session opens (`resend`),
- * and the ledger's idempotency keys count each record once. At most the last 48 completed hours are kept (an
+ * and every 10 minutes while it stays up (a hub that stopped after taking a message lost it), and the ledger's
+ * idempotency keys count each record once. At most the last 48 completed hours are kept (an
  * outage longer than two days loses the oldest): disk use is bounded by those 49 files, about 0.5 KB per workload
  * or node record, so some 25 MB for a cluster of 1,000 workloads cut off for two days.
  */
@@ -41,6 +42,12 @@ export interface MeteringOptions {
   hourMs?: number;
   /** Completed hours kept on disk and sent again on every new session (default 48). */
   keepHours?: number;
+  /**
+   * How often hours not yet acknowledged are sent again while the session stays up (default 10 minutes of the
+   * metering clock): a message the hub took but lost (it stopped before recording it) is not stuck until the next
+   * session.
+   */
+  resendEveryMs?: number;
   maxRecordsPerMessage?: number;
   clock?: Clock;
   log: Log;
@@ -60,6 +67,8 @@ export function metering(options: MeteringOptions): Metering {
   const intervalMs = options.intervalMs ?? 60_000;
   const hourMs = options.hourMs ?? 3_600_000;
   const keepHours = options.keepHours ?? 48;
+  const resendEveryMs = options.resendEveryMs ?? 600_000;
+  let lastResend = clock.now();
   const hoursDir = join(options.dir, "hours");
   const currentFile = join(options.dir, "current.json");
   let current: HourInProgress | undefined;
@@ -118,9 +127,18 @@ export function metering(options: MeteringOptions): Metering {
         nodes: finished.nodes.length,
         source: finished.source,
       });
-      if (options.connected()) send(finished);
+      if (options.connected()) {
+        send(finished);
+        lastResend = clock.now();
+      }
     }
     await rm(currentFile, { force: true });
+  };
+
+  /** Sends every kept hour again, but the messages the ledger acknowledged. */
+  const resend = async () => {
+    lastResend = clock.now();
+    for (const finished of await completedHours()) send(finished);
   };
 
   /** One tick: complete the hour if it has ended, then sample into the hour that holds now. */
@@ -156,8 +174,14 @@ export function metering(options: MeteringOptions): Metering {
         current = undefined;
       }
       await options.sampler.prime();
+      /** The first multiple of the interval after now: the next minute to sample. */
+      const nextBoundary = () => {
+        const now = clock.now();
+        return now - (now % intervalMs) + intervalMs;
+      };
+      let due = nextBoundary();
       while (!signal.aborted) {
-        const wait = intervalMs - (clock.now() % intervalMs);
+        const wait = due - clock.now();
         await new Promise<void>((resolve) => {
           const done = () => {
             clock.clearTimeout(timer);
@@ -168,16 +192,22 @@ export function metering(options: MeteringOptions): Metering {
           signal.addEventListener("abort", done, { once: true });
         });
         if (signal.aborted) break;
+        // A timer may fire a little before its time by the clock (Node's loop time lags `Date.now`): sampling
+        // then, and again at the boundary, would count one minute twice (61 samples in an hour).
+        if (clock.now() < due) continue;
         try {
           await tick();
+          if (options.connected() && clock.now() - lastResend >= resendEveryMs) {
+            lastResend = clock.now();
+            await resend();
+          }
         } catch (error) {
           options.log({ level: "warn", msg: "metering pass failed", error: String(error) });
         }
+        due = nextBoundary();
       }
     },
-    async resend() {
-      for (const finished of await completedHours()) send(finished);
-    },
+    resend,
     async acknowledge(ack) {
       // The hour names a file: only an hour as the agent writes them (no path of the hub's choosing).
       if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(ack.hour)) return;
