@@ -34,7 +34,7 @@ export function scaledClock(scale: number, real: Clock = systemClock): Clock {
   const origin = real.now();
   return {
     now: () => origin + (real.now() - origin) * scale,
-    setTimeout: (fn, ms) => real.setTimeout(fn, ms / scale),
+    setTimeout: (fn, ms) => real.setTimeout(fn, Math.max(0, ms) / scale),
     clearTimeout: (handle) => real.clearTimeout(handle),
   };
 }

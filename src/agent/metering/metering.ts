@@ -181,7 +181,7 @@ export function metering(options: MeteringOptions): Metering {
       };
       let due = nextBoundary();
       while (!signal.aborted) {
-        const wait = due - clock.now();
+        const wait = Math.max(0, due - clock.now());
         await new Promise<void>((resolve) => {
           const done = () => {
             clock.clearTimeout(timer);
