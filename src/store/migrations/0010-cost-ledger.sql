@@ -19,6 +19,8 @@ create table cost_cluster_hours (
 );
 create index cost_cluster_hours_behind on cost_cluster_hours (hour) where version <> priced_version;
 create index cost_cluster_hours_by_location on cost_cluster_hours (location, hour);
+-- Retention and the query's counts of a window read by hour.
+create index cost_cluster_hours_by_hour on cost_cluster_hours (hour);
 
 -- The books' content each Location's hours were last priced with (a digest): a change marks them to price again.
 create table cost_books (
