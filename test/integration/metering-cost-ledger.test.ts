@@ -4,7 +4,6 @@
  * usage rows again gives, records sent again costing nothing, and a late record or a corrected price appended as
  * correction rows without editing a row already written.
  */
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { payerName } from "../../src/core/metering/allocation.ts";
 import type { PriceBookLike } from "../../src/core/metering/price-book.ts";
@@ -15,42 +14,10 @@ import { type CostReport, queryCost } from "../../src/hub/metering/cost-query.ts
 import { type ClusterPlacement, recordUsageHours } from "../../src/hub/metering/usage-ledger.ts";
 import { parseUsageWindow } from "../../src/hub/metering/usage-window.ts";
 import { migrate } from "../../src/store/migrations.ts";
-import { openPglite } from "../../src/store/pglite-sql.ts";
-import { openPostgres } from "../../src/store/postgres-sql.ts";
 import type { Sql } from "../../src/store/sql.ts";
-import { type PostgresServer, startPostgres } from "../support/postgres-server.ts";
+import { storeDrivers } from "../support/store-drivers.ts";
 
-let server: PostgresServer;
-let embedded: Sql;
-beforeAll(async () => {
-  [server, embedded] = await Promise.all([startPostgres(), openPglite(undefined)]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([server?.stop(), embedded?.close()]);
-});
-
-let databases = 0;
-const drivers: Array<[string, () => Promise<Sql>]> = [
-  [
-    "PGlite",
-    async () => {
-      await embedded.query("drop schema public cascade");
-      await embedded.query("create schema public");
-      return { ...embedded, close: async () => {} };
-    },
-  ],
-  [
-    "PostgreSQL",
-    async () => {
-      const name = `cost_ledger_${process.pid}_${++databases}`;
-      const admin = new pg.Client({ connectionString: server.url });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      await admin.end();
-      return openPostgres(server.url.replace(/\/postgres$/, `/${name}`));
-    },
-  ],
-];
+const drivers = storeDrivers("cost_ledger");
 
 const gib = 2 ** 30;
 const now = new Date("2026-11-06T00:00:00Z");

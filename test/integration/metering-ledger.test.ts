@@ -3,50 +3,17 @@
  * idempotency key, daily rollups and retention change no sum, and queries group, filter and refuse as documented
  * (src/hub/metering/).
  */
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { NodeHour, WorkloadHour } from "../../src/core/metering/usage.ts";
 import { UserError } from "../../src/errors/user-error.ts";
 import { type ClusterPlacement, recordUsageHours } from "../../src/hub/metering/usage-ledger.ts";
 import { queryUsage, type UsageGroup, type UsageQuery } from "../../src/hub/metering/usage-query.ts";
 import { rollUpUsage } from "../../src/hub/metering/usage-rollup.ts";
 import { migrate } from "../../src/store/migrations.ts";
-import { openPglite } from "../../src/store/pglite-sql.ts";
-import { openPostgres } from "../../src/store/postgres-sql.ts";
 import type { Sql } from "../../src/store/sql.ts";
-import { type PostgresServer, startPostgres } from "../support/postgres-server.ts";
+import { storeDrivers } from "../support/store-drivers.ts";
 
-let server: PostgresServer;
-let embedded: Sql;
-beforeAll(async () => {
-  [server, embedded] = await Promise.all([startPostgres(), openPglite(undefined)]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([server?.stop(), embedded?.close()]);
-});
-
-let databases = 0;
-const drivers: Array<[string, () => Promise<Sql>]> = [
-  [
-    "PGlite",
-    async () => {
-      await embedded.query("drop schema public cascade");
-      await embedded.query("create schema public");
-      return { ...embedded, close: async () => {} };
-    },
-  ],
-  [
-    "PostgreSQL",
-    async () => {
-      const name = `ledger_${process.pid}_${++databases}`;
-      const admin = new pg.Client({ connectionString: server.url });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      await admin.end();
-      return openPostgres(server.url.replace(/\/postgres$/, `/${name}`));
-    },
-  ],
-];
+const drivers = storeDrivers("ledger");
 
 const frankfurtShop: ClusterPlacement = {
   location: "frankfurt",
