@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { parseQuantity } from "../quantity/quantity.ts";
 import { dnsName, labelMap, labelValue, quantityAtLeast } from "../validation/zod-fields.ts";
-import type { Resources } from "./fleet-snapshot.ts";
+import type { Resources, Taint } from "./fleet-snapshot.ts";
 
 const quantity = quantityAtLeast(0, true);
 
@@ -25,6 +25,16 @@ const nodeShape = z
     pods: z.number().int().min(1).max(1000).describe("Pods one node may run."),
     extendedResources: z.record(z.string(), quantity).optional().describe("e.g. nvidia.com/gpu: 4"),
     labels: labelMap.optional().describe("Labels its nodes carry (node-type constraints match them)."),
+    taints: z
+      .array(
+        z.strictObject({
+          key: z.string().min(1),
+          value: z.string().optional(),
+          effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+        }),
+      )
+      .optional()
+      .describe("Taints its nodes carry (only pods that tolerate them run there)."),
     monthlyPrice: z.number().min(0).describe("Price of one node per month, in the price book's currency."),
   })
   .describe("A node shape the planner may use.");
@@ -64,6 +74,18 @@ export const consolidationPolicySpec = z
       .max(90)
       .default(20)
       .describe("Share of every node kept free for autoscaling and surges."),
+    supply: z
+      .enum(["owned", "catalog", "both"])
+      .default("both")
+      .describe(
+        "Which nodes a plan may use: owned (the Location's existing nodes, each at most once), catalog (new nodes of the shapes on offer, any number), or both (owned first, then new ones).",
+      ),
+    reserve: z
+      .array(z.string().regex(/^[^/]+\/[^/]+$/, "must be an extended resource name such as nvidia.com/gpu"))
+      .default([])
+      .describe(
+        "Extended resources whose nodes run only pods that request them (nvidia.com/gpu keeps GPU nodes for GPU pods).",
+      ),
     nodeShapes: z
       .array(nodeShape)
       .default([])
@@ -112,6 +134,7 @@ export interface PlanningShape {
   name: string;
   allocatable: Resources;
   labels: Readonly<Record<string, string>>;
+  taints?: readonly Taint[];
   monthlyPrice?: number;
 }
 
@@ -127,7 +150,13 @@ export function policyShapes(policy: ResolvedPolicy, location: string): Planning
       };
       for (const [name, value] of Object.entries(s.extendedResources ?? {}))
         allocatable[name] = amount(value);
-      return { name: s.name, allocatable, labels: s.labels ?? {}, monthlyPrice: s.monthlyPrice };
+      return {
+        name: s.name,
+        allocatable,
+        labels: s.labels ?? {},
+        ...(s.taints && s.taints.length > 0 ? { taints: s.taints } : {}),
+        monthlyPrice: s.monthlyPrice,
+      };
     });
 }
 

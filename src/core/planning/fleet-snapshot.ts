@@ -29,12 +29,55 @@ export const hostnameTopologyKey = "kubernetes.io/hostname";
 export const zoneTopologyKey = "topology.kubernetes.io/zone";
 const topologyKey = z.enum([hostnameTopologyKey, zoneTopologyKey]);
 
+const taintEffect = z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]);
+const taint = z
+  .strictObject({ key: z.string().min(1), value: z.string().optional(), effect: taintEffect })
+  .describe("A node taint, as in Node.spec.taints.");
+const toleration = z
+  .strictObject({
+    key: z.string().optional().describe("The taint key; empty with operator Exists tolerates every taint."),
+    operator: z.enum(["Exists", "Equal"]).optional().describe("Equal (the default) or Exists."),
+    value: z.string().optional(),
+    effect: taintEffect.optional().describe("The effect it tolerates; all effects when absent."),
+  })
+  .describe("A pod toleration, as in Pod.spec.tolerations.");
+const nodeSelectorRequirement = z
+  .strictObject({
+    key: z.string().min(1),
+    operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]),
+    values: z.array(z.string()).optional(),
+  })
+  .superRefine((req, ctx) => {
+    const values = req.values ?? [];
+    if ((req.operator === "In" || req.operator === "NotIn") && values.length === 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["values"],
+        message: `operator ${req.operator} needs at least one value`,
+      });
+    if ((req.operator === "Exists" || req.operator === "DoesNotExist") && values.length > 0)
+      ctx.addIssue({ code: "custom", path: ["values"], message: `operator ${req.operator} takes no values` });
+    if (
+      (req.operator === "Gt" || req.operator === "Lt") &&
+      (values.length !== 1 || !/^-?\d+$/.test(values[0]!))
+    )
+      ctx.addIssue({
+        code: "custom",
+        path: ["values"],
+        message: `operator ${req.operator} needs exactly one integer value`,
+      });
+  });
+const nodeSelectorTerm = z
+  .strictObject({ matchExpressions: z.array(nodeSelectorRequirement).min(1) })
+  .describe("Requirements that must all hold (ANDed).");
+
 const snapshotNode = z.strictObject({
   name: z.string().min(1),
   zone: z.string().optional().describe("The node's topology.kubernetes.io/zone."),
   instanceType: z.string().optional().describe("The node's shape (node.kubernetes.io/instance-type)."),
   allocatable: resources.describe("What pods may request on this node."),
   labels: labels.optional(),
+  taints: z.array(taint).optional().describe("The node's taints (Node.spec.taints)."),
 });
 
 const snapshotWorkload = z.strictObject({
@@ -50,6 +93,13 @@ const snapshotWorkload = z.strictObject({
     .record(z.string(), z.string())
     .optional()
     .describe("Node labels its pods require (node-type constraints)."),
+  nodeAffinity: z
+    .strictObject({ nodeSelectorTerms: z.array(nodeSelectorTerm).min(1) })
+    .optional()
+    .describe(
+      "Required node affinity (requiredDuringSchedulingIgnoredDuringExecution): a node must match one of the terms.",
+    ),
+  tolerations: z.array(toleration).optional().describe("Its pods' tolerations."),
   podAntiAffinity: z
     .strictObject({ topologyKey })
     .optional()
@@ -154,12 +204,20 @@ export type SnapshotNetwork = z.input<typeof snapshotNetwork>;
 /** Resource amounts as numbers: cpu in cores, memory in bytes, pods and extended resources as counts. */
 export type Resources = Readonly<Record<string, number>>;
 
+export type Taint = z.output<typeof taint>;
+export type Toleration = z.output<typeof toleration>;
+export type NodeSelectorRequirement = z.output<typeof nodeSelectorRequirement>;
+/** Requirements that must all hold; a list of terms is met when one term is. */
+export type NodeSelectorTerm = z.output<typeof nodeSelectorTerm>;
+
 export interface FleetNode {
   name: string;
   zone?: string;
   instanceType?: string;
   allocatable: Resources;
   labels: Readonly<Record<string, string>>;
+  /** Its taints; absent when it has none. */
+  taints?: readonly Taint[];
 }
 
 export interface FleetWorkload {
@@ -173,6 +231,10 @@ export interface FleetWorkload {
   business: string;
   application?: string;
   nodeSelector?: Readonly<Record<string, string>>;
+  /** Required node affinity: a node must match one of the terms (`node-admission.ts`). */
+  nodeAffinity?: readonly NodeSelectorTerm[];
+  /** Its pods' tolerations of node taints. */
+  tolerations?: readonly Toleration[];
   /** Required anti-affinity with its own pods: at most one pod per node or per zone. */
   antiAffinity?: "hostname" | "zone";
   /** Largest allowed skew of its pods over zones (DoNotSchedule), if constrained. */
@@ -251,6 +313,7 @@ export function readFleet(input: unknown): Validated<Fleet> {
         ...(n.instanceType ? { instanceType: n.instanceType } : {}),
         allocatable: amounts(n.allocatable),
         labels: n.labels ?? {},
+        ...(n.taints && n.taints.length > 0 ? { taints: n.taints } : {}),
       }),
     );
     const zones = c.zones ?? [...new Set(nodes.flatMap((n) => (n.zone ? [n.zone] : [])))].sort();
@@ -299,6 +362,8 @@ function fleetWorkload(w: z.output<typeof snapshotWorkload>, clusterBusiness: st
     business: w.business ?? clusterBusiness,
     ...(w.application ? { application: w.application } : {}),
     ...(w.nodeSelector && Object.keys(w.nodeSelector).length > 0 ? { nodeSelector: w.nodeSelector } : {}),
+    ...(w.nodeAffinity ? { nodeAffinity: w.nodeAffinity.nodeSelectorTerms } : {}),
+    ...(w.tolerations && w.tolerations.length > 0 ? { tolerations: w.tolerations } : {}),
     ...(antiAffinity ? { antiAffinity: antiAffinity === hostnameTopologyKey ? "hostname" : "zone" } : {}),
     ...(zoneSpread && zoneSpread.length > 0 ? { zoneMaxSkew: Math.min(...zoneSpread) } : {}),
     ...(hostSpread && hostSpread.length > 0 ? { hostnameMaxSkew: Math.min(...hostSpread) } : {}),
