@@ -103,6 +103,10 @@ function objectFor(row: string, name: string) {
         currency: "EUR",
         prices: [{ from: "2026-01-01", nodes: [{ instanceType: name, perHour: "0.25" }] }],
       });
+    case "NetworkPool": {
+      // A Location of its own: one pool per Location (made before it by `cell`).
+      return doc("NetworkPool", name, { location: name, pods: ["10.0.0.0/12"], services: ["10.96.0.0/16"] });
+    }
     default:
       throw new Error(`no object for row kind "${row}"`);
   }
@@ -209,6 +213,8 @@ async function cell(row: MatrixRow, token: string): Promise<Answer> {
   }
   const name = fresh();
   const object = objectFor(row.kind, name);
+  // A NetworkPool names its Location, which must exist.
+  if (row.kind === "NetworkPool") await created(objectFor("Location", name));
   if (row.verb === "apply")
     return call("POST", row.route, token, { documents: [{ source: "matrix.yaml", object }] });
   if (row.verb === "create") return call("POST", row.route, token, object);

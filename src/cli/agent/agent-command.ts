@@ -11,6 +11,8 @@ type AgentFlags = Omit<AgentOptions, "hubCa" | "dir" | "log" | "resyncSeconds" |
   hubCa: string;
   dir?: string;
   resyncSeconds: string;
+  /** Commander's name for `--no-multicluster-services`. */
+  multiclusterServices?: boolean;
 };
 
 export function agentCommand(env: Environment): Command {
@@ -34,6 +36,10 @@ export function agentCommand(env: Environment): Command {
       "30",
     )
     .option("--no-metering", "do not meter the cluster's usage (issue 14; docs/metering.md)")
+    .option(
+      "--no-multicluster-services",
+      "do not install the MCS API nor export or import services (issue 15; docs/multi-cluster-services.md)",
+    )
     .action(async (flags: AgentFlags) => {
       const resyncSeconds = Number(flags.resyncSeconds);
       if (!Number.isFinite(resyncSeconds) || resyncSeconds < 1)
@@ -69,6 +75,7 @@ export function agentCommand(env: Environment): Command {
         dir: flags.dir ?? join(env.home, "agents", flags.cluster),
         resyncSeconds,
         metering: flags.metering !== false,
+        multiClusterServices: flags.multiclusterServices !== false,
         ...(env.meteringTimeScale !== 1 ? { meteringClock: scaledClock(env.meteringTimeScale) } : {}),
         log,
       });
