@@ -5,6 +5,9 @@
  * Location receives each change through the relay (src/relay/location-services.ts). Measures the propagation from
  * an agent's send to each other agent's receipt (p50, p99), the relay process's CPU and memory, and the messages
  * the relay sends per change. The consumers' API writes per change are the agents' (bench/results: see the MCS e2e).
+ * Before the changes, every agent sends its whole set at once (a whole Location joining): the bench records how long
+ * until every agent holds every other cluster's set, and the relay's peak memory meanwhile (its fan-out is paced by
+ * each agent's socket: src/relay/location-services.ts).
  *
  *   node bench/services-bench.ts [--clusters 100] [--services 1000] [--endpoints 10] [--rate 10] [--measure 30]
  */
@@ -178,6 +181,8 @@ try {
   }
   log("all connected; exporting…");
   const rssConnected = procStats(relayProcess.pid!).rss;
+  const setsFrom = performance.now();
+  let rssSets = rssConnected;
   // Every cluster's whole set, as an agent sends it when its session opens.
   for (let c = 0; c < clusterCount; c++) {
     const records = Array.from({ length: perCluster }, (_, k) => record(c, c * perCluster + k, 0));
@@ -192,8 +197,11 @@ try {
   const expected = clusterCount * (clusterCount - 1);
   while (fullSets < expected) {
     if (Date.now() > deadline + 60_000) throw new Error(`only ${fullSets} of ${expected} sets arrived`);
-    await new Promise((r) => setTimeout(r, 100));
+    rssSets = Math.max(rssSets, procStats(relayProcess.pid!).rss);
+    await new Promise((r) => setTimeout(r, 20));
   }
+  const setsSeconds = (performance.now() - setsFrom) / 1000;
+  rssSets = Math.max(rssSets, procStats(relayProcess.pid!).rss);
   log(`every agent has the Location's ${clusterCount * perCluster} exports; changing ${rate} a second…`);
   const pid = relayProcess.pid!;
   const before = procStats(pid);
@@ -230,6 +238,8 @@ try {
     max: Math.max(...delays),
     cores,
     rss: Math.max(...rss),
+    rssSets,
+    setsSeconds,
     perChange,
   };
   log(JSON.stringify(result));
@@ -255,6 +265,8 @@ other agents. The hub takes no part (ADR 0020): its CPU for this is zero.
 | propagation max | ${result.max.toFixed(1)} ms |
 | relay CPU during the changes | ${(cores * 100).toFixed(1)} % of a core |
 | relay RSS: agents connected, no exports yet | ${formatBytes(rssConnected)} |
+| every agent's set to every other agent (${expected.toLocaleString()} sets) | ${setsSeconds.toFixed(1)} s |
+| relay RSS (peak, while the sets fan out) | ${formatBytes(rssSets)} |
 | relay RSS (peak, during the changes) | ${formatBytes(result.rss)} |
 | messages the relay sent per change | ${perChange.toFixed(1)} |
 

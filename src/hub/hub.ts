@@ -45,6 +45,7 @@ import { networkConditionsPass } from "./network/network-conditions-pass.ts";
 import { Registry } from "./registry/registry.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { leaseElector } from "./replicas/lease-elector.ts";
+import { listServiceExports, ServiceExportSummaries } from "./services/service-export-summaries.ts";
 import { updateClusterHealth } from "./tunnel/cluster-health.ts";
 import { loadInventories } from "./tunnel/cluster-inventories.ts";
 import { defaultHeartbeatSeconds, TunnelServer } from "./tunnel/tunnel-server.ts";
@@ -127,6 +128,17 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   const commands = new CommandBus({ sql, store, metrics, log });
   const works = new WorkDispatcher({ sql, log });
   const delivery = new DeliveryController({ sql, store, registry, feed, log });
+  // Multi-cluster services as each Location's relay summarises them (issue 15): kept in the store, audited.
+  const serviceExports = new ServiceExportSummaries({
+    sql,
+    log,
+    clustersOf: async (location) =>
+      new Set(
+        (await store.list("Cluster", {})).items
+          .filter((c) => (c.spec as { location?: string } | undefined)?.location === location)
+          .map((c) => c.metadata.name),
+      ),
+  });
 
   // Two CAs (docs/pki.md): the hub CA signs only the hub's serving certificate; the fleet CA signs relays and
   // agents. The hub's names are kept from relays' serving certificates.
@@ -146,6 +158,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     inventories: (clusters) => loadInventories(sql, clusters),
     cost: (query) => queryCost(sql, query, new Date()),
     costExport: (query) => exportCost(sql, query, new Date()),
+    serviceExports: (filter) => listServiceExports(sql, filter),
     ready: async () => {
       try {
         await sql.query("select 1");
@@ -212,6 +225,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
         heartbeatSeconds: options.heartbeatSeconds ?? defaultHeartbeatSeconds,
         commands,
         works,
+        serviceExports,
         ...(options.location ? { location: options.location } : {}),
       })
     : undefined;

@@ -353,6 +353,9 @@ describe("flow control", () => {
         m.type === "services.exports"
       )
         expect(credit).toEqual({ cluster, messages: 1 });
+      // A relay's summary of its Location's services takes the Location's window.
+      else if (m.type === "services.summary")
+        expect(credit).toEqual({ cluster: m.body.location, messages: 1 });
       else expect(credit).toBeUndefined();
     }
     // A delta the hub cannot read (an unknown field, as from a newer agent) still gives its credit back.

@@ -29,7 +29,7 @@ export function takesCredit(type: MessageType): boolean {
 
 /**
  * The credit the hub gives back for a message it received: one for every message that took credit and names
- * a cluster — handled, refused, answered with a resync or failed alike — nothing for the others. It also takes
+ * a cluster (a `services.summary` names its Location instead, whose window it takes) — handled, refused, answered with a resync or failed alike — nothing for the others. It also takes
  * a frame the hub could not decode (`{ type, body }` as parsed), so that a refused frame does not keep its
  * credit either.
  */
@@ -40,7 +40,9 @@ export function creditReturned(received: {
   const type = received.type;
   if (typeof type !== "string" || !Object.hasOwn(messageTypes, type)) return undefined;
   if (!takesCredit(type as MessageType)) return undefined;
-  const cluster = (received.body as { cluster?: unknown } | null | undefined)?.cluster;
+  // A relay's own summary of its Location's services is the Location's to pace, not a cluster's.
+  const body = received.body as { cluster?: unknown; location?: unknown } | null | undefined;
+  const cluster = type === "services.summary" ? body?.location : body?.cluster;
   const credit = messageTypes.credit.body.safeParse({ cluster, messages: 1 });
   return credit.success ? credit.data : undefined;
 }

@@ -175,6 +175,35 @@ export const goldenMessages: { [T in MessageType]: Envelope<T> } = {
     },
     { id: "a-13", seq: 13 },
   ),
+  "services.summary": message(
+    "services.summary",
+    {
+      location: "frankfurt",
+      summary: "5f0c2a7e:42",
+      page: 0,
+      pages: 1,
+      exports: [
+        {
+          cluster: "fra-shop-prod",
+          namespace: "shop",
+          name: "cart",
+          region: "fra-north",
+          type: "ClusterSetIP",
+          ports: [{ name: "http", protocol: "TCP", port: 80 }],
+          endpoints: { ready: 2, total: 3 },
+          valid: {
+            status: "True",
+            reason: "Valid",
+            message: 'exported to the clusters of Location "frankfurt"',
+          },
+          conflict: { status: "False", reason: "NoConflicts", message: "all exports agree" },
+          exportedSince: "2026-12-03T09:00:00Z",
+        },
+      ],
+      exportsOmitted: 0,
+    },
+    { id: "r-12", seq: 12 },
+  ),
   "usage.ack": message(
     "usage.ack",
     {

@@ -5,6 +5,7 @@
  * that the envelope says the same — so user content cannot be passed off as metadata.
  */
 import { z } from "zod";
+import { placementListLimits as limits } from "../core/inventory/inventory.ts";
 import { exportRecordSchema } from "../core/multicluster-services/export-record.ts";
 import { dns1123Label } from "../core/validation/names.ts";
 
@@ -21,6 +22,8 @@ export const maxFrameBytes = 1024 * 1024;
 const name = z.string().regex(dns1123Label, "must be a DNS label (lower-case letters, digits, -)").max(63);
 const quantityMap = z.record(z.string().max(253), z.string().max(64));
 
+const taintEffect = z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]);
+
 const node = z.strictObject({
   name: z.string().max(253),
   zone: z.string().max(63).optional(),
@@ -31,6 +34,16 @@ const node = z.strictObject({
   kernelVersion: z.string().max(128),
   containerRuntimeVersion: z.string().max(128),
   labels: z.record(z.string().max(317), z.string().max(63)).optional(),
+  taints: z
+    .array(
+      z.strictObject({
+        key: z.string().min(1).max(317),
+        value: z.string().max(63).optional(),
+        effect: taintEffect,
+      }),
+    )
+    .max(limits.taints)
+    .optional(),
 });
 
 const placementTopologyKey = z.enum(["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
@@ -50,6 +63,38 @@ const workload = z.strictObject({
     .max(8)
     .optional(),
   application: z.string().max(253).optional(),
+  nodeAffinity: z
+    .strictObject({
+      nodeSelectorTerms: z
+        .array(
+          z.strictObject({
+            matchExpressions: z
+              .array(
+                z.strictObject({
+                  key: z.string().min(1).max(317),
+                  operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]),
+                  values: z.array(z.string().max(63)).max(limits.values).optional(),
+                }),
+              )
+              .min(1)
+              .max(limits.matchExpressions),
+          }),
+        )
+        .min(1)
+        .max(limits.nodeSelectorTerms),
+    })
+    .optional(),
+  tolerations: z
+    .array(
+      z.strictObject({
+        key: z.string().max(317).optional(),
+        operator: z.enum(["Exists", "Equal"]).optional(),
+        value: z.string().max(63).optional(),
+        effect: taintEffect.optional(),
+      }),
+    )
+    .max(limits.tolerations)
+    .optional(),
 });
 
 const cidrText = z.string().max(50);
@@ -176,6 +221,46 @@ export const maxUsageRecords = 500;
  * `maxFrameBytes` (a record with 1,000 endpoints is some 0.5 MB).
  */
 export const maxServiceRecords = 100;
+
+/** The most exports one `services.summary` page carries; a relay also keeps a page under some 512 KB. */
+export const maxSummaryExportsPerPage = 500;
+/** The most pages one `services.summary` has: a Location's exports beyond them are counted, not listed. */
+export const maxSummaryPages = 100;
+
+/** A condition of an export as summarised for the hub (core/multicluster-services/merge.ts, ExportCondition). */
+const summaryCondition = z.strictObject({
+  status: z.enum(["True", "False", "Unknown"]),
+  reason: z.string().min(1).max(256),
+  message: z.string().max(1024),
+});
+
+/** One export of a Location as its relay's merge sees it (relay/location-services-summary.ts). */
+const exportSummary = z.strictObject({
+  cluster: name,
+  namespace: name,
+  name,
+  /** The cluster's Region ("" without one). */
+  region: z.union([z.literal(""), name]),
+  /** Absent when the export has no usable Service (Valid=False: NoService, InvalidServiceType, TooManyPorts). */
+  type: z.enum(["ClusterSetIP", "Headless"]).optional(),
+  ports: z
+    .array(
+      z.strictObject({
+        name: z.union([z.literal(""), name]),
+        protocol: z.enum(["TCP", "UDP", "SCTP"]),
+        port: z.number().int().min(1).max(65535),
+      }),
+    )
+    .max(100),
+  /** Endpoints ready, and in all (those the record left out beyond its bound included). */
+  endpoints: z.strictObject({ ready: z.number().int().min(0), total: z.number().int().min(0) }),
+  valid: summaryCondition,
+  conflict: summaryCondition,
+  /** The ServiceExport's creation time (RFC 3339). */
+  exportedSince: z.string().max(40),
+  /** The cluster is past the relay's grace: its endpoints are out of every import until it is back. */
+  withdrawn: z.literal(true).optional(),
+});
 
 /** The message bodies by type, each with its fixed data class and a comment saying what it means. */
 export const messageTypes = {
@@ -363,6 +448,28 @@ export const messageTypes = {
         .max(10_000)
         .optional(),
     }),
+  },
+  /**
+   * Relay → hub (issue 15, docs/multi-cluster-services.md "What the hub sees"): every export of the relay's
+   * Location with its `Valid` and `Conflict` conditions, as the relay's merge (the agents' `mergeExports`) computes
+   * them — names, ports and counts, never an address. A whole-Location snapshot cut into `pages` messages that
+   * share `summary` (unique per relay process and rising); the hub replaces the Location's exports once it holds
+   * every page. At most one summary every 2 s per Location, and one when a session opens. Its credit is the
+   * Location's (`credit.cluster` names the Location): the relay, not a cluster, speaks.
+   */
+  "services.summary": {
+    class: "metadata",
+    body: z
+      .strictObject({
+        location: name,
+        summary: z.string().min(1).max(64),
+        page: z.number().int().min(0),
+        pages: z.number().int().min(1).max(maxSummaryPages),
+        exports: z.array(exportSummary).max(maxSummaryExportsPerPage),
+        /** Exports of the Location beyond `maxSummaryPages` pages, not listed (the same on every page). */
+        exportsOmitted: z.number().int().min(0),
+      })
+      .refine((b) => b.page < b.pages, { message: "must be less than pages", path: ["page"] }),
   },
   /**
    * Hub → agent: the ledger holds one `usage.hours` message of this cluster — the one of `hour` whose first record

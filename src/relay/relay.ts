@@ -23,7 +23,9 @@ import { commandResidencyVerdict, residencyVerdict } from "../protocol/residency
 import { InboundSequence } from "../protocol/session.ts";
 import { Manager, type ManagerOutcome } from "../runtime/manager.ts";
 import { periodic } from "../runtime/periodic.ts";
+import { ExportRecordsFile } from "./export-records-file.ts";
 import { LocationServices, type ServicesPeer } from "./location-services.ts";
+import { LocationServicesSummary } from "./location-services-summary.ts";
 
 export const relayTunnelPath = "/unitfleet/v1alpha1/tunnel";
 
@@ -47,6 +49,8 @@ export interface RelayOptions {
    * Location's imports (default three heartbeat intervals, at least 5 s).
    */
   servicesGraceMs?: number;
+  /** The pace of the services summary to the hub (relay/location-services-summary.ts): tests shorten it. */
+  servicesSummary?: { everyMs?: number; settleMs?: number };
 }
 
 /** WebSocket close codes the relay gives agents (4000–4999 are the application's). */
@@ -82,7 +86,18 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   // Multi-cluster services stay in the Location: exports fan out to its agents, never to the hub (ADR 0020).
   const services = new LocationServices({
     graceMs: () => options.servicesGraceMs ?? Math.max(5000, 3 * client.heartbeatSeconds * 1000),
+    // Kept on disk, so that a restarted relay gives reconnecting agents the others' records at once.
+    store: new ExportRecordsFile(join(options.dir, "export-records.jsonl"), (entry) => log(entry)),
     log: (entry) => log(entry),
+  });
+  // What the hub sees of them: a summary of the Location's exports and their conditions, paced.
+  const summary = new LocationServicesSummary({
+    location: options.location,
+    held: () => services.exportsByCluster,
+    connected: () => client.connected,
+    send: (body) => client.forward(options.location, "services.summary", body),
+    log: (entry) => log(entry),
+    ...options.servicesSummary,
   });
   // Agent certificates the hub revoked: kept on disk, so that a relay cut off from the hub still refuses them.
   const revokedFile = join(options.dir, "revoked-serials.json");
@@ -110,6 +125,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     // A new session with the hub starts from nothing: every agent sends its whole inventory again.
     onOpen: () => {
       for (const session of agents.values()) session.send("inventory.resync", { cluster: session.cluster });
+      summary.sessionOpened();
     },
     onMessage: (m) => {
       if (m.type === "inventory.resync") agents.get(m.body.cluster)?.send("inventory.resync", m.body);
@@ -182,6 +198,8 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     waiting.set(command.cluster, queue);
   }
 
+  // Read back before any agent connects (the grace of the clusters read back runs from now).
+  await services.restore();
   const server: Server = createServer({
     cert: credentials.cert,
     key: credentials.key,
@@ -222,6 +240,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
         counters,
         log,
         noteQueueDepth,
+        () => summary.changed(),
         () => {
           for (const command of waiting.get(session.cluster) ?? [])
             if (command.deadline > Date.now()) session.send("command", command);
@@ -266,6 +285,8 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       ready();
       await aborted(signal);
       services.stop();
+      await services.flush();
+      summary.stop();
       for (const a of agents.values()) a.close();
       wss.close();
       const closed = new Promise((resolve) => server.close(resolve));
@@ -364,6 +385,7 @@ class AgentSession {
     counters: RunningRelay["counters"],
     log: (entry: Record<string, unknown>) => void,
     onForwarded: () => void,
+    onServicesChanged: () => void,
     onGreeted: () => void,
     services: LocationServices,
   ) {
@@ -372,7 +394,11 @@ class AgentSession {
     this.onGreeted = onGreeted;
     this.cluster = cluster;
     this.client = client;
-    this.servicesPeer = { cluster, send: (body) => this.send("services.exports", body) };
+    this.servicesPeer = {
+      cluster,
+      send: (body, written) => this.send("services.exports", body, undefined, written),
+      bufferedBytes: () => this.ws.bufferedAmount,
+    };
     const helloTimeoutMs = options.helloTimeoutMs ?? 5000;
     const helloTimer = setTimeout(() => {
       if (this.greeted) return;
@@ -426,7 +452,16 @@ class AgentSession {
         }
         if (m.type === "hello" || m.type === "ack") return;
         // Exports are for the Location's other agents, not the hub.
-        if (m.type === "services.exports") return services.exports(cluster, m.body);
+        if (m.type === "services.exports") {
+          services.exports(cluster, m.body);
+          return onServicesChanged();
+        }
+        // The Location's summary is the relay's own to make: an agent cannot speak for its Location.
+        if (m.type === "services.summary")
+          return this.send("error", {
+            code: "forbidden",
+            message: "services.summary comes from the relay, not from an agent",
+          });
         if (m.type === "heartbeat") for (const c of m.body.clusters) services.heartbeat(c.cluster);
         counters.forwarded += 1;
         client.forward(cluster, m.type, m.body as MessageBody<typeof m.type>);
@@ -460,12 +495,14 @@ class AgentSession {
     this.onGreeted();
   }
 
-  send<T extends MessageType>(type: T, body: MessageBody<T>, replyTo?: string): void {
+  /** Sends a message; `written`, when given, is called once the frame has left the process's buffers. */
+  send<T extends MessageType>(type: T, body: MessageBody<T>, replyTo?: string, written?: () => void): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(
       encodeFrame(
         message(type, body, { id: randomUUID(), seq: ++this.seq, ...(replyTo ? { replyTo } : {}) }),
       ),
+      written && (() => written()),
     );
   }
 

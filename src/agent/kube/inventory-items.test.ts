@@ -233,3 +233,135 @@ describe("a workload's placement constraints", () => {
     expect(decoded.ok).toBe(true);
   });
 });
+
+describe("taints, tolerations and required node affinity", () => {
+  it("keeps a node's taints (not timeAdded) and its GPU product label", () => {
+    const item = nodeItem({
+      metadata: {
+        name: "gpu-0",
+        labels: { "nvidia.com/gpu.product": "NVIDIA-L4", "nvidia.com/gpu.count": "4" },
+      },
+      spec: {
+        taints: [
+          {
+            key: "nvidia.com/gpu",
+            value: "present",
+            effect: "NoSchedule",
+            timeAdded: "2026-11-25T10:00:00Z",
+          },
+          { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" },
+        ] as never,
+      },
+    });
+    expect(item.labels).toEqual({ "nvidia.com/gpu.product": "NVIDIA-L4" });
+    expect(item.taints).toEqual([
+      { key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" },
+      { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" },
+    ]);
+    expect(nodeItem({ metadata: { name: "n" } }).taints).toBeUndefined();
+  });
+
+  it("reads a template's tolerations and the terms of its required node affinity", () => {
+    const item = workloadItem("Deployment", {
+      metadata: { name: "train", namespace: "ml" },
+      spec: {
+        template: {
+          spec: {
+            tolerations: [
+              { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
+              {
+                key: "node.kubernetes.io/not-ready",
+                operator: "Exists",
+                effect: "NoExecute",
+                tolerationSeconds: 300,
+              },
+            ],
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [
+                    {
+                      matchExpressions: [
+                        {
+                          key: "nvidia.com/gpu.product",
+                          operator: "In",
+                          values: ["NVIDIA-A100-SXM4-80GB", "NVIDIA-H100"],
+                        },
+                        { key: "spot", operator: "DoesNotExist" },
+                      ],
+                    },
+                    // Node names only: today's nodes, which a plan replaces.
+                    { matchFields: [{ key: "metadata.name", operator: "In", values: ["gpu-0"] }] },
+                  ],
+                },
+              },
+            },
+          },
+        },
+      },
+    });
+    expect(item.tolerations).toEqual([
+      { key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" },
+      { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute" },
+    ]);
+    expect(item.nodeAffinity).toEqual({
+      nodeSelectorTerms: [
+        {
+          matchExpressions: [
+            {
+              key: "nvidia.com/gpu.product",
+              operator: "In",
+              values: ["NVIDIA-A100-SXM4-80GB", "NVIDIA-H100"],
+            },
+            { key: "spot", operator: "DoesNotExist" },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("travels in an inventory delta the protocol accepts", () => {
+    const node = nodeItem({
+      metadata: { name: "gpu-0" },
+      spec: { taints: [{ key: "nvidia.com/gpu", effect: "NoSchedule" }] },
+    });
+    const workload = workloadItem("Deployment", {
+      metadata: { name: "train", namespace: "ml" },
+      spec: {
+        template: {
+          spec: {
+            tolerations: [{ operator: "Exists" }],
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [
+                    { matchExpressions: [{ key: "gpu-memory", operator: "Gt", values: ["40"] }] },
+                  ],
+                },
+              },
+            },
+          },
+        },
+      },
+    });
+    const frame = encodeFrame(
+      message(
+        "inventory.delta",
+        {
+          cluster: "fra-ml-prod",
+          baseVersion: 1,
+          version: 2,
+          changes: [
+            { op: "upsert", key: "node/gpu-0", value: node },
+            { op: "upsert", key: "workload/ml/Deployment/train", value: workload },
+          ],
+        },
+        { id: "a-1", seq: 1 },
+      ),
+    );
+    const decoded = decodeFrame(frame);
+    expect(decoded.ok && decoded.message.body).toMatchObject({
+      changes: [{ value: { taints: node.taints } }, { value: { tolerations: [{ operator: "Exists" }] } }],
+    });
+  });
+});

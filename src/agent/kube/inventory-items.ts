@@ -2,11 +2,22 @@
  * Kubernetes objects → inventory items (pure). A workload's per-pod requests are the sum of its containers'
  * requests (init containers counted as Kubernetes does: the larger of their maximum and the sum). A workload
  * also carries the placement constraints of its pod template that the consolidation planner packs by: its
- * nodeSelector, a required anti-affinity with its own pods, DoNotSchedule spread over its own pods (on nodes or
- * zones), and the Application that delivers it. Empty ones are left out: the inventory travels as deltas.
+ * nodeSelector, required node affinity, tolerations, a required anti-affinity with its own pods, DoNotSchedule
+ * spread over its own pods (on nodes or zones), and the Application that delivers it; a node its taints. Empty
+ * ones are left out: the inventory travels as deltas.
  */
 
-import type { NodeItem, PlacementTopologyKey, WorkloadItem } from "../../core/inventory/inventory.ts";
+import {
+  placementListLimits as limits,
+  type NodeItem,
+  type NodeSelectorRequirementItem,
+  type PlacementTopologyKey,
+  type TaintEffect,
+  type TaintItem,
+  type TolerationItem,
+  type WorkloadItem,
+} from "../../core/inventory/inventory.ts";
+import { gpuProductLabel } from "../../core/planning/node-shapes.ts";
 import { formatBytes, formatCores, parseQuantity } from "../../core/quantity/quantity.ts";
 import { matchesSelector, type Requirement } from "../../core/resources/label-selector.ts";
 
@@ -34,6 +45,17 @@ interface TopologySpreadConstraint {
   whenUnsatisfiable?: string;
   labelSelector?: LabelSelector | null;
 }
+interface NodeSelectorTermObject {
+  matchExpressions?: Array<{ key?: string; operator?: string; values?: string[] | null }> | null;
+  matchFields?: unknown[] | null;
+}
+interface TolerationObject {
+  key?: string | null;
+  operator?: string | null;
+  value?: string | null;
+  effect?: string | null;
+  tolerationSeconds?: number | null;
+}
 interface PodTemplate {
   metadata?: Meta;
   spec?: {
@@ -42,7 +64,13 @@ interface PodTemplate {
     nodeSelector?: Record<string, string> | null;
     affinity?: {
       podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[] | null } | null;
+      nodeAffinity?: {
+        requiredDuringSchedulingIgnoredDuringExecution?: {
+          nodeSelectorTerms?: NodeSelectorTermObject[] | null;
+        } | null;
+      } | null;
     } | null;
+    tolerations?: TolerationObject[] | null;
     topologySpreadConstraints?: TopologySpreadConstraint[] | null;
   };
 }
@@ -54,6 +82,7 @@ const zone: PlacementTopologyKey = "topology.kubernetes.io/zone";
 
 export interface NodeObject {
   metadata?: Meta;
+  spec?: { taints?: Array<{ key?: string; value?: string | null; effect?: string }> | null };
   status?: {
     capacity?: Record<string, string>;
     allocatable?: Record<string, string>;
@@ -63,8 +92,9 @@ export interface NodeObject {
 }
 
 /**
- * A node's item. Of its labels it keeps the topology, node and unitfleet ones, and those whose keys are in
- * `selectedKeys` (the keys workloads of the cluster select nodes by), so that a plan can match nodeSelectors.
+ * A node's item. Of its labels it keeps the topology, node and unitfleet ones, its GPU product, and those whose
+ * keys are in `selectedKeys` (the keys workloads of the cluster select nodes by: nodeSelectors and node
+ * affinity), so that a plan can match them and tell GPU models apart. Its taints are kept (not `timeAdded`).
  */
 export function nodeItem(node: NodeObject, selectedKeys: ReadonlySet<string> = new Set()): NodeItem {
   const labels = node.metadata?.labels ?? {};
@@ -75,8 +105,14 @@ export function nodeItem(node: NodeObject, selectedKeys: ReadonlySet<string> = n
         k.startsWith("topology.kubernetes.io/") ||
         k.startsWith("node.kubernetes.io/") ||
         k.startsWith("unitfleet.io/") ||
+        k === gpuProductLabel ||
         selectedKeys.has(k),
     ),
+  );
+  const taints = (node.spec?.taints ?? []).flatMap((t): TaintItem[] =>
+    t.key && isTaintEffect(t.effect)
+      ? [{ key: t.key, ...(t.value ? { value: t.value } : {}), effect: t.effect }]
+      : [],
   );
   return {
     name: node.metadata?.name ?? "",
@@ -88,8 +124,13 @@ export function nodeItem(node: NodeObject, selectedKeys: ReadonlySet<string> = n
     kernelVersion: node.status?.nodeInfo?.kernelVersion ?? "",
     containerRuntimeVersion: node.status?.nodeInfo?.containerRuntimeVersion ?? "",
     ...(Object.keys(kept).length > 0 ? { labels: kept } : {}),
+    ...(taints.length > 0 ? { taints: taints.slice(0, limits.taints) } : {}),
   };
 }
+
+const taintEffects: readonly string[] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
+const isTaintEffect = (effect: string | null | undefined): effect is TaintEffect =>
+  typeof effect === "string" && taintEffects.includes(effect);
 
 export interface WorkloadObject {
   metadata?: Meta;
@@ -114,6 +155,8 @@ export function workloadItem(
   const nodeSelector = template?.spec?.nodeSelector ?? {};
   const antiAffinity = ownAntiAffinity(template, namespace);
   const spread = ownTopologySpread(template);
+  const nodeAffinity = requiredNodeAffinity(template);
+  const tolerations = templateTolerations(template);
   const application = object.metadata?.labels?.[applicationLabel];
   return {
     namespace,
@@ -126,7 +169,60 @@ export function workloadItem(
     ...(antiAffinity ? { podAntiAffinity: { topologyKey: antiAffinity } } : {}),
     ...(spread.length > 0 ? { topologySpread: spread } : {}),
     ...(application ? { application } : {}),
+    ...(nodeAffinity.length > 0 ? { nodeAffinity: { nodeSelectorTerms: nodeAffinity } } : {}),
+    ...(tolerations.length > 0 ? { tolerations } : {}),
   };
+}
+
+const selectorOperators: readonly string[] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
+
+/**
+ * The terms of the template's required node affinity, by their matchExpressions. A term's matchFields (node
+ * names) are not kept: they name today's nodes, which a plan replaces; a term that has nothing else is left out,
+ * and so is one the API server would not have accepted (an unknown operator). Bounded as the protocol is.
+ */
+export function requiredNodeAffinity(
+  template: PodTemplate | undefined,
+): Array<{ matchExpressions: NodeSelectorRequirementItem[] }> {
+  const terms =
+    template?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+      ?.nodeSelectorTerms ?? [];
+  return terms
+    .flatMap((term) => {
+      const expressions = term.matchExpressions ?? [];
+      if (expressions.length === 0 || expressions.length > limits.matchExpressions) return [];
+      const kept: NodeSelectorRequirementItem[] = [];
+      for (const e of expressions) {
+        const values = e.values ?? [];
+        if (!e.key || !e.operator || !selectorOperators.includes(e.operator) || values.length > limits.values)
+          return [];
+        kept.push({
+          key: e.key,
+          operator: e.operator as NodeSelectorRequirementItem["operator"],
+          ...(values.length > 0 ? { values: [...values] } : {}),
+        });
+      }
+      return [{ matchExpressions: kept }];
+    })
+    .slice(0, limits.nodeSelectorTerms);
+}
+
+/** The template's tolerations (without tolerationSeconds), bounded as the protocol is. */
+export function templateTolerations(template: PodTemplate | undefined): TolerationItem[] {
+  return (template?.spec?.tolerations ?? [])
+    .flatMap((t): TolerationItem[] => {
+      if (t.operator && t.operator !== "Exists" && t.operator !== "Equal") return [];
+      if (t.effect && !isTaintEffect(t.effect)) return [];
+      return [
+        {
+          ...(t.key ? { key: t.key } : {}),
+          ...(t.operator ? { operator: t.operator as "Exists" | "Equal" } : {}),
+          ...(t.value ? { value: t.value } : {}),
+          ...(t.effect ? { effect: t.effect as TaintEffect } : {}),
+        },
+      ];
+    })
+    .slice(0, limits.tolerations);
 }
 
 /**

@@ -134,13 +134,17 @@ export function kubeInventorySource(
       ["StatefulSet", statefulSets.list()],
       ["DaemonSet", daemonSets.list()],
     ];
-    // Nodes keep the labels workloads select them by, so that a plan can match their nodeSelectors.
+    // Nodes keep the labels workloads select them by, so that a plan can match their nodeSelectors and
+    // node affinity.
     const selectedKeys = new Set<string>();
     const workloadItems = workloads.flatMap(([kind, list]) =>
       list.map((o) => workloadItem(kind, o as WorkloadObject)),
     );
-    for (const item of workloadItems)
+    for (const item of workloadItems) {
       for (const key of Object.keys(item.nodeSelector ?? {})) selectedKeys.add(key);
+      for (const term of item.nodeAffinity?.nodeSelectorTerms ?? [])
+        for (const requirement of term.matchExpressions) selectedKeys.add(requirement.key);
+    }
     for (const n of nodes.list())
       items.set(nodeKey(n.metadata?.name ?? ""), nodeItem(n as NodeObject, selectedKeys));
     for (const item of workloadItems) items.set(workloadKey(item), item);

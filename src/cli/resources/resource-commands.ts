@@ -15,6 +15,12 @@ import {
 } from "../output/format.ts";
 import { inKubernetesOrder, kubernetesList, qualifiedName } from "../output/kubernetes-objects.ts";
 import { renderTable } from "../output/table.ts";
+import {
+  getServiceExports,
+  refuseServiceExportFilters,
+  type ServiceExportFilters,
+  serviceExportTypeNames,
+} from "../services/get-service-exports.ts";
 
 const applyPath = "/unitfleet/v1alpha1/apply";
 type Obj = Record<string, unknown> & {
@@ -43,18 +49,23 @@ const out = (text: string) => process.stdout.write(text);
 
 export function getCommand(env: Environment): Command {
   return new Command("get")
-    .description("list or show Locations, Regions and Clusters")
-    .argument("<type>", "locations, regions or clusters")
+    .description("list or show Locations, Regions, Clusters… and service exports")
+    .argument("<type>", "locations, regions, clusters, … or serviceexports (svcexports)")
     .argument("[name]")
     .addOption(outputOption(resourceOutputFormats))
     .option("-l, --selector <selector>", "label selector, e.g. environment=prod,business in (shop)")
     .option("-w, --watch", "after listing, print changes as they happen")
+    .option("--location <location>", "serviceexports: of this Location only")
+    .option("--cluster <cluster>", "serviceexports: of this cluster only")
+    .option("-n, --namespace <namespace>", "serviceexports: of this namespace only")
     .action(
       async (
         type: string,
         name: string | undefined,
-        options: { output: ResourceOutputFormat; selector?: string; watch?: boolean },
+        options: { output: ResourceOutputFormat; selector?: string; watch?: boolean } & ServiceExportFilters,
       ) => {
+        refuseServiceExportFilters(type, options);
+        if (serviceExportTypeNames.includes(type)) return getServiceExports(env, name, options);
         const [kind, print] = await Promise.all([kindOf(type), structuredPrinter(options.output)]);
         const hub = await client(env);
         const typed = (object: Obj) => inKubernetesOrder({ apiVersion, kind: kind.kind, ...object });

@@ -16,7 +16,42 @@ export interface NodeItem {
   kernelVersion: string;
   containerRuntimeVersion: string;
   labels?: Record<string, string>;
+  /** Its taints (`spec.taints`, without `timeAdded`); absent when it has none. */
+  taints?: TaintItem[];
 }
+
+export type TaintEffect = "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+
+/** A node taint, as in Node.spec.taints. */
+export interface TaintItem {
+  key: string;
+  value?: string;
+  effect: TaintEffect;
+}
+
+/** A pod toleration, as in Pod.spec.tolerations (without `tolerationSeconds`). */
+export interface TolerationItem {
+  key?: string;
+  operator?: "Exists" | "Equal";
+  value?: string;
+  effect?: TaintEffect;
+}
+
+/** One requirement of a node selector term, as in Kubernetes' NodeSelectorRequirement. */
+export interface NodeSelectorRequirementItem {
+  key: string;
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt";
+  values?: string[];
+}
+
+/** The most of each placement list one item carries: what the protocol accepts (the agent keeps no more). */
+export const placementListLimits = {
+  taints: 64,
+  tolerations: 64,
+  nodeSelectorTerms: 16,
+  matchExpressions: 32,
+  values: 64,
+} as const;
 
 export interface WorkloadItem {
   namespace: string;
@@ -33,6 +68,10 @@ export interface WorkloadItem {
   podAntiAffinity?: { topologyKey: PlacementTopologyKey };
   /** Spread constraints over its own pods that the scheduler enforces (whenUnsatisfiable: DoNotSchedule). */
   topologySpread?: Array<{ topologyKey: PlacementTopologyKey; maxSkew: number }>;
+  /** Required node affinity (requiredDuringSchedulingIgnoredDuringExecution): a node must match one term. */
+  nodeAffinity?: { nodeSelectorTerms: Array<{ matchExpressions: NodeSelectorRequirementItem[] }> };
+  /** The pod template's tolerations of node taints. */
+  tolerations?: TolerationItem[];
   /** The unitfleet Application that delivers it (the workload's label `unitfleet.io/application`). */
   application?: string;
 }

@@ -9,6 +9,7 @@ import type { CostExport, CostExportQuery } from "../metering/cost-export.ts";
 import type { CostQuery, CostReport } from "../metering/cost-query.ts";
 import type { Caller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { ServiceExportFilter, ServiceExportRow } from "../services/service-export-summaries.ts";
 import type { Metrics } from "./metrics.ts";
 import type { WatchSource } from "./watch.ts";
 
@@ -32,6 +33,8 @@ export interface ApiDependencies {
   cost: (query: CostQuery) => Promise<CostReport>;
   /** The fleet's cost for a billing month as FOCUS CSV (src/hub/metering/cost-export.ts); bad input throws a UserError. */
   costExport: (query: CostExportQuery) => Promise<CostExport>;
+  /** The multi-cluster service exports relays summarised (src/hub/services/service-export-summaries.ts). */
+  serviceExports: (filter: ServiceExportFilter) => Promise<ServiceExportRow[]>;
   /** Administration: tokens and the audit log (admin role only). */
   admin: AdminOperations;
   tls?: { cert: string; key: string; clientCa: string };

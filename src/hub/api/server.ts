@@ -23,6 +23,7 @@ import { healthRoutes } from "./health-routes.ts";
 import { joiningRoutes } from "./joining-routes.ts";
 import { resourceRoutes } from "./resource-routes.ts";
 import { Router } from "./router.ts";
+import { serviceExportRoutes } from "./service-export-routes.ts";
 
 export type { AdminOperations, ApiDependencies } from "./api-dependencies.ts";
 
@@ -37,6 +38,7 @@ export function apiRouter(deps: ApiDependencies): Router {
     ...fleetSnapshotRoutes(deps),
     ...costRoutes(deps),
     ...costExportRoutes(deps),
+    ...serviceExportRoutes(deps),
     ...resourceRoutes(deps),
   ]);
 }

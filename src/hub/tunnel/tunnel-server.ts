@@ -42,6 +42,7 @@ import { checkPeerCertificate, revocationsChannel, revokedSerials } from "../joi
 import { recordUsageHours } from "../metering/usage-ledger.ts";
 import { systemCaller } from "../registry/caller.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { ServiceExportSummaries } from "../services/service-export-summaries.ts";
 import { inventoryText, saveInventory } from "./cluster-inventories.ts";
 
 export const tunnelPath = "/unitfleet/v1alpha1/tunnel";
@@ -67,6 +68,8 @@ export interface TunnelDependencies {
   heartbeatSeconds: number;
   commands: CommandBus;
   works: WorkDispatcher;
+  /** Relays' summaries of their Locations' multi-cluster services. */
+  serviceExports?: ServiceExportSummaries;
   /** The Location the hub runs in: user content of that Location's clusters may reach it, no other. */
   location?: string;
   log: (entry: Record<string, unknown>) => void;
@@ -250,6 +253,10 @@ export class TunnelServer {
 
   get location(): string | undefined {
     return this.deps.location;
+  }
+
+  get serviceExports(): ServiceExportSummaries | undefined {
+    return this.deps.serviceExports;
   }
 
   get metrics(): Metrics {
@@ -556,6 +563,17 @@ class Session {
         if (identity) this.send("usage.ack", { cluster: m.body.cluster, ...identity });
         return;
       }
+      case "services.summary":
+        // Only a relay summarises, and only its own Location (docs/multi-cluster-services.md "What the hub sees").
+        if (this.identity.role !== "relay" || m.body.location !== this.identity.location) {
+          this.send("error", {
+            code: "forbidden",
+            message: `only the relay of ${m.body.location} may summarise its services`,
+          });
+          return;
+        }
+        await this.server.serviceExports?.receive(m.body);
+        return;
       case "logs.chunk": {
         // Pod logs are user content: the relay's guard keeps them in their Location; the hub checks again.
         if (!(await this.allowed(m.body.cluster))) return;
