@@ -35,7 +35,22 @@ export const shapesInHelp: ReadonlyArray<(typeof fleetShapes)[number]> = [
   "memory-heavy",
   "tiny-pods",
   "huge-pods",
+  "gpu-mixed",
+  "gpu-mixed-owned",
 ];
+
+/** What `--help` says of each shape, after the examples. */
+export const shapeHelp = `Shapes:
+  mixed            pods of 50m–4 cores, 0.5–8 GiB per core, on general nodes (a few gpu pools)
+  memory-heavy     pods of 8–16 GiB per core, mostly on memory-optimised nodes
+  tiny-pods        pods of 50–250m cpu and 64–512 MiB
+  huge-pods        most requests in pods of 35–60% of a 16-core, 64 GiB node
+  gpu-mixed        a mixed CPU/GPU estate: A100, H100, L4 and T4 nodes labelled and (mostly) tainted as the
+                   NVIDIA GPU operator does, some time-sliced, some split into MIG profiles; CPU-only pods
+                   (most), whole-GPU pods (1–8 GPUs), pods pinned to GPU models by node affinity, time-sliced
+                   and MIG pods; every cluster's pods fit its own nodes
+  gpu-mixed-owned  the same estate with few nodes of each GPU machine per Location (1–2% of its nodes, at
+                   least 2; at most 4 of one model per cluster), 50–75% busy: to plan on owned nodes`;
 
 /** A flag's text as a number when it is a whole number; otherwise the text, which validation then refuses. */
 const wholeNumber = (text: string): number | string => (/^\s*-?\d+\s*$/.test(text) ? Number(text) : text);
@@ -49,7 +64,7 @@ export function planGenerateCommand(): Command {
     .option("--nodes <count>", "nodes over all clusters, exactly (at least one per cluster)", "600")
     .option("--pods <count>", "pods over all clusters (replicas, DaemonSets included), exactly", "12000")
     .option("--locations <count>", "Locations loc-01, loc-02…", "2")
-    .option("--shape <shape>", `how pods are sized: ${shapesInHelp.join(", ")}`, "mixed")
+    .option("--shape <shape>", `the kind of fleet: ${shapesInHelp.join(", ")}`, "mixed")
     .option("--seed <number>", "the same options and seed give the same fleet", "1")
     .option(
       "-o, --output <format|file>",
@@ -58,7 +73,7 @@ export function planGenerateCommand(): Command {
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  unitfleet plan generate --clusters 1000 --nodes 20000 --pods 500000 --locations 4 -o fleet.json\n  unitfleet plan consolidation --from fleet.json",
+      `\nExamples:\n  unitfleet plan generate --clusters 1000 --nodes 20000 --pods 500000 --locations 4 -o fleet.json\n  unitfleet plan consolidation --from fleet.json\n  unitfleet plan generate --shape gpu-mixed-owned -o gpu-fleet.json\n\n${shapeHelp}`,
     )
     .action(async (flags: GenerateFlags) => {
       const { generateFleet, validateGeneratorOptions } = await import(

@@ -1,7 +1,8 @@
 /**
  * What every planning command reads: the fleet (a snapshot file given with `--from`, or the hub's live
  * inventory) and the ConsolidationPolicy (a file given with `-f`, else the hub's policy named `default` when a
- * hub is configured and answers, else the defaults). Bad input is reported whole, with field paths.
+ * hub is configured and answers, else the defaults). Bad input is reported whole, with field paths; what reading
+ * the snapshot assumed (a node without `pods` runs the kubelet default) is printed on stderr, once per case.
  */
 import { readFile } from "node:fs/promises";
 import { consolidationPolicySpec, type ResolvedPolicy } from "../../core/planning/consolidation-policy.ts";
@@ -31,6 +32,12 @@ export interface PlanningInput {
   policySource: string;
 }
 
+/** A fleet read from a snapshot, with what reading it assumed (each with its field path). */
+export interface CheckedFleet {
+  fleet: Fleet;
+  warnings: Problem[];
+}
+
 /** How long a cluster may go unheard before planning warns that its data may be stale. */
 export const staleAfterMs = 5 * 60_000;
 
@@ -44,34 +51,39 @@ export async function readPlanningInput(
   sources: PlanningSources,
   warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<PlanningInput> {
-  const input = await readSources(env, sources);
+  const { warnings, ...input } = await readSources(env, sources);
   warn(`policy: ${input.policySource}`);
+  for (const line of groupedWarnings(warnings)) warn(line);
   for (const line of freshnessWarnings(input.fleet, new Date(), !sources.from)) warn(line);
   return input;
 }
 
-async function readSources(env: { home: string }, sources: PlanningSources): Promise<PlanningInput> {
+async function readSources(
+  env: { home: string },
+  sources: PlanningSources,
+): Promise<PlanningInput & { warnings: Problem[] }> {
   const fromFile = sources.filename ? await readPolicyFile(sources.filename) : undefined;
   const policyFile = fromFile ? { policy: fromFile, policySource: `${sources.filename} (-f)` } : undefined;
   if (sources.from) {
-    const fleet = await readFleetFile(sources.from);
-    if (policyFile) return { fleet, ...policyFile, fleetSource: sources.from };
+    const { fleet, warnings } = await readFleetFile(sources.from);
+    const read = { fleet, warnings, fleetSource: sources.from };
+    if (policyFile) return { ...read, ...policyFile };
     const stored = await withHub(env, storedPolicy).catch((error: unknown) => {
       if (!(error instanceof UserError)) throw error;
       return `built-in defaults (the hub's ConsolidationPolicy "default" could not be read: ${error.message})`;
     });
     return typeof stored === "string"
-      ? { fleet, policy: consolidationPolicySpec.parse({}), policySource: stored, fleetSource: sources.from }
-      : { fleet, ...stored, fleetSource: sources.from };
+      ? { ...read, policy: consolidationPolicySpec.parse({}), policySource: stored }
+      : { ...read, ...stored };
   }
   return withHub(env, async (hub) => {
     const snapshot = await hub.send<unknown>("GET", fleetSnapshotPath);
-    const fleet = checkedFleet(snapshot, "the hub's fleet snapshot");
-    if (policyFile) return { fleet, ...policyFile, fleetSource: "hub" };
+    const read = { ...checkedFleet(snapshot, "the hub's fleet snapshot"), fleetSource: "hub" };
+    if (policyFile) return { ...read, ...policyFile };
     const stored = await storedPolicy(hub);
     return typeof stored === "string"
-      ? { fleet, policy: consolidationPolicySpec.parse({}), policySource: stored, fleetSource: "hub" }
-      : { fleet, ...stored, fleetSource: "hub" };
+      ? { ...read, policy: consolidationPolicySpec.parse({}), policySource: stored }
+      : { ...read, ...stored };
   });
 }
 
@@ -139,8 +151,27 @@ export function freshnessWarnings(
   return lines;
 }
 
+/**
+ * Warning lines for what reading a snapshot assumed, `warning: PATH: MESSAGE`: one line per kind of case,
+ * however many places it concerns (the first path, then how many more and the next few of them).
+ */
+export function groupedWarnings(warnings: readonly Problem[], listed = 3): string[] {
+  const byMessage = new Map<string, string[]>();
+  for (const w of warnings) {
+    const paths = byMessage.get(w.message) ?? [];
+    byMessage.set(w.message, paths);
+    paths.push(w.path);
+  }
+  return [...byMessage].map(([message, [first, ...more]]) => {
+    if (more.length === 0) return `warning: ${first}: ${message}`;
+    const shown = more.slice(0, listed).join(", ");
+    const also = `also at ${more.length} more: ${shown}${more.length > listed ? ", …" : ""}`;
+    return `warning: ${first}: ${message} (${also})`;
+  });
+}
+
 /** Reads a fleet snapshot file (JSON or YAML). */
-export async function readFleetFile(path: string): Promise<Fleet> {
+export async function readFleetFile(path: string): Promise<CheckedFleet> {
   const text = await readFile(path, "utf8").catch(() => {
     throw new UserError("NotFound", `${path}: no such file`);
   });
@@ -154,14 +185,14 @@ export async function readFleetFile(path: string): Promise<Fleet> {
   return checkedFleet(data, path);
 }
 
-function checkedFleet(data: unknown, what: string): Fleet {
+function checkedFleet(data: unknown, what: string): CheckedFleet {
   const read = readFleet(data);
   if (!read.ok)
     throw new UserError("InvalidInput", `${what} is not a valid fleet snapshot`, {
       problems: read.problems,
       hint: "its format: docs/fleet-snapshot.md (JSON Schema: docs/fleet-snapshot.schema.json)",
     });
-  return read.value;
+  return { fleet: read.value, warnings: read.warnings };
 }
 
 /** Reads the ConsolidationPolicy of a file; every problem with its field path. */

@@ -173,7 +173,7 @@ describe("node-type constraints and shapes", () => {
     const t = p.targets[0];
     expect(t?.pools.map((pool) => [pool.name, pool.shape, pool.nodes])).toEqual([
       ["general", "m6.2xlarge", 1],
-      ["nodeSelector unitfleet.io/accelerator=gpu nvidia.com/gpu", "g5.4xlarge", 2],
+      ["nodeSelector unitfleet.io/accelerator=gpu nvidia.com/gpu", "g5.4xlarge-4xnvidia.com_gpu", 2],
     ]);
   });
 

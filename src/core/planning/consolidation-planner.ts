@@ -11,14 +11,10 @@
  */
 
 import { podRangeShortfall } from "../network/pod-range-fit.ts";
-import {
-  environmentClass,
-  type PlanningShape,
-  policyShapes,
-  type ResolvedPolicy,
-} from "./consolidation-policy.ts";
+import { environmentClass, type PlanningShape, type ResolvedPolicy } from "./consolidation-policy.ts";
 import { businessLoads, type ClusterLoad, clusterLoad, type Figures, figuresOf } from "./figures.ts";
 import type { Fleet, FleetCluster, FleetWorkload } from "./fleet-snapshot.ts";
+import { packedResource, shapesOf } from "./node-shapes.ts";
 import {
   firstFitDecreasing,
   lowerBound,
@@ -29,6 +25,8 @@ import {
   packCheapest,
 } from "./packing/bin-packing.ts";
 import { compareVersions, minorSteps } from "./versions.ts";
+
+export { shapesOf };
 
 /** The rules a plan obeys, by the names plans and explanations use. */
 export const planRules = {
@@ -105,10 +103,6 @@ export interface ConsolidationPlan {
   locations: LocationPlan[];
   decisions: Decision[];
 }
-
-/** Resources the packer weighs: cpu, memory, pods, and extended resources (names with a `/`). */
-const packedResource = (name: string) =>
-  name === "cpu" || name === "memory" || name === "pods" || name.includes("/");
 
 interface Group {
   partition: string;
@@ -364,54 +358,6 @@ function sizeProblem(policy: ResolvedPolicy, nodes: number, pods: number): strin
     return `more than the ${limit.nodes} nodes the policy allows (maxClusterSize.nodes)`;
   if (pods > limit.pods) return `more than the ${limit.pods} pods the policy allows (maxClusterSize.pods)`;
   return undefined;
-}
-
-/** The shapes a Location offers: the policy's, or else those its nodes have (unpriced). */
-export function shapesOf(fleet: Fleet, policy: ResolvedPolicy, location: string): PlanningShape[] {
-  const given = policyShapes(policy, location);
-  if (given.length > 0) return given;
-  const byType = new Map<string, { labels: Record<string, string>[] }>();
-  const samples = new Map<string, Map<string, { count: number; allocatable: Record<string, number> }>>();
-  for (const cluster of fleet.clusters.filter((c) => c.location === location))
-    for (const node of cluster.nodes) {
-      const name =
-        node.instanceType ??
-        `${node.allocatable.cpu ?? 0}cpu-${Math.round((node.allocatable.memory ?? 0) / 2 ** 30)}gi`;
-      const entry = byType.get(name) ?? { labels: [] };
-      entry.labels.push({ ...node.labels });
-      byType.set(name, entry);
-      const seen =
-        samples.get(name) ?? new Map<string, { count: number; allocatable: Record<string, number> }>();
-      const key = JSON.stringify(Object.entries(node.allocatable).sort());
-      const sample = seen.get(key) ?? { count: 0, allocatable: { ...node.allocatable } };
-      sample.count += 1;
-      seen.set(key, sample);
-      samples.set(name, seen);
-    }
-  return [...byType.keys()].sort().map((name) => {
-    const seen = [...(samples.get(name)?.values() ?? [])].sort(
-      (a, b) =>
-        b.count - a.count || JSON.stringify(a.allocatable).localeCompare(JSON.stringify(b.allocatable)),
-    );
-    const allocatable = Object.fromEntries(
-      Object.entries(seen[0]?.allocatable ?? {}).filter(([r]) => packedResource(r)),
-    );
-    return { name, allocatable, labels: commonLabels(byType.get(name)?.labels ?? []) };
-  });
-}
-
-/** Labels every node of a shape carries, except those naming one node or one zone. */
-function commonLabels(all: readonly Record<string, string>[]): Record<string, string> {
-  const [first, ...rest] = all;
-  if (!first) return {};
-  return Object.fromEntries(
-    Object.entries(first).filter(
-      ([k, v]) =>
-        k !== "kubernetes.io/hostname" &&
-        !k.startsWith("topology.kubernetes.io/") &&
-        rest.every((l) => l[k] === v),
-    ),
-  );
 }
 
 /** A pool: workloads with the same node-type constraints, and the shapes that may carry them. */

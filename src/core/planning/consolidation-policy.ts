@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { parseQuantity } from "../quantity/quantity.ts";
 import { dnsName, labelMap, labelValue, quantityAtLeast } from "../validation/zod-fields.ts";
-import type { Resources, Taint } from "./fleet-snapshot.ts";
+import { extendedResourceProblem, type Resources, type Taint } from "./fleet-snapshot.ts";
 
 const quantity = quantityAtLeast(0, true);
 
@@ -23,7 +23,16 @@ const nodeShape = z
     cpu: quantity.describe("Allocatable cpu of one node."),
     memory: quantity.describe("Allocatable memory of one node."),
     pods: z.number().int().min(1).max(1000).describe("Pods one node may run."),
-    extendedResources: z.record(z.string(), quantity).optional().describe("e.g. nvidia.com/gpu: 4"),
+    extendedResources: z
+      .record(z.string(), quantity)
+      .superRefine((map, ctx) => {
+        for (const [resource, value] of Object.entries(map)) {
+          const problem = extendedResourceProblem(resource, value);
+          if (problem) ctx.addIssue({ code: "custom", path: [resource], message: problem });
+        }
+      })
+      .optional()
+      .describe("e.g. nvidia.com/gpu: 4 (whole units)"),
     labels: labelMap.optional().describe("Labels its nodes carry (node-type constraints match them)."),
     taints: z
       .array(
@@ -74,18 +83,6 @@ export const consolidationPolicySpec = z
       .max(90)
       .default(20)
       .describe("Share of every node kept free for autoscaling and surges."),
-    supply: z
-      .enum(["owned", "catalog", "both"])
-      .default("both")
-      .describe(
-        "Which nodes a plan may use: owned (the Location's existing nodes, each at most once), catalog (new nodes of the shapes on offer, any number), or both (owned first, then new ones).",
-      ),
-    reserve: z
-      .array(z.string().regex(/^[^/]+\/[^/]+$/, "must be an extended resource name such as nvidia.com/gpu"))
-      .default([])
-      .describe(
-        "Extended resources whose nodes run only pods that request them (nvidia.com/gpu keeps GPU nodes for GPU pods).",
-      ),
     nodeShapes: z
       .array(nodeShape)
       .default([])

@@ -2,13 +2,25 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   acceleratorLabel,
+  type FleetSeating,
   type FleetShape,
   fleetShapes,
   type GeneratorOptions,
+  type GpuShape,
   generateFleet,
+  generateSeatedFleet,
+  gpuShapes,
   validateGeneratorOptions,
 } from "./fleet-generator.ts";
-import { type Fleet, type FleetCluster, type FleetWorkload, readFleet } from "./fleet-snapshot.ts";
+import {
+  type Fleet,
+  type FleetCluster,
+  type FleetNode,
+  type FleetWorkload,
+  readFleet,
+} from "./fleet-snapshot.ts";
+import { gpuLabels, gpuResource, gpuTaint } from "./gpu-node-models.ts";
+import { admits, refusalOf } from "./node-admission.ts";
 import { compareVersions } from "./versions.ts";
 
 const GiB = 2 ** 30;
@@ -86,6 +98,7 @@ function utilisation(c: FleetCluster): number {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sum = (xs: readonly number[]) => xs.reduce((n, x) => n + x, 0);
 
 describe("generateFleet", () => {
   describe.each(fleetShapes)("shape %s", (shape) => {
@@ -102,10 +115,11 @@ describe("generateFleet", () => {
       expect(f.locations.map((l) => l.name)).toEqual(["loc-01", "loc-02", "loc-03"]);
     });
 
-    it("fits every cluster's requests on its nodes, at most 70% of cpu or memory", () => {
+    const most = shape === "gpu-mixed-owned" ? 0.75 : 0.7;
+    it(`fits every cluster's requests on its nodes, at most ${most * 100}% of cpu or memory`, () => {
       if (!read.ok) throw new Error("invalid");
       expect(misfits(read.value)).toEqual([]);
-      for (const c of read.value.clusters) expect(utilisation(c), c.name).toBeLessThanOrEqual(0.71);
+      for (const c of read.value.clusters) expect(utilisation(c), c.name).toBeLessThanOrEqual(most + 0.01);
     });
 
     it(`asks for at most ${shape === "huge-pods" ? "a node" : "60% of a node"} in one pod`, () => {
@@ -300,5 +314,327 @@ describe("generateFleet", () => {
     expect(() => generateFleet({ ...base, shape: "gigantic" as FleetShape })).toThrow(
       /shape: must be one of/,
     );
+  });
+});
+
+/** An amount in whole units: cpu in millicores, the rest as given (bytes, counts). */
+const whole = (resource: string, value: number) => (resource === "cpu" ? Math.round(value * 1000) : value);
+const gpuPresent = (n: FleetNode) => n.labels[gpuLabels.present] === "true";
+const gpuResources = (w: FleetWorkload) =>
+  Object.keys(w.podRequests).filter((r) => r.startsWith("nvidia.com/"));
+const seatedKey = (w: FleetWorkload) => `${w.namespace}/${w.kind}/${w.name}`;
+
+/**
+ * What is wrong with a seating of a fleet: a workload whose pods are not all seated, a node over any resource
+ * (DaemonSets on every node included), a pod on a node that does not admit it (labels, affinity, taints), two
+ * pods of a hostname anti-affine workload on one node, a zone skew over the workload's maxSkew.
+ */
+function seatingProblems(f: Fleet, seating: FleetSeating): string[] {
+  const found: string[] = [];
+  for (const c of f.clusters) {
+    const seats = seating[c.name] ?? {};
+    const byKey = new Map(c.workloads.filter((w) => w.kind !== "DaemonSet").map((w) => [seatedKey(w), w]));
+    const daemons = c.workloads.filter((w) => w.kind === "DaemonSet");
+    const nodes = new Map(c.nodes.map((n) => [n.name, n]));
+    const seated = new Map<string, number>();
+    for (const name of Object.keys(seats)) if (!nodes.has(name)) found.push(`${c.name}: no node ${name}`);
+    for (const n of c.nodes) {
+      const used: Record<string, number> = {};
+      const add = (w: FleetWorkload, count: number) => {
+        for (const [r, v] of Object.entries(w.podRequests)) used[r] = (used[r] ?? 0) + count * whole(r, v);
+        const refusal = refusalOf(n, w);
+        if (refusal) found.push(`${c.name}/${n.name} refuses ${seatedKey(w)}: ${refusal}`);
+      };
+      for (const d of daemons) add(d, 1);
+      for (const [key, count] of Object.entries(seats[n.name] ?? {})) {
+        const w = byKey.get(key);
+        if (!w) {
+          found.push(`${c.name}/${n.name}: no workload ${key}`);
+          continue;
+        }
+        seated.set(key, (seated.get(key) ?? 0) + count);
+        if (w.antiAffinity === "hostname" && count > 1) found.push(`${c.name}/${n.name}: ${count} of ${key}`);
+        add(w, count);
+      }
+      for (const [r, v] of Object.entries(used))
+        if (v > whole(r, n.allocatable[r] ?? 0))
+          found.push(`${c.name}/${n.name}: ${r} ${v} > ${whole(r, n.allocatable[r] ?? 0)}`);
+    }
+    for (const [key, w] of byKey) {
+      if ((seated.get(key) ?? 0) !== w.replicas)
+        found.push(`${c.name}/${key}: ${seated.get(key) ?? 0} of ${w.replicas} pods seated`);
+      if (w.zoneMaxSkew === undefined) continue;
+      // The zones of every node whose labels admit it count, empty or not (taints are ignored, as by default).
+      const perZone = new Map<string, number>();
+      for (const n of c.nodes)
+        if (n.zone && admits({ labels: n.labels }, w))
+          perZone.set(n.zone, (perZone.get(n.zone) ?? 0) + (seats[n.name]?.[key] ?? 0));
+      const counts = [...perZone.values()];
+      if (Math.max(...counts) - Math.min(...counts) > w.zoneMaxSkew)
+        found.push(`${c.name}/${key}: zone skew ${Math.max(...counts) - Math.min(...counts)}`);
+    }
+  }
+  return found;
+}
+
+/** The product values a workload's node affinity names. */
+const productsNamed = (w: FleetWorkload) =>
+  (w.nodeAffinity ?? []).flatMap((t) =>
+    t.matchExpressions.filter((r) => r.key === gpuLabels.product).flatMap((r) => r.values ?? []),
+  );
+
+describe.each(gpuShapes)("generateFleet, shape %s (a mixed CPU/GPU estate)", (shape) => {
+  const { snapshot, seating } = generateSeatedFleet({ ...base, shape });
+  const read = readFleet(snapshot);
+  const f = read.ok ? read.value : undefined;
+  const fleet = () => {
+    if (!f) throw new Error(read.ok ? "" : JSON.stringify(read.problems.slice(0, 5)));
+    return f;
+  };
+  const gpuNodes = () => fleet().clusters.flatMap((c) => c.nodes.filter(gpuPresent));
+  const workloads = () => fleet().clusters.flatMap((c) => c.workloads.filter((w) => w.kind !== "DaemonSet"));
+
+  it("is what generateFleet gives, to the byte", () => {
+    expect(JSON.stringify(generateFleet({ ...base, shape }))).toBe(JSON.stringify(snapshot));
+  });
+
+  it("seats every cluster's pods on its own nodes: resources, labels, affinity, taints, anti-affinity, spread", () => {
+    expect(seatingProblems(fleet(), seating)).toEqual([]);
+    const pods = fleet().clusters.reduce(
+      (n, c) => n + Object.values(seating[c.name] ?? {}).reduce((m, s) => m + sum(Object.values(s)), 0),
+      0,
+    );
+    const daemonPods = fleet().clusters.reduce(
+      (n, c) => n + sum(c.workloads.filter((w) => w.kind === "DaemonSet").map((w) => w.replicas)),
+      0,
+    );
+    expect(pods + daemonPods).toBe(base.pods);
+  });
+
+  it("finds the seating's faults: a pod over a node, a refused pod, a missing pod", () => {
+    const c = fleet().clusters.find(
+      (c) => c.nodes.some(gpuPresent) && Object.keys(seating[c.name]!).length > 1,
+    )!;
+    const [first, second] = Object.keys(seating[c.name]!) as [string, string];
+    const crowded = structuredClone(seating);
+    const [key] = Object.keys(seating[c.name]![first]!);
+    crowded[c.name]![first]![key!]! += 1000;
+    expect(seatingProblems(fleet(), crowded).join("\n")).toMatch(/ > /);
+    const missing = structuredClone(seating);
+    delete missing[c.name]![second];
+    expect(seatingProblems(fleet(), missing).join("\n")).toMatch(/pods seated/);
+    const gpuKey = c.workloads.find((w) => gpuResources(w).length > 0 && w.tolerations)!;
+    const cpuNode = c.nodes.find((n) => !gpuPresent(n))!;
+    const misplaced = structuredClone(seating);
+    misplaced[c.name]![cpuNode.name] = { ...misplaced[c.name]![cpuNode.name], [seatedKey(gpuKey)]: 1 };
+    expect(seatingProblems(fleet(), misplaced).join("\n")).toMatch(/nvidia/);
+  });
+
+  it("labels GPU nodes as the GPU operator does, and taints most of them", () => {
+    const nodes = gpuNodes();
+    expect(nodes.length).toBeGreaterThan(0);
+    const products = new Set(nodes.map((n) => n.labels[gpuLabels.product]));
+    expect(products.size).toBeGreaterThanOrEqual(4);
+    let shared = 0;
+    let mig = 0;
+    for (const n of nodes) {
+      const devices = Number(n.labels[gpuLabels.count]);
+      expect([1, 4, 8], n.name).toContain(devices);
+      expect(Number(n.labels[gpuLabels.memory]), n.name).toBeGreaterThan(15_000);
+      const replicas = n.labels[gpuLabels.replicas];
+      if (replicas) {
+        shared += 1;
+        expect(n.labels[gpuLabels.product], n.name).toMatch(/-SHARED$/);
+        expect(n.allocatable[gpuResource], n.name).toBe(devices * Number(replicas));
+      } else if (n.labels[gpuLabels.migConfig]) {
+        mig += 1;
+        expect(n.allocatable[gpuResource], n.name).toBeUndefined();
+        const slices = Object.entries(n.allocatable).filter(([r]) => r.startsWith("nvidia.com/mig-"));
+        expect(slices.length, n.name).toBeGreaterThan(0);
+        for (const [r, v] of slices) expect(n.labels[`${r}.count`], n.name).toBe(String(v));
+      } else {
+        expect(n.labels[gpuLabels.product], n.name).not.toMatch(/SHARED/);
+        expect(n.allocatable[gpuResource], n.name).toBe(devices);
+      }
+      for (const t of n.taints ?? []) expect(t).toEqual(gpuTaint);
+    }
+    expect(shared).toBeGreaterThan(0);
+    expect(mig).toBeGreaterThan(0);
+    const tainted = nodes.filter((n) => (n.taints ?? []).length > 0).length;
+    expect(tainted / nodes.length).toBeGreaterThanOrEqual(0.6);
+    for (const c of fleet().clusters)
+      for (const n of c.nodes) if (!gpuPresent(n)) expect(n.taints, n.name).toBeUndefined();
+  });
+
+  it("holds CPU-only pods (most), whole-GPU pods of 1–8 GPUs, pinned, time-sliced and MIG pods", () => {
+    const all = workloads();
+    const pods = (ws: FleetWorkload[]) => sum(ws.map((w) => w.replicas));
+    const gpu = all.filter((w) => gpuResources(w).length > 0);
+    expect(pods(gpu) / pods(all)).toBeLessThan(0.2);
+    for (const w of all) {
+      const tolerates = (w.tolerations ?? []).some((t) => t.key === gpuResource);
+      expect(tolerates, w.name).toBe(gpuResources(w).length > 0);
+    }
+    const gpus = new Set(gpu.map((w) => w.podRequests[gpuResource]).filter((n) => n !== undefined));
+    expect([...gpus].sort()).toEqual([1, 2, 4, 8]);
+    const operators = new Set(
+      gpu.flatMap((w) =>
+        (w.nodeAffinity ?? []).flatMap((t) => t.matchExpressions.map((r) => `${r.key} ${r.operator}`)),
+      ),
+    );
+    for (const o of ["In", "NotIn", "Exists"]) expect(operators).toContain(`${gpuLabels.product} ${o}`);
+    expect(operators).toContain(`${gpuLabels.replicas} Exists`);
+    const timeSliced = gpu.filter((w) =>
+      (w.nodeAffinity ?? []).some((t) =>
+        t.matchExpressions.some(
+          (r) =>
+            (r.key === gpuLabels.replicas && r.operator === "Exists") ||
+            (r.operator === "In" && (r.values ?? []).some((v) => v.endsWith("-SHARED"))),
+        ),
+      ),
+    );
+    expect(timeSliced.length).toBeGreaterThan(0);
+    for (const w of timeSliced) expect(w.podRequests[gpuResource], w.name).toBe(1);
+    expect(gpu.some((w) => gpuResources(w).some((r) => r.startsWith("nvidia.com/mig-")))).toBe(true);
+    expect(gpu.some((w) => !w.nodeAffinity)).toBe(true);
+  });
+
+  it("names in node affinity only GPU products the Location has", () => {
+    const products = new Map<string, Set<string>>();
+    for (const c of fleet().clusters)
+      for (const n of c.nodes.filter(gpuPresent)) {
+        const set = products.get(c.location) ?? new Set();
+        set.add(n.labels[gpuLabels.product]!);
+        products.set(c.location, set);
+      }
+    let named = 0;
+    for (const c of fleet().clusters)
+      for (const w of c.workloads)
+        for (const product of productsNamed(w)) {
+          named += 1;
+          expect(products.get(c.location)?.has(product), `${c.name}/${w.name}: ${product}`).toBe(true);
+        }
+    expect(named).toBeGreaterThan(0);
+  });
+
+  it("writes extended resources as whole numbers everywhere", () => {
+    for (const c of snapshot.clusters) {
+      for (const n of c.nodes)
+        for (const [r, v] of Object.entries(n.allocatable))
+          if (r.startsWith("nvidia.com/")) expect(String(v), `${n.name} ${r}`).toMatch(/^[1-9]\d*$/);
+      for (const w of c.workloads)
+        for (const [r, v] of Object.entries(w.podRequests))
+          if (r.startsWith("nvidia.com/")) expect(String(v), `${w.name} ${r}`).toMatch(/^[1-9]\d*$/);
+    }
+  });
+});
+
+describe("generateFleet, shape gpu-mixed-owned", () => {
+  const options = { ...base, clusters: 120, nodes: 3000, pods: 60_000, shape: "gpu-mixed-owned" } as const;
+  const read = readFleet(generateFleet(options));
+  const fleet = () => {
+    if (!read.ok) throw new Error(JSON.stringify(read.problems.slice(0, 5)));
+    return read.value;
+  };
+
+  it("holds few nodes of each GPU machine per Location (1–2% of its nodes, at least 2), at most 4 per cluster and model", () => {
+    for (const l of fleet().locations) {
+      const clusters = fleet().clusters.filter((c) => c.location === l.name);
+      const nodes = sum(clusters.map((c) => c.nodes.length));
+      const perMachine = new Map<string, number>();
+      for (const c of clusters) {
+        const perModel = new Map<string, number>();
+        for (const n of c.nodes.filter(gpuPresent)) {
+          perMachine.set(n.instanceType!, (perMachine.get(n.instanceType!) ?? 0) + 1);
+          const model = n.labels["unitfleet.io/pool"]!;
+          perModel.set(model, (perModel.get(model) ?? 0) + 1);
+        }
+        for (const [model, count] of perModel) expect(count, `${c.name} ${model}`).toBeLessThanOrEqual(4);
+      }
+      expect(perMachine.size, l.name).toBeGreaterThanOrEqual(3);
+      for (const [machine, count] of perMachine)
+        expect(count, `${l.name} ${machine}`).toBeLessThanOrEqual(Math.max(2, Math.round(0.02 * nodes)));
+    }
+  });
+
+  it("keeps the CPU nodes 50–75% busy and the GPUs about as busy", () => {
+    let units = 0;
+    let used = 0;
+    for (const c of fleet().clusters) {
+      const cpuNodes = c.nodes.filter((n) => !gpuPresent(n));
+      const cpuPods = c.workloads.filter((w) => gpuResources(w).length === 0);
+      const share = (r: string) =>
+        sum(
+          cpuPods.map(
+            (w) => (w.podRequests[r] ?? 0) * (w.kind === "DaemonSet" ? cpuNodes.length : w.replicas),
+          ),
+        ) / sum(cpuNodes.map((n) => n.allocatable[r]!));
+      const dominant = Math.max(share("cpu"), share("memory"));
+      expect(dominant, c.name).toBeGreaterThanOrEqual(0.45);
+      expect(dominant, c.name).toBeLessThanOrEqual(0.76);
+      for (const n of c.nodes.filter(gpuPresent))
+        for (const [r, v] of Object.entries(n.allocatable)) if (r.startsWith("nvidia.com/")) units += v;
+      for (const w of c.workloads) for (const r of gpuResources(w)) used += w.replicas * w.podRequests[r]!;
+    }
+    expect(used / units).toBeGreaterThanOrEqual(0.5);
+    expect(used / units).toBeLessThanOrEqual(0.8);
+  });
+});
+
+describe("gpu shapes at any size", () => {
+  it("hold their totals and seat every pod on its own cluster's nodes, on any valid options", () => {
+    const options = fc
+      .record({
+        clusters: fc.integer({ min: 1, max: 30 }),
+        nodesPerCluster: fc.integer({ min: 1, max: 30 }),
+        extraNodes: fc.integer({ min: 0, max: 40 }),
+        density: fc.double({ min: 0, max: 1, noNaN: true }),
+        locations: fc.integer({ min: 1, max: 4 }),
+        shape: fc.constantFrom<GpuShape>(...gpuShapes),
+        seed: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      })
+      .map(({ nodesPerCluster, extraNodes, density, ...o }) => {
+        const nodes = o.clusters * nodesPerCluster + extraNodes;
+        return {
+          ...o,
+          nodes,
+          pods: Math.floor(density * 100 * nodes),
+          locations: Math.min(o.locations, o.clusters),
+        };
+      });
+    fc.assert(
+      fc.property(options, (o) => {
+        const { snapshot, seating } = generateSeatedFleet(o);
+        const read = readFleet(snapshot);
+        if (!read.ok) throw new Error(JSON.stringify(read.problems.slice(0, 5)));
+        const f = read.value;
+        expect(f.clusters).toHaveLength(o.clusters);
+        expect(sum(f.clusters.map((c) => c.nodes.length))).toBe(o.nodes);
+        expect(sum(f.clusters.map(podsOf))).toBe(o.pods);
+        expect(seatingProblems(f, seating)).toEqual([]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("hit 1,000 clusters, 20,000 nodes and 500,000 pods, every pod seated", () => {
+    const { snapshot, seating } = generateSeatedFleet({
+      clusters: 1000,
+      nodes: 20_000,
+      pods: 500_000,
+      locations: 4,
+      shape: "gpu-mixed-owned",
+      seed: 1,
+    });
+    const read = readFleet(snapshot);
+    if (!read.ok) throw new Error(JSON.stringify(read.problems.slice(0, 5)));
+    expect(read.value.clusters).toHaveLength(1000);
+    expect(sum(read.value.clusters.map((c) => c.nodes.length))).toBe(20_000);
+    expect(sum(read.value.clusters.map(podsOf))).toBe(500_000);
+    expect(seatingProblems(read.value, seating)).toEqual([]);
+  }, 60_000);
+
+  it("is seated only for the gpu shapes", () => {
+    expect(() => generateSeatedFleet({ ...base, shape: "mixed" })).toThrow(/not seated/);
   });
 });

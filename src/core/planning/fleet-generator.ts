@@ -21,6 +21,26 @@
  * requests fit its nodes. A pod never asks for more than 60% of the largest node it may run on, except the
  * huge pods of `huge-pods` (up to 60% of a 16-core, 64 GiB general node).
  *
+ * The gpu shapes draw a mixed CPU/GPU estate instead (`gpu-node-models.ts`). GPU nodes are A100 80GB ×8, H100
+ * ×8, L4 ×4 and T4 ×1 machines labelled as the NVIDIA GPU operator labels them (`nvidia.com/gpu.product`,
+ * `.count`, `.memory`…), in pools of one node model: whole GPUs, time-sliced (devices × replicas
+ * `nvidia.com/gpu`, a `-SHARED` product, `nvidia.com/gpu.replicas`) or split into MIG profiles advertised as
+ * their own resources (`nvidia.com/mig-1g.10gb`…). 85% of the GPU pools are tainted
+ * `nvidia.com/gpu=present:NoSchedule`, the rest not. Each cluster keeps at least one CPU-only node (general,
+ * sometimes beside a memory-optimised pool). Pods: CPU-only ones (the majority, sized as in `mixed`), and GPU
+ * pods tolerating the taint, each asking for 25–60% of its node's cpu and memory per GPU unit: whole-GPU pods of
+ * 1, 2, 4 or 8 GPUs, with required node affinity `In` a set of GPU products, `NotIn` the shared and smaller ones,
+ * `Exists` on a node that is not time-sliced, or none; time-sliced pods of one shared GPU pinned to a `-SHARED`
+ * product or the replicas label; MIG pods of one profile instance. Node affinity names only products the
+ * Location has. Every pod is seated on its own cluster's nodes as it is drawn (resources, DaemonSets, labels,
+ * taints, anti-affinity, zone spread): `generateSeatedFleet` returns that seating with the snapshot.
+ * - `gpu-mixed`: most prod clusters of gpu businesses and some others have GPU nodes (10–30% of their nodes, in
+ *   one to three models); CPU nodes as busy as in the other shapes, GPU pools 30–85%.
+ * - `gpu-mixed-owned`: the estate of a team that plans on the nodes it owns. "Limited" means: each Location has
+ *   a stock of each GPU machine of 1–2% of its nodes (at least 2), which its clusters share out; no cluster holds
+ *   more than 4 nodes of one GPU node model. Every cluster is 50–75% busy, on its CPU nodes (dominant resource)
+ *   and in its GPU pools, so that repacking onto the owned nodes is a real test.
+ *
  * Pure: no I/O, no clock, no `Math.random` (a seeded mulberry32). The same options give the same snapshot, to
  * the byte once serialised.
  */
@@ -36,6 +56,18 @@ import {
   type SnapshotWorkload,
   zoneTopologyKey,
 } from "./fleet-snapshot.ts";
+import {
+  type GpuNodeModel,
+  type GpuNodeModelId,
+  gpuLabels,
+  gpuLabelsOf,
+  gpuMachines,
+  gpuNodeModels,
+  gpuTaint,
+  gpuToleration,
+  gpuUnitsOf,
+  productOf,
+} from "./gpu-node-models.ts";
 import { SeededRandom as Random } from "./seeded-random.ts";
 
 /**
@@ -46,9 +78,23 @@ import { SeededRandom as Random } from "./seeded-random.ts";
  * - `tiny-pods`: 50–250m cpu and 64–512 MiB each.
  * - `huge-pods`: most of the requested volume in pods of 35–60% of a general node (16 cores, 64 GiB) in cpu or
  *   memory; the rest small pods.
+ * - `gpu-mixed`, `gpu-mixed-owned`: a mixed CPU/GPU estate (see the module comment); CPU-only pods as in `mixed`.
  */
-export const fleetShapes = ["mixed", "memory-heavy", "tiny-pods", "huge-pods"] as const;
+export const fleetShapes = [
+  "mixed",
+  "memory-heavy",
+  "tiny-pods",
+  "huge-pods",
+  "gpu-mixed",
+  "gpu-mixed-owned",
+] as const;
 export type FleetShape = (typeof fleetShapes)[number];
+
+/** The shapes of a mixed CPU/GPU estate (see the module comment); their pods are seated as they are drawn. */
+export const gpuShapes = ["gpu-mixed", "gpu-mixed-owned"] as const satisfies readonly FleetShape[];
+export type GpuShape = (typeof gpuShapes)[number];
+export const isGpuShape = (shape: FleetShape): shape is GpuShape =>
+  (gpuShapes as readonly FleetShape[]).includes(shape);
 
 export interface GeneratorOptions {
   /** Clusters in the fleet: exactly this many. */
@@ -140,6 +186,32 @@ export function validateGeneratorOptions(
  * options.
  */
 export function generateFleet(options: GeneratorOptions): FleetSnapshot {
+  return generate(options).snapshot;
+}
+
+/**
+ * Where the generator put each pod of a gpu shape while drawing it: by cluster, by node, the pods of each
+ * workload (`NAMESPACE/KIND/NAME`) on that node. DaemonSets are left out: one pod of each runs on every node.
+ * It is a witness that every cluster's pods fit its own nodes (resources, labels, taints, anti-affinity and
+ * zone spread), not a plan.
+ */
+export type FleetSeating = Record<string, Record<string, Record<string, number>>>;
+
+/**
+ * The snapshot `generateFleet` gives for a gpu shape (`gpuShapes`), with the seating its pods were drawn on.
+ * Throws a RangeError for other shapes, whose pods are sized against their cluster's totals instead.
+ */
+export function generateSeatedFleet(options: GeneratorOptions): {
+  snapshot: FleetSnapshot;
+  seating: FleetSeating;
+} {
+  if (!isGpuShape(options.shape))
+    throw new RangeError(`shape ${options.shape} is not seated; seated shapes: ${gpuShapes.join(", ")}`);
+  const { snapshot, seating } = generate(options);
+  return { snapshot, seating: seating ?? {} };
+}
+
+function generate(options: GeneratorOptions): { snapshot: FleetSnapshot; seating?: FleetSeating } {
   const checked = validateGeneratorOptions(options);
   if (!checked.ok)
     throw new RangeError(
@@ -149,15 +221,35 @@ export function generateFleet(options: GeneratorOptions): FleetSnapshot {
   const random = new Random(mix(o.seed, 0x5eed));
   const locations = layOutLocations(o.locations, random);
   const sketches = sketchClusters(o, locations, random);
-  const clusters = sketches.map((sketch, i) => buildCluster(sketch, o.shape, new Random(mix(o.seed, i + 1))));
+  const shape = o.shape;
+  let seating: FleetSeating | undefined;
+  let clusters: SnapshotCluster[];
+  if (isGpuShape(shape)) {
+    const estates = gpuEstatesOf(sketches);
+    seating = {};
+    const seats = seating;
+    clusters = sketches.map((sketch, i) => {
+      const seated = buildGpuCluster(
+        sketch,
+        shape,
+        estates.get(sketch.location)!,
+        new Random(mix(o.seed, i + 1)),
+      );
+      seats[sketch.name] = seated.seating;
+      return seated.cluster;
+    });
+  } else clusters = sketches.map((sketch, i) => buildCluster(sketch, shape, new Random(mix(o.seed, i + 1))));
   clusters.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
-    apiVersion: fleetSnapshotApiVersion,
-    kind: fleetSnapshotKind,
-    locations: locations.map((l) =>
-      l.regions.length > 0 ? { name: l.name, regions: l.regions } : { name: l.name, zones: l.zones ?? [] },
-    ),
-    clusters,
+    snapshot: {
+      apiVersion: fleetSnapshotApiVersion,
+      kind: fleetSnapshotKind,
+      locations: locations.map((l) =>
+        l.regions.length > 0 ? { name: l.name, regions: l.regions } : { name: l.name, zones: l.zones ?? [] },
+      ),
+      clusters,
+    },
+    ...(seating ? { seating } : {}),
   };
 }
 
@@ -343,13 +435,21 @@ interface ClusterSketch {
   kubernetesVersion: string;
   nodes: number;
   gpuNodes: number;
+  /** The gpu shapes' GPU node pools (their nodes are the `gpuNodes`); empty in the other shapes. */
+  gpuPools: GpuPoolSketch[];
   pods: number;
   /** Share of the general nodes' allocatable its requests take, by the dominant resource. */
   utilisation: number;
 }
 
+/** A pool of GPU nodes of one model in a cluster of a gpu shape. */
+interface GpuPoolSketch {
+  model: GpuNodeModelId;
+  count: number;
+}
+
 function sketchClusters(o: GeneratorOptions, locations: LocationLayout[], random: Random): ClusterSketch[] {
-  const sketches: Omit<ClusterSketch, "nodes" | "gpuNodes" | "pods">[] = [];
+  const sketches: Omit<ClusterSketch, "nodes" | "gpuNodes" | "gpuPools" | "pods">[] = [];
   const weights: number[] = [];
   const teamSize = new Map<string, number>();
   const home = new Map<string, number>();
@@ -387,7 +487,9 @@ function sketchClusters(o: GeneratorOptions, locations: LocationLayout[], random
               ...(environment === "prod" ? [] : [environment]),
             ].join("-"),
             kubernetesVersion: `v1.${minor}.${random.int(0, latestPatch[minor]!)}`,
-            utilisation: random.between(...traits.utilisation),
+            utilisation: random.between(
+              ...(o.shape === "gpu-mixed-owned" ? ownedUtilisation : traits.utilisation),
+            ),
           });
           weights.push(teamSize.get(key)! * traits.size * random.spread(0.5));
         }
@@ -407,7 +509,11 @@ function sketchClusters(o: GeneratorOptions, locations: LocationLayout[], random
   let gpuBudget = Math.floor(
     (generatorLimits.maxPodsPerNode * o.nodes - o.pods) / generatorLimits.maxPodsPerNode,
   );
+  const gpuPools = isGpuShape(o.shape)
+    ? sketchGpuPools(o.shape === "gpu-mixed-owned", sketches, nodes, gpuBudget, random)
+    : sketches.map((): GpuPoolSketch[] => []);
   const gpuNodes = sketches.map((s, i) => {
+    if (isGpuShape(o.shape)) return gpuPools[i]!.reduce((n, p) => n + p.count, 0);
     const n = nodes[i]!;
     if (s.environment === "dev" || n < 4) return 0;
     const p = (gpuBusinesses.has(s.business) ? 0.5 : 0.04) * (s.environment === "prod" ? 1 : 0.5);
@@ -424,7 +530,13 @@ function sketchClusters(o: GeneratorOptions, locations: LocationLayout[], random
     sketches.map((s, i) => (nodes[i]! - gpuNodes[i]!) * s.utilisation * random.spread(0.3)),
     sketches.map((_, i) => (nodes[i]! - gpuNodes[i]!) * generatorLimits.maxPodsPerNode),
   );
-  return sketches.map((s, i) => ({ ...s, nodes: nodes[i]!, gpuNodes: gpuNodes[i]!, pods: pods[i]! }));
+  return sketches.map((s, i) => ({
+    ...s,
+    nodes: nodes[i]!,
+    gpuNodes: gpuNodes[i]!,
+    gpuPools: gpuPools[i]!,
+    pods: pods[i]!,
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -458,7 +570,7 @@ const maxPodsPerNode = 110;
 const poolLabel = "unitfleet.io/pool";
 
 /** What pods may request on a node: capacity less the reservations (millicores and MiB). */
-function allocatableOf(type: InstanceType): { cpuM: number; memMi: number } {
+function allocatableOf(type: Pick<InstanceType, "cpu" | "memoryGi">): { cpuM: number; memMi: number } {
   const cores = type.cpu;
   // cpu: 6% of the first core, 1% of the second, 0.5% of the next two, 0.25% of the rest.
   const reservedM =
@@ -496,6 +608,11 @@ const shapePools: Record<FleetShape, { main: InstanceTypeName[]; second: Instanc
   "memory-heavy": { main: ["r6.4xlarge", "x6.2xlarge", "x6.4xlarge"], second: ["m6.4xlarge", "r6.4xlarge"] },
   "tiny-pods": { main: ["m6.xlarge", "m6.2xlarge", "m6.4xlarge"], second: ["c6.4xlarge", "m6.2xlarge"] },
   "huge-pods": { main: ["m6.4xlarge", "m6.4xlarge", "m6.8xlarge"], second: ["c6.8xlarge", "r6.4xlarge"] },
+  "gpu-mixed": { main: ["m6.4xlarge", "m6.4xlarge", "m6.8xlarge"], second: ["r6.4xlarge", "x6.4xlarge"] },
+  "gpu-mixed-owned": {
+    main: ["m6.4xlarge", "m6.4xlarge", "m6.8xlarge"],
+    second: ["r6.4xlarge", "x6.4xlarge"],
+  },
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -517,12 +634,16 @@ const shapeBounds: Record<FleetShape, Bounds> = {
   "memory-heavy": { min: { cpuM: 50, memMi: 400 }, max: { cpuM: 4000, memMi: 65536 } },
   "tiny-pods": { min: { cpuM: 50, memMi: 64 }, max: { cpuM: 250, memMi: 512 } },
   "huge-pods": { min: { cpuM: 50, memMi: 64 }, max: { cpuM: 2000, memMi: 4096 } },
+  "gpu-mixed": { min: { cpuM: 50, memMi: 64 }, max: { cpuM: 8000, memMi: 32768 } },
+  "gpu-mixed-owned": { min: { cpuM: 50, memMi: 64 }, max: { cpuM: 8000, memMi: 32768 } },
 };
 
 /** The requests of one general pod of a shape, before it is scaled to the cluster's utilisation. */
 function samplePod(shape: FleetShape, random: Random): Size {
   switch (shape) {
-    case "mixed": {
+    case "mixed":
+    case "gpu-mixed":
+    case "gpu-mixed-owned": {
       const cpuM =
         random.weighted<number>([
           [50, 2],
@@ -991,4 +1112,576 @@ function fitToTarget(drafts: Draft[], target: Size, bounds: Bounds, keepRatio: b
     const memMi = keepRatio ? (d.size.memMi * cpuM) / d.size.cpuM : d.size.memMi;
     d.size = { cpuM, memMi: within(memMi, 16, bounds.min.memMi, bounds.max.memMi) };
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Mixed CPU/GPU estates: the gpu shapes
+
+/** The utilisation of `gpu-mixed-owned`: of each cluster's CPU nodes (dominant resource) and of its GPU pools. */
+const ownedUtilisation: [number, number] = [0.5, 0.75];
+/** The share of a GPU pool's units its pods take in `gpu-mixed`. */
+const gpuUtilisation: [number, number] = [0.3, 0.85];
+/** `gpu-mixed-owned`: each Location holds this share of its nodes of each GPU machine, at least `ownedStockMin`… */
+const ownedStockShare: [number, number] = [0.01, 0.02];
+const ownedStockMin = 2;
+/** …and a cluster at most this many nodes of one GPU node model. */
+const ownedPoolMax = 4;
+/** The share of GPU pools whose nodes carry the GPU taint; the others are left untainted. */
+const taintedPoolShare = 0.85;
+/** The most of a cluster's pods (DaemonSets aside) its GPU workloads hold: CPU-only pods are the majority. */
+const maxGpuPodShare = 0.4;
+/** The most of a GPU node's cpu and memory (per GPU unit) a GPU pod asks for, and the least. */
+const gpuPodShare: [number, number] = [0.25, 0.6];
+/** The most of the smallest CPU node one CPU-only pod asks for, so that the pods can be seated densely. */
+const cpuPodLargestShare = 0.3;
+
+const gpuModelChoices: readonly (readonly [GpuNodeModelId, number])[] = [
+  ["a100", 3],
+  ["h100", 2],
+  ["a100-mig", 1],
+  ["h100-mig", 0.7],
+  ["l4", 2],
+  ["l4-shared", 1.5],
+  ["t4", 1],
+  ["t4-shared", 1],
+];
+const devGpuModelChoices: readonly (readonly [GpuNodeModelId, number])[] = [
+  ["t4", 3],
+  ["t4-shared", 2],
+  ["l4", 1.5],
+  ["l4-shared", 1],
+];
+
+/**
+ * The GPU pools of each cluster of a gpu shape: most prod clusters of gpu businesses and some others, 10–30% of
+ * a cluster's nodes (one CPU node at least stays), in one to three pools of different node models. In the
+ * owned variant each Location has a stock of each GPU machine and no cluster takes more than `ownedPoolMax` of
+ * one model.
+ */
+function sketchGpuPools(
+  owned: boolean,
+  sketches: readonly Pick<ClusterSketch, "location" | "business" | "environment">[],
+  nodes: readonly number[],
+  budget: number,
+  random: Random,
+): GpuPoolSketch[][] {
+  const stock = new Map<string, number>();
+  if (owned) {
+    const perLocation = new Map<string, number>();
+    sketches.forEach((s, i) => {
+      perLocation.set(s.location, (perLocation.get(s.location) ?? 0) + nodes[i]!);
+    });
+    for (const [location, count] of perLocation)
+      for (const machine of Object.keys(gpuMachines))
+        stock.set(
+          `${location}/${machine}`,
+          Math.max(ownedStockMin, Math.round(count * random.between(...ownedStockShare))),
+        );
+  }
+  let left = budget;
+  return sketches.map((s, i) => {
+    const n = nodes[i]!;
+    if (n < 2 || left < 1) return [];
+    const p =
+      (gpuBusinesses.has(s.business) ? 0.8 : 0.25) *
+      (s.environment === "prod" ? 1 : s.environment === "staging" ? 0.6 : 0.35);
+    if (!random.chance(p)) return [];
+    const g = Math.min(n - 1, left, Math.max(1, Math.round(n * random.between(0.1, 0.3))));
+    const poolCount = g <= 2 ? 1 : random.int(1, Math.min(3, g));
+    const sizes = apportion(
+      g - poolCount,
+      Array.from({ length: poolCount }, () => random.spread(0.5)),
+    ).map((c) => c + 1);
+    const choices = s.environment === "dev" ? devGpuModelChoices : gpuModelChoices;
+    const pools: GpuPoolSketch[] = [];
+    for (const size of sizes) {
+      const stockKey = (m: GpuNodeModelId) => `${s.location}/${gpuNodeModels[m].machine}`;
+      const open = choices.filter(
+        ([m]) => !pools.some((pool) => pool.model === m) && (!owned || (stock.get(stockKey(m)) ?? 0) > 0),
+      );
+      if (open.length === 0) break;
+      const model = random.weighted(open);
+      let count = size;
+      if (owned) {
+        count = Math.min(count, ownedPoolMax, stock.get(stockKey(model))!);
+        stock.set(stockKey(model), stock.get(stockKey(model))! - count);
+      }
+      pools.push({ model, count });
+    }
+    left -= pools.reduce((sum, pool) => sum + pool.count, 0);
+    return pools;
+  });
+}
+
+/** The GPU node models of a Location: what its pods' node affinity may name. */
+interface GpuEstate {
+  models: GpuNodeModelId[];
+}
+
+function gpuEstatesOf(sketches: readonly ClusterSketch[]): Map<string, GpuEstate> {
+  const estates = new Map<string, GpuEstate>();
+  for (const s of sketches) {
+    const estate = estates.get(s.location) ?? { models: [] };
+    estates.set(s.location, estate);
+    for (const pool of s.gpuPools) if (!estate.models.includes(pool.model)) estate.models.push(pool.model);
+  }
+  for (const estate of estates.values()) estate.models.sort();
+  return estates;
+}
+
+/** A node of a cluster being drawn, with what is left of it for pods (DaemonSets already taken off). */
+interface OpenNode {
+  name: string;
+  /** Index into the cluster's zones; -1 when it has none. */
+  zone: number;
+  cpuM: number;
+  memMi: number;
+  pods: number;
+  units: Record<string, number>;
+  /** Pods seated on it, by workload (`NAMESPACE/KIND/NAME`). */
+  seated: Record<string, number>;
+}
+
+/** What one pod asks for: millicores, MiB and extended resources. */
+interface PodDemand {
+  cpuM: number;
+  memMi: number;
+  units: Readonly<Record<string, number>>;
+}
+
+/** How many more pods of `demand` fit on the node. */
+function roomFor(node: OpenNode, demand: PodDemand): number {
+  let room = node.pods;
+  if (demand.cpuM > 0) room = Math.min(room, Math.floor(node.cpuM / demand.cpuM));
+  if (demand.memMi > 0) room = Math.min(room, Math.floor(node.memMi / demand.memMi));
+  for (const [resource, count] of Object.entries(demand.units))
+    room = Math.min(room, Math.floor((node.units[resource] ?? 0) / count));
+  return Math.max(0, room);
+}
+
+/** Seats `count` pods of `demand` on the node (a negative count takes them off again). */
+function seat(node: OpenNode, key: string, demand: PodDemand, count: number): void {
+  node.cpuM -= count * demand.cpuM;
+  node.memMi -= count * demand.memMi;
+  node.pods -= count;
+  for (const [resource, n] of Object.entries(demand.units)) node.units[resource]! -= count * n;
+  const now = (node.seated[key] ?? 0) + count;
+  if (now === 0) delete node.seated[key];
+  else node.seated[key] = now;
+}
+
+const floorTo = (value: number, step: number) => Math.max(step, Math.floor(value / step) * step);
+const workloadKey = (w: { namespace: string; kind: string; name: string }) =>
+  `${w.namespace}/${w.kind}/${w.name}`;
+
+/** One cluster of a gpu shape, with the seating its pods were drawn on. */
+function buildGpuCluster(
+  sketch: ClusterSketch,
+  shape: GpuShape,
+  estate: GpuEstate,
+  random: Random,
+): { cluster: SnapshotCluster; seating: Record<string, Record<string, number>> } {
+  const owned = shape === "gpu-mixed-owned";
+  const names = new Names();
+  const cpuNodeCount = sketch.nodes - sketch.gpuNodes;
+
+  // DaemonSets: as in the other shapes, but tolerating every taint (as kube-proxy and node agents do).
+  let daemonCount = 0;
+  while (daemonCount < daemonSets.length && (daemonCount + 1) * sketch.nodes <= 0.25 * sketch.pods)
+    daemonCount += 1;
+  const daemons = daemonSets.slice(0, daemonCount);
+  const perNode: Size = {
+    cpuM: daemons.reduce((n, d) => n + d.size.cpuM, 0),
+    memMi: daemons.reduce((n, d) => n + d.size.memMi, 0),
+  };
+
+  // Nodes: the CPU pools first (a general pool, sometimes a memory-optimised one), then the GPU pools, each
+  // spread over the cluster's zones in turn.
+  const pools = shapePools[shape];
+  const mainType = instanceTypes[random.pick(pools.main)];
+  const secondType = instanceTypes[random.pick(pools.second)];
+  const secondCount =
+    cpuNodeCount >= 4 && random.chance(0.4)
+      ? Math.max(1, Math.round(cpuNodeCount * random.between(0.15, 0.35)))
+      : 0;
+  const nodes: SnapshotNode[] = [];
+  const open: OpenNode[] = [];
+  const addNode = (
+    pool: string,
+    instanceType: string,
+    machine: { cpu: number; memoryGi: number },
+    units: Record<string, number>,
+    labels: Record<string, string>,
+    tainted: boolean,
+  ) => {
+    const a = allocatableOf(machine);
+    const zone = sketch.zones.length > 0 ? nodes.length % sketch.zones.length : -1;
+    const name = `${sketch.name}-${pool}-${nodes.length}`;
+    nodes.push({
+      name,
+      ...(zone >= 0 ? { zone: sketch.zones[zone]! } : {}),
+      instanceType,
+      allocatable: {
+        cpu: cpuText(a.cpuM),
+        memory: `${a.memMi * 1024}Ki`,
+        pods: String(maxPodsPerNode),
+        ...Object.fromEntries(Object.entries(units).map(([r, n]) => [r, String(n)])),
+      },
+      labels: { [poolLabel]: pool, ...labels },
+      ...(tainted ? { taints: [{ ...gpuTaint }] } : {}),
+    });
+    open.push({
+      name,
+      zone,
+      cpuM: a.cpuM - perNode.cpuM,
+      memMi: a.memMi - perNode.memMi,
+      pods: maxPodsPerNode - daemonCount,
+      units: { ...units },
+      seated: {},
+    });
+  };
+  for (const [type, count] of [
+    [mainType, cpuNodeCount - secondCount],
+    [secondType, secondCount],
+  ] as const)
+    for (let i = 0; i < count; i += 1) addNode(type.pool, type.name, type, {}, {}, false);
+  const cpuNodes = open.slice();
+  const gpuPools: { model: GpuNodeModel; nodes: OpenNode[]; capacity: Size }[] = [];
+  for (const pool of sketch.gpuPools) {
+    const model: GpuNodeModel = gpuNodeModels[pool.model];
+    const machine = gpuMachines[model.machine];
+    const units = Object.fromEntries(gpuUnitsOf(model).map((u) => [u.resource, u.count]));
+    const tainted = random.chance(taintedPoolShare);
+    const first = open.length;
+    for (let i = 0; i < pool.count; i += 1)
+      addNode(model.id, machine.instanceType, machine, units, gpuLabelsOf(model), tainted);
+    const a = allocatableOf(machine);
+    gpuPools.push({
+      model,
+      nodes: open.slice(first),
+      capacity: { cpuM: a.cpuM - perNode.cpuM, memMi: a.memMi - perNode.memMi },
+    });
+  }
+
+  // GPU workloads, pool by pool and resource by resource: drawn until they ask for the pool's utilisation of
+  // its units, then seated largest first; each pod asks for cpu and memory in proportion to its units.
+  const workloads: SnapshotWorkload[] = [];
+  const nonDaemonPods = sketch.pods - daemonCount * sketch.nodes;
+  let gpuPodsLeft = Math.floor(nonDaemonPods * maxGpuPodShare);
+  let gpuPods = 0;
+  const namespace = `${sketch.namespace}-ml`;
+  for (const pool of gpuPools) {
+    const share = random.between(...(owned ? ownedUtilisation : gpuUtilisation));
+    const setup = pool.model.setup;
+    const devices = gpuMachines[pool.model.machine].devices;
+    for (const unit of gpuUnitsOf(pool.model)) {
+      const target = Math.max(1, Math.round(share * unit.count * pool.nodes.length));
+      const specs: { perPod: number; replicas: number }[] = [];
+      for (let planned = 0; planned < target && specs.length < 40; ) {
+        let perPod =
+          setup.kind === "whole"
+            ? random.weighted(
+                (
+                  [
+                    [1, 4],
+                    [2, 2],
+                    [4, 1.5],
+                    [8, 3],
+                  ] as const
+                ).filter(([n]) => n <= devices),
+              )
+            : 1;
+        while (perPod > 1 && perPod > target - planned) perPod /= 2;
+        const replicas = Math.min(
+          Math.max(1, Math.floor((target - planned) / perPod)),
+          random.int(1, perPod >= 4 ? 3 : 8),
+        );
+        specs.push({ perPod, replicas });
+        planned += perPod * replicas;
+      }
+      specs.sort((a, b) => b.perPod - a.perPod);
+      for (const spec of specs) {
+        if (gpuPodsLeft <= 0) break;
+        const demand: PodDemand = {
+          cpuM: floorTo(spec.perPod * unit.share * pool.capacity.cpuM * random.between(...gpuPodShare), 10),
+          memMi: floorTo(spec.perPod * unit.share * pool.capacity.memMi * random.between(...gpuPodShare), 16),
+          units: { [unit.resource]: spec.perPod },
+        };
+        const places: [OpenNode, number][] = [];
+        let left = Math.min(spec.replicas, gpuPodsLeft);
+        for (const node of pool.nodes) {
+          const k = Math.min(left, roomFor(node, demand));
+          if (k > 0) places.push([node, k]);
+          left -= k;
+          if (left === 0) break;
+        }
+        const replicas = places.reduce((n, [, k]) => n + k, 0);
+        if (replicas === 0) continue;
+        const components =
+          setup.kind === "time-sliced"
+            ? sharedGpuComponents
+            : setup.kind === "mig"
+              ? migComponents
+              : spec.perPod >= 4
+                ? largeGpuComponents
+                : gpuComponents;
+        const workload: SnapshotWorkload = {
+          namespace,
+          kind: "Deployment",
+          name: names.take(namespace, random.pick(components)),
+          replicas,
+          podRequests: {
+            cpu: cpuText(demand.cpuM),
+            memory: memoryText(demand.memMi),
+            [unit.resource]: String(spec.perPod),
+          },
+          tolerations: [{ ...gpuToleration }],
+        };
+        const terms = gpuAffinity(pool.model, spec.perPod, estate, random);
+        if (terms) workload.nodeAffinity = { nodeSelectorTerms: terms };
+        for (const [node, k] of places) seat(node, workloadKey(workload), demand, k);
+        workloads.push(workload);
+        gpuPodsLeft -= replicas;
+        gpuPods += replicas;
+      }
+    }
+  }
+
+  // CPU-only workloads: the majority, drawn as in `mixed`, brought to the utilisation of the CPU nodes, and
+  // seated on them (constrained ones first, then the largest first), shrunk where they would not fit.
+  const cpuPods = nonDaemonPods - gpuPods;
+  const everyZoneHasCpu =
+    sketch.zones.length >= 2 && new Set(cpuNodes.map((n) => n.zone)).size === sketch.zones.length;
+  const namespaces = [
+    sketch.namespace,
+    ...areas
+      .slice(0, Math.min(areas.length, Math.floor(cpuPods / 40)))
+      .map((a) => `${sketch.namespace}-${a}`),
+  ];
+  const antiAffinityChance =
+    sketch.environment === "prod" ? 0.25 : sketch.environment === "staging" ? 0.15 : 0.05;
+  const spreadChance = !everyZoneHasCpu ? 0 : sketch.environment === "prod" ? 0.3 : 0.15;
+  const draft = (replicas: number, size: Size, fixed: boolean, stateful: boolean): Draft => {
+    const ns = random.pick(namespaces);
+    return {
+      namespace: ns,
+      kind: stateful ? "StatefulSet" : "Deployment",
+      name: names.take(ns, random.pick(stateful ? statefulComponents : components)),
+      replicas,
+      size,
+      fixed,
+      antiAffinity: replicas >= 2 && replicas <= cpuNodeCount && random.chance(antiAffinityChance),
+      zoneSpread: replicas >= 2 && random.chance(spreadChance),
+    };
+  };
+  const drafts = smallDrafts(cpuPods, shape, sketch.environment, random, draft);
+  const main = allocatableOf(mainType);
+  const second = allocatableOf(secondType);
+  const smallest = {
+    cpuM: Math.min(main.cpuM, secondCount > 0 ? second.cpuM : main.cpuM) - perNode.cpuM,
+    memMi: Math.min(main.memMi, secondCount > 0 ? second.memMi : main.memMi) - perNode.memMi,
+  };
+  const base = shapeBounds[shape];
+  const bounds: Bounds = {
+    min: base.min,
+    max: {
+      cpuM: Math.max(base.min.cpuM, Math.min(base.max.cpuM, cpuPodLargestShare * smallest.cpuM)),
+      memMi: Math.max(base.min.memMi, Math.min(base.max.memMi, cpuPodLargestShare * smallest.memMi)),
+    },
+  };
+  const allocatable = {
+    cpuM: (cpuNodeCount - secondCount) * main.cpuM + secondCount * second.cpuM,
+    memMi: (cpuNodeCount - secondCount) * main.memMi + secondCount * second.memMi,
+  };
+  fitToTarget(
+    drafts,
+    {
+      cpuM: sketch.utilisation * allocatable.cpuM - cpuNodeCount * perNode.cpuM,
+      memMi: sketch.utilisation * allocatable.memMi - cpuNodeCount * perNode.memMi,
+    },
+    bounds,
+    true,
+  );
+  seatCpuDrafts(sketch, drafts, cpuNodes, random);
+
+  for (const d of drafts)
+    workloads.push({
+      namespace: d.namespace,
+      kind: d.kind,
+      name: d.name,
+      replicas: d.replicas,
+      podRequests: { cpu: cpuText(d.size.cpuM), memory: memoryText(d.size.memMi) },
+      ...(d.antiAffinity ? { podAntiAffinity: { topologyKey: hostnameTopologyKey } } : {}),
+      ...(d.zoneSpread ? { topologySpread: [{ topologyKey: zoneTopologyKey, maxSkew: 1 }] } : {}),
+    });
+  for (const d of daemons)
+    workloads.push({
+      namespace: d.namespace,
+      kind: "DaemonSet",
+      name: d.name,
+      replicas: sketch.nodes,
+      podRequests: { cpu: cpuText(d.size.cpuM), memory: memoryText(d.size.memMi) },
+      tolerations: [{ operator: "Exists" }],
+    });
+
+  const seating: Record<string, Record<string, number>> = {};
+  for (const node of open) if (Object.keys(node.seated).length > 0) seating[node.name] = node.seated;
+  return {
+    cluster: {
+      name: sketch.name,
+      location: sketch.location,
+      ...(sketch.region ? { region: sketch.region } : {}),
+      environment: sketch.environment,
+      business: sketch.business,
+      kubernetesVersion: sketch.kubernetesVersion,
+      zones: sketch.zones,
+      nodes,
+      workloads,
+    },
+    seating,
+  };
+}
+
+const largeGpuComponents = ["training", "fine-tuning", "llm-serving", "embeddings"];
+const sharedGpuComponents = ["notebook", "inference", "transcoder", "ocr"];
+const migComponents = ["inference", "embeddings", "notebook", "ranker"];
+
+/**
+ * The required node affinity of a GPU workload seated on a node of `model`, naming only products the Location
+ * has: whole-GPU pods `In` a set of models (theirs and maybe another with as many devices), `NotIn` the shared
+ * and smaller ones, or any product on a node that is not time-sliced (`Exists`/`DoesNotExist`), or none when
+ * the Location has no time-sliced nodes; time-sliced pods a `-SHARED` product or the replicas label; MIG pods
+ * their product, or nothing (their resource places them).
+ */
+function gpuAffinity(
+  model: GpuNodeModel,
+  perPod: number,
+  estate: GpuEstate,
+  random: Random,
+): NodeSelectorTermText[] | undefined {
+  const mine = productOf(model);
+  const models = estate.models.map((id): GpuNodeModel => gpuNodeModels[id]);
+  const sharedProducts = unique(models.filter((m) => m.setup.kind === "time-sliced").map(productOf));
+  const term = (...matchExpressions: NodeSelectorTermText["matchExpressions"]): NodeSelectorTermText[] => [
+    { matchExpressions },
+  ];
+  const notShared = term(
+    { key: gpuLabels.product, operator: "Exists" },
+    { key: gpuLabels.replicas, operator: "DoesNotExist" },
+  );
+  switch (model.setup.kind) {
+    case "time-sliced":
+      return random.chance(0.5)
+        ? term({
+            key: gpuLabels.product,
+            operator: "In",
+            values: unique([mine, ...(random.chance(0.4) ? sharedProducts : [])]),
+          })
+        : term({ key: gpuLabels.replicas, operator: "Exists" });
+    case "mig":
+      return random.chance(0.4)
+        ? term({ key: gpuLabels.product, operator: "In", values: [mine] })
+        : undefined;
+    case "whole": {
+      const whole = models.filter((m) => m.setup.kind === "whole");
+      const choice = random.weighted<"in" | "notIn" | "exists" | "none">([
+        ["in", 35],
+        ["notIn", 20],
+        ["exists", 15],
+        ["none", 30],
+      ]);
+      if (choice === "in") {
+        const others = whole.filter((m) => m.id !== model.id && gpuMachines[m.machine].devices >= perPod);
+        const values = [
+          mine,
+          ...(others.length > 0 && random.chance(0.6) ? [productOf(random.pick(others))] : []),
+        ];
+        return term({ key: gpuLabels.product, operator: "In", values: unique(values) });
+      }
+      if (choice === "notIn") {
+        const excluded = unique([
+          ...sharedProducts,
+          ...whole.filter((m) => gpuMachines[m.machine].devices < perPod).map(productOf),
+        ]).filter((p) => p !== mine);
+        if (excluded.length > 0) return term({ key: gpuLabels.product, operator: "NotIn", values: excluded });
+      }
+      return choice === "none" && sharedProducts.length === 0 ? undefined : notShared;
+    }
+  }
+}
+
+/** A node selector term as a snapshot writes it. */
+type NodeSelectorTermText = NonNullable<SnapshotWorkload["nodeAffinity"]>["nodeSelectorTerms"][number];
+
+const unique = (values: readonly string[]) => [...new Set(values)].sort();
+
+/**
+ * Seats the CPU-only drafts on the CPU nodes: those with anti-affinity or zone spread first (one pod per node;
+ * zones in turn), then the rest largest first, as many per node as fit. A draft that does not fit is shrunk by
+ * 30% and tried again; at its smallest it loses its constraints. Throws if even that fails (a generator bug).
+ */
+function seatCpuDrafts(sketch: ClusterSketch, drafts: Draft[], nodes: OpenNode[], random: Random): void {
+  if (drafts.length === 0) return;
+  const largest = nodes.reduce(
+    (m, n) => ({ cpuM: Math.max(m.cpuM, n.cpuM), memMi: Math.max(m.memMi, n.memMi) }),
+    { cpuM: 1, memMi: 1 },
+  );
+  const weight = (d: Draft) => Math.max(d.size.cpuM / largest.cpuM, d.size.memMi / largest.memMi);
+  const order = drafts
+    .map((d, i) => ({ d, i, constrained: d.antiAffinity || d.zoneSpread, w: weight(d) }))
+    .sort((a, b) => Number(b.constrained) - Number(a.constrained) || b.w - a.w || a.i - b.i);
+  const zoneCount = sketch.zones.length;
+  const min = shapeBounds["gpu-mixed"].min;
+  const demandOf = (d: Draft): PodDemand => ({ cpuM: d.size.cpuM, memMi: d.size.memMi, units: {} });
+
+  // Each pod goes on the node with the largest free share of its scarcest resource (cpu, memory, pod slots):
+  // nodes fill evenly, so that no node runs out of cpu while its slots are still wanted, or the reverse.
+  const capacity = nodes.map((n) => ({ cpuM: n.cpuM, memMi: n.memMi, pods: Math.max(1, n.pods) }));
+  const freeShare = (i: number) => {
+    const n = nodes[i]!;
+    const c = capacity[i]!;
+    return Math.min(n.cpuM / c.cpuM, n.memMi / c.memMi, n.pods / c.pods);
+  };
+  const tryPlace = (d: Draft): boolean => {
+    const demand = demandOf(d);
+    const key = workloadKey(d);
+    const used: OpenNode[] = [];
+    const offset = random.int(0, Math.max(0, zoneCount - 1));
+    for (let k = 0; k < d.replicas; k += 1) {
+      const zone = d.zoneSpread ? (k + offset) % zoneCount : -2;
+      let best = -1;
+      let bestShare = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < nodes.length; i += 1) {
+        const n = nodes[i]!;
+        if ((zone !== -2 && n.zone !== zone) || (d.antiAffinity && n.seated[key] !== undefined)) continue;
+        if (roomFor(n, demand) === 0) continue;
+        const share = freeShare(i);
+        if (share > bestShare) {
+          best = i;
+          bestShare = share;
+        }
+      }
+      if (best < 0) {
+        for (const n of used) seat(n, key, demand, -1);
+        return false;
+      }
+      seat(nodes[best]!, key, demand, 1);
+      used.push(nodes[best]!);
+    }
+    return true;
+  };
+
+  for (const { d } of order)
+    for (;;) {
+      if (tryPlace(d)) break;
+      if (d.size.cpuM > min.cpuM || d.size.memMi > min.memMi)
+        d.size = {
+          cpuM: Math.max(min.cpuM, floorTo(d.size.cpuM * 0.7, 10)),
+          memMi: Math.max(min.memMi, floorTo(d.size.memMi * 0.7, 16)),
+        };
+      else if (d.antiAffinity || d.zoneSpread) {
+        d.antiAffinity = false;
+        d.zoneSpread = false;
+      } else throw new Error(`fleet generator: cannot seat ${workloadKey(d)} in ${sketch.name}`);
+    }
 }

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { parseCidr } from "../network/cidr.ts";
 import { parseQuantity } from "../quantity/quantity.ts";
-import { fieldPath, type Problem, type Validated } from "../validation/problems.ts";
+import { fieldPath, type Problem } from "../validation/problems.ts";
 import { dnsName, labelMap as labels, labelValue, quantityAtLeast } from "../validation/zod-fields.ts";
 import { problemsFromZod } from "../validation/zod-problems.ts";
 
@@ -21,9 +21,36 @@ export const fleetSnapshotKind = "FleetSnapshot";
 const quantity = quantityAtLeast(0);
 const resources = z
   .record(z.string(), quantity)
+  .superRefine((map, ctx) => {
+    for (const [resource, value] of Object.entries(map)) {
+      const problem = extendedResourceProblem(resource, value);
+      if (problem) ctx.addIssue({ code: "custom", path: [resource], message: problem });
+    }
+  })
   .describe(
-    "Resources by name: cpu (cores), memory (bytes), pods, and extended resources such as nvidia.com/gpu.",
+    "Resources by name: cpu (cores), memory (bytes), pods, and extended resources such as nvidia.com/gpu (whole units).",
   );
+
+/** An extended resource: a name with a domain, such as `nvidia.com/gpu` (cpu, memory, pods… have none). */
+export const isExtendedResource = (name: string) => name.includes("/");
+
+/**
+ * Why an amount of a resource is not one Kubernetes accepts as an extended resource (a fraction), or undefined.
+ * A pod cannot hold part of a device that way: sharing is exposed as resources of its own (time-slicing
+ * replicas, MIG profiles), each counted in whole units.
+ */
+export function extendedResourceProblem(resource: string, value: string | number): string | undefined {
+  if (!isExtendedResource(resource)) return undefined;
+  const parsed = parseQuantity(value);
+  if (!parsed.ok || isWhole(parsed.value)) return undefined;
+  return `${JSON.stringify(value)} is not a whole number: Kubernetes counts extended resources such as ${resource} in whole units (a shared device is exposed as a resource of its own, e.g. time-slicing replicas or a MIG profile)`;
+}
+
+// Whole up to rounding: "1000m" is 1.
+const isWhole = (value: number) => Math.abs(value - Math.round(value)) < 1e-9;
+
+/** The pods a node may run when its allocatable does not say: the kubelet's default (`--max-pods`). */
+export const kubeletDefaultMaxPods = 110;
 
 export const hostnameTopologyKey = "kubernetes.io/hostname";
 export const zoneTopologyKey = "topology.kubernetes.io/zone";
@@ -71,11 +98,16 @@ const nodeSelectorTerm = z
   .strictObject({ matchExpressions: z.array(nodeSelectorRequirement).min(1) })
   .describe("Requirements that must all hold (ANDed).");
 
+/** Whether a node selector term is one a snapshot accepts (operators and their values as Kubernetes checks them). */
+export const isValidNodeSelectorTerm = (term: unknown) => nodeSelectorTerm.safeParse(term).success;
+
 const snapshotNode = z.strictObject({
   name: z.string().min(1),
   zone: z.string().optional().describe("The node's topology.kubernetes.io/zone."),
   instanceType: z.string().optional().describe("The node's shape (node.kubernetes.io/instance-type)."),
-  allocatable: resources.describe("What pods may request on this node."),
+  allocatable: resources.describe(
+    "What pods may request on this node; extended resources in whole units; pods 110 (the kubelet default) when absent.",
+  ),
   labels: labels.optional(),
   taints: z.array(taint).optional().describe("The node's taints (Node.spec.taints)."),
 });
@@ -85,7 +117,9 @@ const snapshotWorkload = z.strictObject({
   kind: z.string().min(1).describe("Deployment, StatefulSet, DaemonSet…"),
   name: z.string().min(1),
   replicas: z.number().int().min(0),
-  podRequests: resources.describe("Requests of one pod (sum over its containers)."),
+  podRequests: resources.describe(
+    "Requests of one pod (sum over its containers); extended resources in whole units.",
+  ),
   podUsage: resources.optional().describe("Measured usage of one pod, where the cluster reports it."),
   business: labelValue.optional().describe("The business owning it; by default the cluster's."),
   application: z.string().optional().describe("The unitfleet Application that delivers it, if any."),
@@ -273,8 +307,23 @@ export interface Fleet {
   clusters: FleetCluster[];
 }
 
-/** Validates a snapshot and turns it into the planner's model; lists every problem with its field path. */
-export function readFleet(input: unknown): Validated<Fleet> {
+/**
+ * A snapshot read: the planner's model and what was assumed to read it (`warnings`, each with its field path:
+ * one per case, such as each node whose allocatable does not say how many pods it may run), or every problem.
+ */
+export type FleetReading =
+  | { ok: true; value: Fleet; warnings: Problem[] }
+  | { ok: false; problems: Problem[] };
+
+/** The warning of a node whose allocatable has no `pods`, read as the kubelet default. */
+export const defaultPodsWarning = `no pods in allocatable: the kubelet default, ${kubeletDefaultMaxPods}, is used`;
+
+/**
+ * Validates a snapshot and turns it into the planner's model; lists every problem with its field path. Read as
+ * Kubernetes would: a fraction of an extended resource is refused, and a node without `pods` in its
+ * allocatable runs the kubelet default (110), with a warning.
+ */
+export function readFleet(input: unknown): FleetReading {
   const parsed = fleetSnapshotSchema.safeParse(input);
   if (!parsed.success) return { ok: false, problems: problemsFromZod(parsed.error) };
   const snapshot = parsed.data;
@@ -305,17 +354,26 @@ export function readFleet(input: unknown): Validated<Fleet> {
     });
   if (problems.length > 0) return { ok: false, problems };
 
-  const clusters = snapshot.clusters.map((c): FleetCluster => {
-    const nodes = c.nodes.map(
-      (n): FleetNode => ({
+  const warnings: Problem[] = [];
+  const clusters = snapshot.clusters.map((c, i): FleetCluster => {
+    const nodes = c.nodes.map((n, j): FleetNode => {
+      const allocatable = amounts(n.allocatable);
+      if (allocatable.pods === undefined) {
+        allocatable.pods = kubeletDefaultMaxPods;
+        warnings.push({
+          path: fieldPath(["clusters", i, "nodes", j, "allocatable", "pods"]),
+          message: defaultPodsWarning,
+        });
+      }
+      return {
         name: n.name,
         ...(n.zone ? { zone: n.zone } : {}),
         ...(n.instanceType ? { instanceType: n.instanceType } : {}),
-        allocatable: amounts(n.allocatable),
+        allocatable,
         labels: n.labels ?? {},
         ...(n.taints && n.taints.length > 0 ? { taints: n.taints } : {}),
-      }),
-    );
+      };
+    });
     const zones = c.zones ?? [...new Set(nodes.flatMap((n) => (n.zone ? [n.zone] : [])))].sort();
     return {
       name: c.name,
@@ -343,6 +401,7 @@ export function readFleet(input: unknown): Validated<Fleet> {
   return {
     ok: true,
     value: { ...(snapshot.takenAt ? { takenAt: snapshot.takenAt } : {}), locations, clusters },
+    warnings,
   };
 }
 
@@ -370,11 +429,13 @@ function fleetWorkload(w: z.output<typeof snapshotWorkload>, clusterBusiness: st
   } as FleetWorkload;
 }
 
+// Quantities the schema has checked: each one parses (one that does not is refused with its field path).
 function amounts(quantities: Record<string, string | number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [resource, text] of Object.entries(quantities)) {
     const parsed = parseQuantity(text);
-    if (parsed.ok) out[resource] = parsed.value;
+    if (!parsed.ok) throw new Error(`unchecked quantity ${resource}: ${parsed.reason}`);
+    out[resource] = parsed.value;
   }
   return out;
 }

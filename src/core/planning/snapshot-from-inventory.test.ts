@@ -234,6 +234,57 @@ describe("the live fleet as a fleet snapshot", () => {
     expect(readFleet(snapshot).ok).toBe(true);
   });
 
+  it("carries node taints, tolerations and required node affinity, which readFleet reads into the model", () => {
+    const fleet = liveFleet();
+    const gpu: NodeItem = {
+      ...node("fra-shop-prod-gpu-0", "fra-north-1", "48", "192Gi", "g6.12xlarge"),
+      allocatable: { cpu: "48", memory: "192Gi", pods: "110", "nvidia.com/gpu": "4" },
+      labels: { "nvidia.com/gpu.product": "NVIDIA-L4" },
+      taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }],
+    };
+    const inAny = {
+      key: "nvidia.com/gpu.product",
+      operator: "In" as const,
+      values: ["NVIDIA-L4", "NVIDIA-A100"],
+    };
+    const train = workload("shop", "train", 2, {
+      podRequests: { cpu: "8", memory: "32Gi", "nvidia.com/gpu": "1" },
+      tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+      nodeAffinity: {
+        nodeSelectorTerms: [
+          { matchExpressions: [inAny, { key: "spot", operator: "DoesNotExist" }] },
+          // Not one Kubernetes accepts (In without values): left out, the snapshot still reads.
+          { matchExpressions: [{ key: "zone-class", operator: "In" }] },
+        ],
+      },
+    });
+    const items = new Map(fleet.inventories.get("fra-shop-prod"));
+    items.set(`node/${gpu.name}`, gpu);
+    items.set("workload/shop/Deployment/train", train);
+    const { snapshot } = snapshotFromInventory({
+      ...fleet,
+      inventories: new Map([...fleet.inventories, ["fra-shop-prod", items]]),
+    });
+    const prod = snapshot.clusters[0]!;
+    expect(prod.nodes.find((n) => n.name === gpu.name)?.taints).toEqual(gpu.taints);
+    expect(prod.workloads.find((w) => w.name === "train")).toMatchObject({
+      tolerations: train.tolerations,
+      nodeAffinity: {
+        nodeSelectorTerms: [{ matchExpressions: [inAny, { key: "spot", operator: "DoesNotExist" }] }],
+      },
+    });
+    expect(prod.nodes.find((n) => n.name === "fra-shop-prod-general-2")).not.toHaveProperty("taints");
+    const read = readFleet(snapshot);
+    if (!read.ok) throw new Error(JSON.stringify(read.problems));
+    const model = read.value.clusters.find((c) => c.name === "fra-shop-prod")!;
+    expect(model.nodes.find((n) => n.name === gpu.name)?.taints).toEqual(gpu.taints);
+    expect(model.workloads.find((w) => w.name === "train")).toMatchObject({
+      tolerations: train.tolerations,
+      nodeAffinity: [{ matchExpressions: [inAny, { key: "spot", operator: "DoesNotExist" }] }],
+      podRequests: { "nvidia.com/gpu": 1 },
+    });
+  });
+
   it("gives a cluster its pod range: the network plan's, else the one it declares, never its nodes' ranges", () => {
     const fleet = liveFleet();
     const prod = fleet.clusters.find((c) => c.metadata.name === "fra-shop-prod")!;

@@ -1,7 +1,8 @@
 /**
  * The live fleet as a fleet snapshot (pure): the registry's Locations, Regions and Clusters, and the inventory
- * items each cluster's agent last reported (nodes, workloads with their constraints, version), and each cluster's
- * pod range (its network plan's, or the one it declares). What
+ * items each cluster's agent last reported (nodes with their taints, workloads with their constraints —
+ * nodeSelector, required node affinity, tolerations, anti-affinity, spread — and the version), and each
+ * cluster's pod range (its network plan's, or the one it declares). What
  * `GET /unitfleet/v1alpha1/fleet-snapshot` answers and `unitfleet snapshot` writes; `readFleet` accepts it.
  *
  * A cluster whose agent has not reported yet (no inventory, no version known) is left out and named in
@@ -15,10 +16,12 @@ import type { Cluster, Location, Region } from "../resources/kinds.ts";
 import { labelKeyProblem, labelValueProblem } from "../validation/names.ts";
 import {
   type ClusterFreshness,
+  extendedResourceProblem,
   type FleetSnapshot,
   fleetSnapshotApiVersion,
   fleetSnapshotKind,
   hostnameTopologyKey,
+  isValidNodeSelectorTerm,
   type SnapshotCluster,
   type SnapshotNetwork,
   type SnapshotNode,
@@ -179,6 +182,7 @@ function snapshotNode(node: NodeItem): SnapshotNode {
     ...(instanceType ? { instanceType } : {}),
     allocatable: quantities(node.allocatable),
     ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(node.taints && node.taints.length > 0 ? { taints: node.taints.map((t) => ({ ...t })) } : {}),
   };
 }
 
@@ -189,6 +193,8 @@ function snapshotWorkload(w: WorkloadItem): SnapshotWorkload {
   const spread = (w.topologySpread ?? []).filter(
     (s) => keys.includes(s.topologyKey) && Number.isInteger(s.maxSkew) && s.maxSkew >= 1,
   );
+  // Terms the API server accepted are valid; one that is not (an agent of another build) is left out.
+  const terms = (w.nodeAffinity?.nodeSelectorTerms ?? []).filter(isValidNodeSelectorTerm);
   return {
     namespace: w.namespace,
     kind: w.kind,
@@ -203,14 +209,33 @@ function snapshotWorkload(w: WorkloadItem): SnapshotWorkload {
     ...(spread.length > 0
       ? { topologySpread: spread.map((s) => ({ topologyKey: s.topologyKey, maxSkew: s.maxSkew })) }
       : {}),
+    ...(terms.length > 0
+      ? {
+          nodeAffinity: {
+            nodeSelectorTerms: terms.map((t) => ({
+              matchExpressions: t.matchExpressions.map((e) => ({ ...e })),
+            })),
+          },
+        }
+      : {}),
+    ...(w.tolerations && w.tolerations.length > 0
+      ? { tolerations: w.tolerations.map((t) => ({ ...t })) }
+      : {}),
   };
 }
 
-/** Only the entries that are quantities (an agent reports what its API server says; the snapshot must read). */
+/**
+ * Only the entries that are quantities, extended resources in whole units (an agent reports what its API server
+ * says, which refuses fractions of them; the snapshot must read).
+ */
 function quantities(map: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [resource, value] of Object.entries(map ?? {}).sort(([a], [b]) => a.localeCompare(b)))
-    if ((typeof value === "string" || typeof value === "number") && parseQuantity(value).ok)
+    if (
+      (typeof value === "string" || typeof value === "number") &&
+      parseQuantity(value).ok &&
+      !extendedResourceProblem(resource, value)
+    )
       out[resource] = String(value);
   return out;
 }

@@ -2,7 +2,7 @@
  * The terms of packing a target's pods onto a supply of nodes (issue 16): nodes the team owns, each usable at
  * most once, and shapes it may buy in any number. One packing covers all the target's pods: a pod may go on any
  * node whose resources, labels, taints and the policy's reservations admit it (`node-admission.ts`).
- * `supply-packing.ts` implements it; the planner calls it once per target.
+ * `supply-packing.ts` implements it; the planner is to call it once per target (issue 16: not wired yet).
  */
 import type { NodeSelectorTerm, Resources, Taint, Toleration } from "../fleet-snapshot.ts";
 
@@ -78,6 +78,20 @@ export interface SupplyNodePlan {
 export interface SupplyBound {
   nodes: number;
   binding: string;
+  /**
+   * For comparison, the bounds the per-pool planner reported: the items split into pools by the node kinds that
+   * admit them, each pool bounded on one shape alone (the shape of those kinds whose bound is lowest), with no
+   * limit on owned nodes. Their sum is not a bound on this packing: pools may share nodes here.
+   */
+  pools?: SupplyPoolBound[];
+}
+
+/** One pool's single-shape bound (see `SupplyBound.pools`). */
+export interface SupplyPoolBound {
+  /** Indices of the items of the pool. */
+  items: number[];
+  shape: string;
+  nodes: number;
 }
 
 export type SupplyOutcome =
