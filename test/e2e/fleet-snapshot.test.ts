@@ -131,6 +131,8 @@ describe("unitfleet snapshot on the lab", () => {
       name: "storefront",
       replicas: 12,
       podRequests: { cpu: "2", memory: "4Gi" },
+      // The lab's kwok pods tolerate kwok's node taint: the snapshot carries it (issue 16).
+      tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
     });
   });
 
@@ -207,6 +209,8 @@ describe("unitfleet snapshot on the lab", () => {
       nodeSelector: { "kubernetes.io/os": "linux" },
       podAntiAffinity: { topologyKey: "kubernetes.io/hostname" },
       topologySpread: [{ topologyKey: "topology.kubernetes.io/zone", maxSkew: 1 }],
+      // The lab's kwok pods tolerate kwok's node taint: the snapshot carries it (issue 16).
+      tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
     });
     // The nodes now carry the label the selector uses (and the other clusters' nodes do not).
     for (const n of snapshot.clusters.find((c) => c.name === probeCluster)!.nodes)

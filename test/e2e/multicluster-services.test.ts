@@ -174,9 +174,14 @@ afterAll(async () => {
   await fleet?.stop();
   await Promise.all(
     [...frankfurt, ...singapore].map((cluster) =>
-      kubectl(lab, cluster, ["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"]).catch(
-        () => {},
-      ),
+      kubectl(lab, cluster, [
+        "delete",
+        "namespace",
+        namespace,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=120s",
+      ]).catch(() => {}),
     ),
   );
 });

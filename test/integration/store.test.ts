@@ -74,6 +74,7 @@ describe.each(drivers)("the resource store on %s", (_driver, open) => {
         "0008-resource-events-by-name.sql",
         "0009-usage-ledger.sql",
         "0010-cost-ledger.sql",
+        "0011-service-exports.sql",
       ]);
       expect(await migrate(sql)).toEqual([]);
     } finally {
