@@ -2,31 +2,11 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ExportRecord } from "../core/multicluster-services/export-record.ts";
+import { exportRecordFixture } from "../core/multicluster-services/export-record.test-support.ts";
 import { ExportRecordsFile } from "./export-records-file.ts";
 import type { SavedCluster } from "./location-services.ts";
 
-function record(cluster: string, name: string): ExportRecord {
-  return {
-    cluster,
-    namespace: "shop",
-    name,
-    exportCreatedAt: "2026-12-03T09:00:00Z",
-    serviceState: "Found",
-    type: "ClusterSetIP",
-    ports: [{ name: "http", protocol: "TCP", port: 80 }],
-    sessionAffinity: "None",
-    ipFamilies: ["IPv4"],
-    endpointGroups: [
-      {
-        addressType: "IPv4",
-        ports: [{ name: "http", protocol: "TCP", port: 8080 }],
-        endpoints: [{ address: "10.4.1.7", ready: true, serving: true, terminating: false }],
-      },
-    ],
-    endpointsOmitted: 0,
-  };
-}
+const record = (cluster: string, name: string) => exportRecordFixture(cluster, name);
 
 const location: SavedCluster[] = [
   {

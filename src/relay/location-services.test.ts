@@ -2,6 +2,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  exportRecordFixture,
+  readyEndpoints,
+} from "../core/multicluster-services/export-record.test-support.ts";
 import type { ExportRecord } from "../core/multicluster-services/export-record.ts";
 import type { MessageBody } from "../protocol/messages.ts";
 import { ManualClock } from "../runtime/clock.ts";
@@ -11,33 +15,8 @@ import { LocationServices, type ServicesPeer } from "./location-services.ts";
 type Body = MessageBody<"services.exports">;
 
 /** A record with `endpoints` endpoints; with `long`, each endpoint carries a long zone and node name (~300 bytes). */
-function record(cluster: string, name: string, endpoints = 1, long = false): ExportRecord {
-  return {
-    cluster,
-    namespace: "shop",
-    name,
-    exportCreatedAt: "2026-12-03T09:00:00Z",
-    serviceState: "Found",
-    type: "ClusterSetIP",
-    ports: [{ name: "http", protocol: "TCP", port: 80 }],
-    sessionAffinity: "None",
-    ipFamilies: ["IPv4"],
-    endpointGroups: [
-      {
-        addressType: "IPv4",
-        ports: [{ name: "http", protocol: "TCP", port: 8080 }],
-        endpoints: Array.from({ length: endpoints }, (_, i) => ({
-          address: `10.${i >> 8}.${i & 255}.7`,
-          ready: true,
-          serving: true,
-          terminating: false,
-          ...(long ? { zone: "z".repeat(63), nodeName: `node-${"n".repeat(200)}-${i}` } : {}),
-        })),
-      },
-    ],
-    endpointsOmitted: 0,
-  };
-}
+const record = (cluster: string, name: string, endpoints = 1, long = false) =>
+  exportRecordFixture(cluster, name, { endpoints: readyEndpoints(endpoints, long) });
 
 function setup(graceMs = 30_000) {
   const clock = new ManualClock(0);

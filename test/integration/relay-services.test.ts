@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ExportRecord } from "../../src/core/multicluster-services/export-record.ts";
+import { exportRecordFixture } from "../../src/core/multicluster-services/export-record.test-support.ts";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
 import { systemCaller } from "../../src/hub/registry/caller.ts";
 import type { Message, MessageBody } from "../../src/protocol/messages.ts";
@@ -35,27 +35,7 @@ const exportsOf = (agent: TestAgent) =>
     .filter((m): m is Extract<Message, { type: "services.exports" }> => m.type === "services.exports")
     .map((m) => m.body);
 
-function record(cluster: string, name: string): ExportRecord {
-  return {
-    cluster,
-    namespace: "shop",
-    name,
-    exportCreatedAt: "2026-12-03T09:00:00Z",
-    serviceState: "Found",
-    type: "ClusterSetIP",
-    ports: [{ name: "http", protocol: "TCP", port: 80 }],
-    sessionAffinity: "None",
-    ipFamilies: ["IPv4"],
-    endpointGroups: [
-      {
-        addressType: "IPv4",
-        ports: [{ name: "http", protocol: "TCP", port: 8080 }],
-        endpoints: [{ address: "10.4.1.7", ready: true, serving: true, terminating: false }],
-      },
-    ],
-    endpointsOmitted: 0,
-  };
-}
+const record = (cluster: string, name: string) => exportRecordFixture(cluster, name);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "unitfleet-relay-services-"));

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Environment, readEnvironment } from "../../src/config/environment.ts";
+import { exportRecordFixture } from "../../src/core/multicluster-services/export-record.test-support.ts";
 import type { ExportRecord } from "../../src/core/multicluster-services/export-record.ts";
 import { listAudit } from "../../src/hub/audit/audit-log.ts";
 import { type RunningHub, startHub } from "../../src/hub/hub.ts";
@@ -37,31 +38,14 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 
   }
 }
 
-function record(cluster: string, name: string, more: Partial<ExportRecord> = {}): ExportRecord {
-  return {
-    cluster,
-    namespace: "shop",
-    name,
-    exportCreatedAt: "2026-12-03T09:00:00Z",
-    serviceState: "Found",
-    type: "ClusterSetIP",
-    ports: [{ name: "http", protocol: "TCP", port: 80 }],
-    sessionAffinity: "None",
-    ipFamilies: ["IPv4"],
-    endpointGroups: [
-      {
-        addressType: "IPv4",
-        ports: [{ name: "http", protocol: "TCP", port: 8080 }],
-        endpoints: [
-          { address: "10.4.1.7", ready: true, serving: true, terminating: false },
-          { address: "10.4.1.8", ready: false, serving: false, terminating: false },
-        ],
-      },
+const record = (cluster: string, name: string, more: Partial<ExportRecord> = {}) =>
+  exportRecordFixture(cluster, name, {
+    endpoints: [
+      { address: "10.4.1.7", ready: true, serving: true, terminating: false },
+      { address: "10.4.1.8", ready: false, serving: false, terminating: false },
     ],
-    endpointsOmitted: 0,
-    ...more,
-  } as ExportRecord;
-}
+    more,
+  });
 
 function send(cluster: string, records: ExportRecord[]): void {
   const body: MessageBody<"services.exports"> = {
